@@ -1,0 +1,81 @@
+//! Opening databases: both backends, and the failures an operator sees.
+
+use storage::db::DbOptions;
+use storage::testing::{self, TestDb};
+use storage::{Backend, Db, DbError};
+
+#[tokio::test]
+async fn sqlite_file_and_folder_are_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/deeper/shikaku.db");
+    let db = Db::connect(&format!("sqlite://{}", path.display()), &DbOptions::default()).await.unwrap();
+    assert_eq!(db.backend(), Backend::Sqlite);
+    assert_eq!(db.migrate().await.unwrap(), 1);
+    assert_eq!(db.migrate().await.unwrap(), 0, "migrations are applied once");
+    assert!(path.exists());
+}
+
+#[tokio::test]
+async fn corrupt_sqlite_file_is_refused_and_left_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shikaku.db");
+    let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&path, &garbage).unwrap();
+    let err = Db::connect(&format!("sqlite://{}", path.display()), &DbOptions::default())
+        .await
+        .expect_err("not a database");
+    let msg = err.to_string();
+    assert!(msg.starts_with("cannot open database sqlite://"), "{msg}");
+    assert!(msg.contains("file is not a database"), "{msg}");
+    assert_eq!(std::fs::read(&path).unwrap(), garbage, "the file is not touched");
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_a_clear_error() {
+    let options = DbOptions { acquire_timeout: std::time::Duration::from_secs(2), ..DbOptions::default() };
+    let err = Db::connect("postgres://shikaku:hunter2@127.0.0.1:1/shikaku", &options)
+        .await
+        .expect_err("nothing listens on port 1");
+    let msg = err.to_string();
+    assert!(msg.starts_with("cannot open database postgres://shikaku:***@127.0.0.1:1/shikaku: "), "{msg}");
+    assert!(!msg.contains("hunter2"), "the password is never shown: {msg}");
+}
+
+#[tokio::test]
+async fn unknown_scheme_is_refused() {
+    let err = Db::connect("mysql://h/db", &DbOptions::default()).await.expect_err("unsupported");
+    assert!(matches!(err, DbError::UnsupportedUrl));
+}
+
+#[tokio::test]
+async fn portable_sql_runs_on_both_backends() {
+    let mut dbs = vec![TestDb::sqlite().await];
+    if let Some(pg) = testing::postgres_url() {
+        dbs.push(TestDb::postgres(&pg).await);
+    }
+    for t in &dbs {
+        let pool = t.db.pool();
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, owner, alg, public_jwk, private_key, created_at, signs_from) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind("k1")
+        .bind("idp")
+        .bind("ES256")
+        .bind("{}")
+        .bind(vec![1u8, 2, 3])
+        .bind(1_700_000_000_i64)
+        .bind(1_700_000_000_i64)
+        .execute(pool)
+        .await
+        .unwrap();
+        let (kid, key, at): (String, Vec<u8>, i64) =
+            sqlx::query_as("SELECT kid, private_key, signs_from FROM signing_keys WHERE owner = $1")
+                .bind("idp")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        assert_eq!((kid.as_str(), key, at), ("k1", vec![1, 2, 3], 1_700_000_000), "{:?}", t.db.backend());
+        t.db.ping().await.unwrap();
+    }
+}
