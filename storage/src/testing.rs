@@ -188,3 +188,68 @@ macro_rules! each_backend {
         }
     };
 }
+
+/// A free TCP port on 127.0.0.1 (free when asked; bind it soon).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+/// A Redis server of one test's own, so that the test can stop it and start it again.
+#[derive(Debug)]
+pub struct OwnRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl OwnRedis {
+    /// Starts `redis-server` on a free port; `None` (with a note) when it is not installed
+    /// outside CI. In CI a missing `redis-server` is an error.
+    pub async fn start() -> Option<Self> {
+        let found = std::process::Command::new("redis-server").arg("--version").output().is_ok();
+        if !found {
+            assert!(std::env::var_os("CI").is_none(), "redis-server must be installed in CI");
+            eprintln!("note: redis-server not installed; test not run");
+            return None;
+        }
+        Some(Self::start_on(free_port()).await)
+    }
+
+    /// Starts `redis-server` on `port` and waits until it answers.
+    pub async fn start_on(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Self { port, child }
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it and waits until it is gone.
+    pub fn stop(mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}

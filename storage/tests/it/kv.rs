@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use storage::kv::{self, Kv, KvError, MemoryKv};
-use storage::testing;
+use storage::testing::{self, OwnRedis};
 use tokio::sync::Barrier;
 
 macro_rules! contract {
@@ -162,44 +162,6 @@ async fn concurrent_incr_counts_every_hit(kv: Arc<dyn Kv>) {
     assert_eq!(counts, (1..=100).collect::<Vec<u64>>());
 }
 
-/// A Redis server of this test's own, so that it can be stopped and started again.
-struct OwnRedis {
-    port: u16,
-    child: std::process::Child,
-}
-
-impl OwnRedis {
-    fn start(port: u16) -> Self {
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server");
-        Self { port, child }
-    }
-
-    fn stop(mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn redis_server_available() -> bool {
-    let found = std::process::Command::new("redis-server").arg("--version").output().is_ok();
-    assert!(found || std::env::var_os("CI").is_none(), "redis-server must be installed in CI");
-    found
-}
-
 async fn wait_until<F, Fut>(what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
@@ -216,22 +178,9 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_is_an_error_and_recovers() {
-    if !redis_server_available() {
-        eprintln!("note: redis-server not installed; outage test not run");
-        return;
-    }
-    let port = free_port();
-    let server = OwnRedis::start(port);
-    let url = format!("redis://127.0.0.1:{}", server.port);
-    let mut connected = None;
-    for _ in 0..50 {
-        if let Ok(kv) = kv::connect(Some(&url), "outage:").await {
-            connected = Some(kv);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let kv = connected.expect("redis did not start");
+    let Some(server) = OwnRedis::start().await else { return };
+    let port = server.port();
+    let kv = kv::connect(Some(&server.url()), "outage:").await.expect("redis");
     kv.set("k", b"v", LONG).await.unwrap();
 
     server.stop();
@@ -241,14 +190,14 @@ async fn redis_outage_is_an_error_and_recovers() {
     assert!(kv.ping().await.is_err());
     assert!(kv.put_if_absent("x", b"v", LONG).await.is_err());
 
-    let _server = OwnRedis::start(port);
+    let _server = OwnRedis::start_on(port).await;
     wait_until("redis answers again", || async { kv.ping().await.is_ok() }).await;
     assert!(kv.put_if_absent("x", b"v", LONG).await.unwrap(), "a fresh server has no keys");
 }
 
 #[tokio::test]
 async fn unreachable_redis_is_a_clear_error() {
-    let url = format!("redis://127.0.0.1:{}", free_port());
+    let url = format!("redis://127.0.0.1:{}", testing::free_port());
     let err = kv::connect(Some(&url), "").await.expect_err("nothing listens there");
     assert!(matches!(err, KvError::Unavailable(_)), "{err:?}");
 }

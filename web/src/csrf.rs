@@ -1,0 +1,153 @@
+//! CSRF protection for browser routes (forms and JSON POSTs), by double submit.
+//!
+//! Each browser gets a random token in an HttpOnly cookie (`__Host-csrf` over HTTPS). Pages put
+//! the same token in forms (`<input type="hidden" name="csrf_token">`) or in a
+//! `<meta name="csrf-token">` that scripts send back as `X-CSRF-Token`. An unsafe request
+//! (POST, PUT, PATCH, DELETE) passes only when the token it carries equals the cookie's, compared
+//! in constant time, and when the browser does not mark it cross-site (`Origin`,
+//! `Sec-Fetch-Site`). Apply the layer to browser routes only: OAuth back-channel endpoints
+//! (`/token`, `/introspect`…) authenticate clients instead.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use subtle::ConstantTimeEq;
+
+use crate::errors::wants_html;
+use crate::{ApiError, PageError, Site, cookies};
+
+/// Form field carrying the token.
+pub const FORM_FIELD: &str = "csrf_token";
+/// Request header carrying the token (JSON POSTs from scripts).
+pub const HEADER: &str = "x-csrf-token";
+/// Largest form body read for the token.
+const MAX_FORM_BYTES: usize = 1 << 20;
+
+/// The CSRF token of the current browser, for templates.
+#[derive(Debug, Clone)]
+pub struct CsrfToken(pub String);
+
+/// Why a request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsrfFailure {
+    /// The browser says the request comes from another site.
+    CrossSite,
+    /// No token in the request or no cookie.
+    Missing,
+    /// The token does not match the cookie.
+    Mismatch,
+}
+
+impl CsrfFailure {
+    fn detail(self) -> &'static str {
+        match self {
+            Self::CrossSite => "cross-site request refused",
+            Self::Missing => "CSRF token missing: send the csrf_token form field or X-CSRF-Token header",
+            Self::Mismatch => "CSRF token does not match: reload the page and try again",
+        }
+    }
+}
+
+fn new_token() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+}
+
+fn valid_format(t: &str) -> bool {
+    t.len() == 43 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Middleware: checks unsafe requests and hands every request its [`CsrfToken`].
+pub async fn protect(State(site): State<Site>, req: Request, next: Next) -> Response {
+    let cookie_name = site.cookie_name("csrf");
+    let existing = cookies::get(req.headers(), &cookie_name).filter(|t| valid_format(t)).map(str::to_owned);
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE);
+    let mut req = req;
+    if !safe {
+        let html = wants_html(req.headers()) || is_form(req.headers());
+        match check(&site, existing.as_deref(), req).await {
+            Ok(checked) => req = checked,
+            Err(failure) => {
+                tracing::warn!(reason = failure.detail(), "CSRF check failed");
+                return if html {
+                    PageError::csrf().into_response()
+                } else {
+                    ApiError::typed(
+                        axum::http::StatusCode::FORBIDDEN,
+                        "csrf",
+                        "CSRF check failed",
+                        failure.detail(),
+                    )
+                    .into_response()
+                };
+            }
+        }
+    }
+    let (token, fresh) = match existing {
+        Some(t) => (t, false),
+        None => (new_token(), true),
+    };
+    req.extensions_mut().insert(CsrfToken(token.clone()));
+    let mut res = next.run(req).await;
+    if fresh {
+        let cookie = cookies::set(&site, &cookie_name, &token, 12 * 3600, true);
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// Checks one unsafe request; returns it (with its body restored) when it passes.
+async fn check(site: &Site, cookie: Option<&str>, req: Request) -> Result<Request, CsrfFailure> {
+    let headers = req.headers();
+    if headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site") {
+        return Err(CsrfFailure::CrossSite);
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        if origin.as_bytes() != site.origin().as_bytes() {
+            return Err(CsrfFailure::CrossSite);
+        }
+    }
+    let from_header = headers.get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let from_query = req.uri().query().and_then(|q| form_value(q.as_bytes(), FORM_FIELD));
+    let (presented, req) = match from_header.or(from_query) {
+        Some(t) => (Some(t), req),
+        None if is_form(req.headers()) => {
+            let (parts, body) = req.into_parts();
+            let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| CsrfFailure::Missing)?;
+            let token = form_value(&bytes, FORM_FIELD);
+            (token, Request::from_parts(parts, Body::from(bytes)))
+        }
+        None => (None, req),
+    };
+    let (Some(presented), Some(cookie)) = (presented, cookie) else { return Err(CsrfFailure::Missing) };
+    if presented.as_bytes().ct_eq(cookie.as_bytes()).into() { Ok(req) } else { Err(CsrfFailure::Mismatch) }
+}
+
+fn form_value(body: &[u8], name: &str) -> Option<String> {
+    form_urlencoded::parse(body).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CsrfToken {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<CsrfToken>()
+            .cloned()
+            .ok_or_else(|| PageError::internal("CsrfToken extracted on a route without the CSRF layer"))
+    }
+}

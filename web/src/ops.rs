@@ -1,0 +1,83 @@
+//! Operational endpoints on every listener: `/healthz` (the process is up), `/readyz` (database
+//! and key-value store answer; 503 naming the failing part) and `/metrics` (Prometheus).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde_json::json;
+use storage::{Db, Kv};
+
+/// What `/readyz` probes and `/metrics` renders.
+#[derive(Debug, Clone)]
+pub struct Probes {
+    /// The database.
+    pub db: Db,
+    /// The key-value store.
+    pub kv: Arc<dyn Kv>,
+    /// The process's metrics.
+    pub metrics: PrometheusHandle,
+}
+
+/// How long one readiness probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Routes `/healthz`, `/readyz`, `/metrics`.
+pub fn router(probes: Probes) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(probes)
+}
+
+async fn healthz() -> Response {
+    no_store(Json(json!({"status": "ok"})).into_response())
+}
+
+async fn readyz(State(p): State<Probes>) -> Response {
+    let (db, kv) = tokio::join!(
+        tokio::time::timeout(PROBE_TIMEOUT, p.db.ping()),
+        tokio::time::timeout(PROBE_TIMEOUT, p.kv.ping()),
+    );
+    let db = flatten(db.map(|r| r.map_err(|e| e.to_string())));
+    let kv = flatten(kv.map(|r| r.map_err(|e| e.to_string())));
+    let ready = db.is_ok() && kv.is_ok();
+    let show = |r: Result<(), String>| match r {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness probe failed");
+            e
+        }
+    };
+    let body = json!({
+        "status": if ready { "ready" } else { "unavailable" },
+        "checks": {
+            "database": { "backend": p.db.backend().name(), "status": show(db) },
+            "kv": { "backend": p.kv.backend(), "status": show(kv) },
+        }
+    });
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    no_store((status, Json(body)).into_response())
+}
+
+fn flatten(r: Result<Result<(), String>, tokio::time::error::Elapsed>) -> Result<(), String> {
+    r.unwrap_or_else(|_| Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())))
+}
+
+async fn metrics(State(p): State<Probes>) -> Response {
+    let mut res = p.metrics.render().into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    res
+}
+
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}

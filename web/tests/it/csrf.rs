@@ -1,0 +1,116 @@
+//! CSRF protection of forms and JSON POSTs.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use web::Site;
+use web::csrf::{self, CsrfToken};
+
+use crate::{TestApp, body_text};
+
+const URL: &str = "http://127.0.0.1:8080";
+
+#[derive(serde::Deserialize)]
+struct Note {
+    note: String,
+}
+
+async fn app() -> TestApp {
+    let routes = Router::new()
+        .route("/form", get(|t: CsrfToken| async move { t.0 }))
+        .route("/form", post(|Form(n): Form<Note>| async move { format!("saved {}", n.note) }))
+        .route("/api", post(|| async { "ok" }))
+        .layer(from_fn_with_state(Site::new("test", URL), csrf::protect));
+    TestApp::new(routes, URL).await
+}
+
+/// GETs the form; returns (cookie header, token).
+async fn token(app: &TestApp) -> (String, String) {
+    let res = app.send(Request::get("/form").body(Body::empty()).unwrap()).await;
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.starts_with("csrf="), "{set}");
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
+    let cookie = set.split(';').next().unwrap().to_owned();
+    (cookie, body_text(res).await)
+}
+
+fn form(cookie: &str, body: String) -> Request<Body> {
+    Request::post("/form")
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", URL)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn form_with_matching_token_passes_and_keeps_its_body() {
+    let app = app().await;
+    let (cookie, token) = token(&app).await;
+    assert_eq!(token.len(), 43);
+    let res = app.send(form(&cookie, format!("note=%E5%8D%98%E4%BD%8D&csrf_token={token}"))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body_text(res).await, "saved 単位");
+}
+
+#[tokio::test]
+async fn form_without_or_with_wrong_token_is_refused_with_a_page() {
+    let app = app().await;
+    let (cookie, token) = token(&app).await;
+    let res = app.send(form(&cookie, "note=x".into())).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(body_text(res).await.contains("送信を受け付けられませんでした"));
+
+    let other = format!("{}A", &token[..42]);
+    let res = app.send(form(&cookie, format!("note=x&csrf_token={other}"))).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let res = app.send(form("csrf=", format!("note=x&csrf_token={token}"))).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "no cookie, no pass");
+}
+
+#[tokio::test]
+async fn json_post_needs_the_header() {
+    let app = app().await;
+    let (cookie, token) = token(&app).await;
+    let json = |tok: Option<&str>| {
+        let mut b =
+            Request::post("/api").header("cookie", &cookie).header("content-type", "application/json");
+        if let Some(t) = tok {
+            b = b.header("x-csrf-token", t);
+        }
+        b.body(Body::from("{}")).unwrap()
+    };
+    assert_eq!(app.send(json(Some(&token))).await.status(), StatusCode::OK);
+    let res = app.send(json(None)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    insta::assert_snapshot!(body_text(res).await, @r#"{"type":"/problems/csrf","title":"CSRF check failed","status":403,"detail":"CSRF token missing: send the csrf_token form field or X-CSRF-Token header"}"#);
+}
+
+#[tokio::test]
+async fn cross_site_requests_are_refused_even_with_the_token() {
+    let app = app().await;
+    let (cookie, token) = token(&app).await;
+    let mut req = form(&cookie, format!("note=x&csrf_token={token}"));
+    req.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+    assert_eq!(app.send(req).await.status(), StatusCode::FORBIDDEN);
+    let mut req = form(&cookie, format!("note=x&csrf_token={token}"));
+    req.headers_mut().remove("origin");
+    req.headers_mut().insert("sec-fetch-site", "cross-site".parse().unwrap());
+    assert_eq!(app.send(req).await.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn secure_sites_use_a_host_prefixed_secure_cookie() {
+    let url = "https://portal.example.jp";
+    let routes = Router::new()
+        .route("/form", get(|t: CsrfToken| async move { t.0 }))
+        .layer(from_fn_with_state(Site::new("test", url), csrf::protect));
+    let app = TestApp::new(routes, url).await;
+    let res = app.send(Request::get("/form").body(Body::empty()).unwrap()).await;
+    let set = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(set.starts_with("__Host-csrf=") && set.contains("; Secure") && set.contains("Path=/"), "{set}");
+}

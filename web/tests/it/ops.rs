@@ -1,0 +1,96 @@
+//! `/healthz`, `/readyz` and `/metrics`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use storage::testing::{OwnRedis, TestDb};
+use tower::ServiceExt;
+use web::ops::{self, Probes};
+
+use crate::{TestApp, body_text};
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn healthz_and_readyz_when_all_is_well() {
+    let app = TestApp::new(Router::new(), "http://127.0.0.1:1").await;
+    let res = app.send(get("/healthz")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body_text(res).await, r#"{"status":"ok"}"#);
+    let res = app.send(get("/readyz")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    insta::assert_snapshot!(body_text(res).await, @r#"{"checks":{"database":{"backend":"sqlite","status":"ok"},"kv":{"backend":"memory","status":"ok"}},"status":"ready"}"#);
+}
+
+#[tokio::test]
+async fn readyz_names_the_failing_part_and_recovers() {
+    let Some(redis) = OwnRedis::start().await else { return };
+    let port = redis.port();
+    let db = TestDb::sqlite().await;
+    let kv = storage::kv::connect(Some(&redis.url()), "ready:").await.unwrap();
+    let router = ops::router(Probes { db: db.db.clone(), kv: kv.clone(), metrics: web::metrics::recorder() });
+    let ready = |r: Router| async move {
+        let res = r.oneshot(get("/readyz")).await.unwrap();
+        (res.status(), body_text(res).await)
+    };
+    assert_eq!(ready(router.clone()).await.0, StatusCode::OK);
+
+    redis.stop();
+    let (status, body) = ready(router.clone()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["status"], "unavailable");
+    assert_eq!(v["checks"]["database"]["status"], "ok");
+    let kv_status = v["checks"]["kv"]["status"].as_str().unwrap();
+    assert!(kv_status.starts_with("key-value store unavailable"), "{kv_status}");
+
+    let _redis = OwnRedis::start_on(port).await;
+    let mut recovered = false;
+    for _ in 0..50 {
+        if ready(router.clone()).await.0 == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "readyz is 200 again once Redis is back");
+}
+
+#[tokio::test]
+async fn readyz_reports_a_closed_database() {
+    let db = TestDb::sqlite().await;
+    let router = ops::router(Probes {
+        db: db.db.clone(),
+        kv: Arc::new(storage::MemoryKv::new()),
+        metrics: web::metrics::recorder(),
+    });
+    db.db.close().await;
+    let res = router.oneshot(get("/readyz")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let v: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    assert_ne!(v["checks"]["database"]["status"], "ok");
+    assert_eq!(v["checks"]["kv"]["status"], "ok");
+}
+
+#[tokio::test]
+async fn metrics_count_requests() {
+    let app = TestApp::new(Router::new(), "http://127.0.0.1:1").await;
+    app.send(get("/healthz")).await;
+    app.send(get("/no-such-page")).await;
+    let res = app.send(get("/metrics")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = body_text(res).await;
+    assert!(
+        text.contains(
+            "http_requests_total{service=\"test\",method=\"GET\",route=\"/healthz\",status=\"200\"}"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("route=\"unmatched\",status=\"404\""), "{text}");
+    assert!(text.contains("http_request_duration_seconds"), "{text}");
+}

@@ -1,0 +1,133 @@
+//! Templates, languages and security headers.
+
+use std::collections::BTreeSet;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use web::{Lang, Templates};
+
+use crate::{TestApp, body_text};
+
+#[test]
+fn every_template_parses_and_renders_in_every_language() {
+    let templates = Templates::load().expect("all templates parse");
+    let names: Vec<String> = templates.names().map(str::to_owned).collect();
+    for expected in ["shared/base.html", "shared/error.html", "idp/home.html", "portal/home.html"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    }
+    let mut ctx = tera::Context::new();
+    ctx.insert("status", &404);
+    ctx.insert("title", "x");
+    ctx.insert("message", "y");
+    ctx.insert("error_id", &None::<String>);
+    for name in &names {
+        for lang in Lang::ALL {
+            let html =
+                templates.render(name, lang, &ctx).unwrap_or_else(|e| panic!("{name} in {lang:?}: {e:?}"));
+            assert!(html.contains(&format!("lang=\"{}\"", lang.code())), "{name}");
+        }
+    }
+}
+
+fn keys(v: &serde_json::Value) -> BTreeSet<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+#[test]
+fn locales_have_the_same_keys_and_templates_use_only_those() {
+    let templates = Templates::load().unwrap();
+    let ja = keys(templates.texts(Lang::Ja));
+    assert_eq!(ja, keys(templates.texts(Lang::En)), "ja.toml and en.toml differ");
+    let mut used = BTreeSet::new();
+    for (path, body) in Templates::sources() {
+        if !path.ends_with(".html") {
+            continue;
+        }
+        for (i, _) in body.match_indices("t.") {
+            let before = body[..i].chars().last().unwrap_or(' ');
+            if before.is_alphanumeric() || before == '_' {
+                continue;
+            }
+            let key: String =
+                body[i + 2..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            if !key.is_empty() {
+                used.insert((path.clone(), key));
+            }
+        }
+    }
+    assert!(!used.is_empty());
+    for (path, key) in used {
+        assert!(ja.contains(&key), "{path} uses t.{key}, missing from the locales");
+    }
+}
+
+#[tokio::test]
+async fn lang_param_sets_a_cookie_and_wins_over_accept_language() {
+    let app = TestApp::new(Router::new(), "http://127.0.0.1:1").await;
+    let res = app
+        .send(
+            Request::get("/x?lang=en")
+                .header("accept", "text/html")
+                .header("accept-language", "ja")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.headers()["content-language"], "en");
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("lang=en; Path=/;"), "{cookie}");
+    assert!(body_text(res).await.contains("Page not found"));
+
+    let res = app
+        .send(
+            Request::get("/x")
+                .header("accept", "text/html")
+                .header("cookie", "lang=en")
+                .header("accept-language", "ja")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(body_text(res).await.contains("Page not found"), "the cookie wins over the header");
+
+    let res = app
+        .send(
+            Request::get("/x")
+                .header("accept", "text/html")
+                .header("accept-language", "en-GB,en;q=0.8")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert!(body_text(res).await.contains("Page not found"));
+}
+
+#[tokio::test]
+async fn security_headers_on_every_response() {
+    let app = TestApp::new(Router::new(), "http://127.0.0.1:1").await;
+    let res = app.send(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let h = res.headers();
+    assert_eq!(h["content-security-policy"], web::headers::CSP);
+    assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert!(h.get("strict-transport-security").is_none(), "no HSTS over plain HTTP");
+
+    let app = TestApp::new(Router::new(), "https://id.example.jp").await;
+    let res = app.send(Request::get("/nope").body(Body::empty()).unwrap()).await;
+    assert_eq!(res.headers()["strict-transport-security"], "max-age=63072000; includeSubDomains");
+    assert_eq!(res.headers()["x-frame-options"], "DENY", "error responses too");
+}
+
+#[tokio::test]
+async fn static_files_are_served() {
+    let app = TestApp::new(Router::new(), "http://127.0.0.1:1").await;
+    let res = app.send(Request::get("/static/shikaku.css").body(Body::empty()).unwrap()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/css; charset=utf-8");
+    let res = app.send(Request::get("/static/../Cargo.toml").body(Body::empty()).unwrap()).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
