@@ -1,0 +1,4 @@
+//! Integration tests of the `hpki` crate, one module per feature.
+
+mod real_certs;
+mod webeid;
