@@ -1,1 +1,101 @@
-fn main() {}
+//! `shikaku`: the one binary. A clap CLI over the library crates: it parses the command and the
+//! configuration, sets up logging and hands over to `idp`, `portal`, `storage` and `hpki`.
+
+mod cli;
+mod config;
+mod master_key;
+mod startup;
+mod telemetry;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::LogFormat;
+
+/// Identity provider and training portal for HPKI doctor cards.
+#[derive(Debug, Parser)]
+#[command(name = "shikaku", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (default: ./shikaku.toml when present). SHIKAKU_* variables override it.
+    #[arg(long, global = true, env = "SHIKAKU_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Log format, overriding the `log_format` key.
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the idp and the portal in one process (migrations are applied first).
+    Serve,
+    /// Run only the idp (OpenID Connect provider).
+    Idp,
+    /// Run only the portal.
+    Portal,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(cli::config::ConfigCommand),
+    /// Operator commands.
+    #[command(subcommand)]
+    Admin(cli::admin::AdminCommand),
+    /// HPKI certificate and card-token tools (JSON output; exit 0 valid, 1 invalid, 2 usage).
+    #[command(subcommand)]
+    Hpki(cli::hpki::HpkiCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Hpki(cmd) = cli.command {
+        return cli::hpki::run(cmd);
+    }
+    let mut config = match config::Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    if let Some(format) = cli.log_format {
+        config.log_format = format;
+    }
+    if let Err(e) = telemetry::init(&config) {
+        return fail(&e);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&e.into()),
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => startup::run(config, startup::Sides::Both).await,
+            Command::Idp => startup::run(config, startup::Sides::Idp).await,
+            Command::Portal => startup::run(config, startup::Sides::Portal).await,
+            Command::Migrate => startup::migrate(&config).await,
+            Command::Config(cmd) => cli::config::run(cmd, &config),
+            Command::Admin(cmd) => cli::admin::run(cmd, &config).await,
+            Command::Hpki(_) => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+/// Prints the error chain as one line and returns the failure exit code.
+fn fail(e: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {e:#}");
+    ExitCode::FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_valid() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,1 +1,58 @@
-//! placeholder
+//! The portal: doctors' training history, credits and attendance certificates. A relying party
+//! of the idp. This crate is a library: [`build`] gives the router, the `shikaku` binary serves it.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::response::Html;
+use axum::routing::get;
+use web::ops::Probes;
+use web::{Lang, PageError, Site, Templates};
+
+/// The portal's settings.
+#[derive(Debug, Clone)]
+pub struct PortalConfig {
+    /// Public base URL (`https://portal.example.jp`).
+    pub public_url: String,
+    /// The idp's public URL (the issuer the portal signs in with).
+    pub idp_url: String,
+}
+
+/// Everything a handler can reach.
+#[derive(Debug)]
+pub struct App {
+    /// Templates and texts.
+    pub templates: Arc<Templates>,
+    /// Public URL and cookie settings.
+    pub site: Site,
+    /// Settings.
+    pub config: PortalConfig,
+    /// Database and key-value store.
+    pub probes: Probes,
+}
+
+/// The shared state handed to handlers.
+#[derive(Debug, Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl FromRef<AppState> for Site {
+    fn from_ref(s: &AppState) -> Site {
+        s.0.site.clone()
+    }
+}
+
+/// The portal router with every shared layer.
+pub fn build(config: PortalConfig, probes: Probes, templates: Arc<Templates>) -> Router {
+    let site = Site::new("portal", &config.public_url);
+    let app =
+        Arc::new(App { templates: templates.clone(), site: site.clone(), config, probes: probes.clone() });
+    let routes = Router::new().route("/", get(home)).with_state(AppState(app));
+    web::service::wrap(routes, site, templates, probes)
+}
+
+async fn home(State(state): State<AppState>, lang: Lang) -> Result<Html<String>, PageError> {
+    let mut ctx = web::templates::Context::new();
+    ctx.insert("idp_url", &state.0.config.idp_url);
+    state.0.templates.render("portal/home.html", lang, &ctx).map(Html).map_err(PageError::internal)
+}

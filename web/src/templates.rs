@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use include_dir::{Dir, include_dir};
-use tera::{Context, Tera};
+pub use tera::Context;
+use tera::Tera;
 
 use crate::Lang;
 

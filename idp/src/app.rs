@@ -1,0 +1,101 @@
+//! The idp application: its state and router.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRef, State};
+use axum::response::Html;
+use axum::routing::get;
+use storage::{Db, Kv};
+use web::ops::Probes;
+use web::{Lang, PageError, Site, Templates};
+
+use crate::jwks;
+use crate::keys::{KeyError, KeyPolicy, Keys, MasterKey, OWNER_IDP, SigningAlg};
+
+/// The idp's settings (the binary fills them from `shikaku.toml` and the environment).
+#[derive(Debug, Clone)]
+pub struct IdpConfig {
+    /// Public base URL, the issuer (`https://id.example.jp`).
+    pub public_url: String,
+    /// Algorithms with a signing key series; the first is the default.
+    pub signing_algs: Vec<SigningAlg>,
+    /// Rotation timing.
+    pub key_policy: KeyPolicy,
+}
+
+/// Errors at start.
+#[derive(Debug, thiserror::Error)]
+pub enum IdpError {
+    /// Signing keys could not be opened or created.
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+/// Everything a handler can reach.
+#[derive(Debug)]
+pub struct App {
+    /// The database.
+    pub db: Db,
+    /// The key-value store.
+    pub kv: Arc<dyn Kv>,
+    /// Templates and texts.
+    pub templates: Arc<Templates>,
+    /// Public URL and cookie settings.
+    pub site: Site,
+    /// Token signing keys.
+    pub keys: Keys,
+    /// Settings.
+    pub config: IdpConfig,
+}
+
+/// The shared state handed to handlers.
+#[derive(Debug, Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl FromRef<AppState> for Site {
+    fn from_ref(s: &AppState) -> Site {
+        s.0.site.clone()
+    }
+}
+
+/// Current Unix time in seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Opens the signing keys (creating the first ones) and returns the idp router with every
+/// shared layer, plus the app for callers that need it (tests, admin commands).
+pub async fn build(
+    config: IdpConfig,
+    probes: Probes,
+    templates: Arc<Templates>,
+    master: MasterKey,
+) -> Result<(Router, Arc<App>), IdpError> {
+    let keys = Keys::open(probes.db.clone(), OWNER_IDP, master, config.key_policy).await?;
+    for created in keys.ensure(&config.signing_algs, now()).await? {
+        tracing::info!(kid = %created.kid, alg = %created.alg, "created idp signing key");
+    }
+    let site = Site::new("idp", &config.public_url);
+    let app = Arc::new(App {
+        db: probes.db.clone(),
+        kv: probes.kv.clone(),
+        templates: templates.clone(),
+        site: site.clone(),
+        keys,
+        config,
+    });
+    let routes =
+        Router::new().route("/", get(home)).route("/jwks", get(jwks::get)).with_state(AppState(app.clone()));
+    Ok((web::service::wrap(routes, site, templates, probes), app))
+}
+
+async fn home(State(state): State<AppState>, lang: Lang) -> Result<Html<String>, PageError> {
+    state.0.templates.render("idp/home.html", lang, &tera_context()).map(Html).map_err(PageError::internal)
+}
+
+fn tera_context() -> web::templates::Context {
+    web::templates::Context::new()
+}

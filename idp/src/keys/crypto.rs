@@ -1,0 +1,164 @@
+//! Key pairs for JWS: generation, PKCS#8 encoding, public JWKs and compact signatures.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use p256::ecdsa::signature::{RandomizedSigner, SignatureEncoding, Signer};
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use rand_core::OsRng;
+use rsa::traits::PublicKeyParts;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// A JWS algorithm the idp signs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum SigningAlg {
+    /// ECDSA P-256 with SHA-256 (the default).
+    ES256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256, RSA-2048.
+    RS256,
+    /// RSASSA-PSS with SHA-256 (salt 32 bytes), RSA-2048.
+    PS256,
+}
+
+impl SigningAlg {
+    /// Every supported algorithm.
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::ES256, SigningAlg::RS256, SigningAlg::PS256];
+
+    /// The JWS `alg` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ES256 => "ES256",
+            Self::RS256 => "RS256",
+            Self::PS256 => "PS256",
+        }
+    }
+
+    /// Parses a JWS `alg` name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+impl std::fmt::Display for SigningAlg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+enum Private {
+    Ec(p256::ecdsa::SigningKey),
+    Rsa(Box<rsa::RsaPrivateKey>),
+}
+
+/// A private key with its algorithm. Never printed.
+pub struct KeyPair {
+    alg: SigningAlg,
+    key: Private,
+}
+
+impl std::fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyPair").field("alg", &self.alg).field("kid", &self.kid()).finish_non_exhaustive()
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl KeyPair {
+    /// A fresh key (RSA-2048 for RS256/PS256; takes a moment).
+    pub fn generate(alg: SigningAlg) -> Self {
+        let key = match alg {
+            SigningAlg::ES256 => Private::Ec(p256::ecdsa::SigningKey::random(&mut OsRng)),
+            SigningAlg::RS256 | SigningAlg::PS256 => loop {
+                // Generation fails only on an RNG failure; try again.
+                if let Ok(k) = rsa::RsaPrivateKey::new(&mut OsRng, 2048) {
+                    break Private::Rsa(Box::new(k));
+                }
+            },
+        };
+        Self { alg, key }
+    }
+
+    /// Loads a PKCS#8 DER private key for `alg`.
+    pub fn from_pkcs8_der(alg: SigningAlg, der: &[u8]) -> Result<Self, String> {
+        let key = match alg {
+            SigningAlg::ES256 => {
+                Private::Ec(p256::ecdsa::SigningKey::from_pkcs8_der(der).map_err(|e| e.to_string())?)
+            }
+            SigningAlg::RS256 | SigningAlg::PS256 => {
+                Private::Rsa(Box::new(rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|e| e.to_string())?))
+            }
+        };
+        Ok(Self { alg, key })
+    }
+
+    /// PKCS#8 DER of the private key.
+    pub fn to_pkcs8_der(&self) -> Vec<u8> {
+        let doc = match &self.key {
+            Private::Ec(k) => k.to_pkcs8_der(),
+            Private::Rsa(k) => k.to_pkcs8_der(),
+        };
+        doc.map(|d| d.as_bytes().to_vec()).unwrap_or_default()
+    }
+
+    /// The algorithm.
+    pub fn alg(&self) -> SigningAlg {
+        self.alg
+    }
+
+    /// The required members of the public JWK, in RFC 7638 (thumbprint) order.
+    fn required_members(&self) -> Value {
+        match &self.key {
+            Private::Ec(k) => {
+                let point = k.verifying_key().to_encoded_point(false);
+                let (x, y) = (point.x().map(|x| b64(x)), point.y().map(|y| b64(y)));
+                json!({ "crv": "P-256", "kty": "EC", "x": x, "y": y })
+            }
+            Private::Rsa(k) => {
+                json!({ "e": b64(&k.e().to_bytes_be()), "kty": "RSA", "n": b64(&k.n().to_bytes_be()) })
+            }
+        }
+    }
+
+    /// Key id: the RFC 7638 JWK thumbprint (SHA-256, base64url).
+    pub fn kid(&self) -> String {
+        // serde_json keeps object keys sorted, as RFC 7638 requires.
+        b64(&Sha256::digest(self.required_members().to_string().as_bytes()))
+    }
+
+    /// The public JWK with `kid`, `use` and `alg`.
+    pub fn public_jwk(&self) -> Value {
+        let mut jwk = self.required_members();
+        jwk["kid"] = json!(self.kid());
+        jwk["use"] = json!("sig");
+        jwk["alg"] = json!(self.alg.name());
+        jwk
+    }
+
+    /// Signs `message` (raw r‖s for ECDSA).
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        match (&self.key, self.alg) {
+            (Private::Ec(k), _) => {
+                let sig: p256::ecdsa::Signature = k.sign(message);
+                sig.to_bytes().to_vec()
+            }
+            (Private::Rsa(k), SigningAlg::PS256) => rsa::pss::BlindedSigningKey::<Sha256>::new((**k).clone())
+                .sign_with_rng(&mut OsRng, message)
+                .to_vec(),
+            (Private::Rsa(k), _) => {
+                rsa::pkcs1v15::SigningKey::<Sha256>::new((**k).clone()).sign(message).to_vec()
+            }
+        }
+    }
+
+    /// A compact JWS of `claims` with header `{"alg", "kid", "typ"}`.
+    pub fn sign_jws(&self, typ: &str, claims: &Value) -> String {
+        let header = json!({ "alg": self.alg.name(), "kid": self.kid(), "typ": typ });
+        let signing_input =
+            format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        let signature = self.sign(signing_input.as_bytes());
+        format!("{signing_input}.{}", b64(&signature))
+    }
+}

@@ -1,0 +1,268 @@
+//! Token signing keys: created at first start, stored encrypted, published at `/jwks`, rotated
+//! with overlap.
+//!
+//! Keys form one series per algorithm. A key is *published* from its creation, *signs* from its
+//! `signs_from` time (a rotation puts that `lead` after creation, so relying parties see the new
+//! key before any token uses it) until the next key of its series signs, and stays published for
+//! `retention` after that, so tokens it signed still verify.
+
+mod crypto;
+mod master;
+mod store;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use storage::Db;
+
+pub use crypto::{KeyPair, SigningAlg};
+pub use master::{MasterKey, MasterKeyError};
+pub use store::KeyRecord;
+
+/// Who owns a key series: the idp (tokens) or the portal (document records).
+pub const OWNER_IDP: &str = "idp";
+
+/// Errors of key management.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    /// Keys exist but no master key was given.
+    #[error(
+        "the database holds {0} encrypted signing key(s) but no master key is configured: set master_key or master_key_file to the key this database was created with"
+    )]
+    MasterKeyMissing(usize),
+    /// The master key does not decrypt a stored key.
+    #[error(
+        "the master key does not decrypt signing key {0}: master_key/master_key_file is not the key this database was created with"
+    )]
+    WrongMasterKey(String),
+    /// A stored key is damaged.
+    #[error("signing key {kid} is damaged: {reason}")]
+    Corrupt {
+        /// The key.
+        kid: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No key of this algorithm signs at this time.
+    #[error("no {0} signing key is active")]
+    NoActiveKey(SigningAlg),
+}
+
+/// Rotation timing.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyPolicy {
+    /// How long a rotated-in key is published before it signs.
+    pub publish_lead: Duration,
+    /// How long a replaced key stays published (at least the longest token lifetime).
+    pub retention: Duration,
+}
+
+/// The signing keys of one owner, with decrypted private keys cached in memory.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    db: Db,
+    owner: &'static str,
+    master: Arc<MasterKey>,
+    policy: KeyPolicy,
+    cache: Arc<Mutex<HashMap<String, Arc<KeyPair>>>>,
+}
+
+/// Unix seconds of `now`.
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+impl Keys {
+    /// Opens the key set, checking that the master key decrypts every stored key.
+    pub async fn open(
+        db: Db,
+        owner: &'static str,
+        master: MasterKey,
+        policy: KeyPolicy,
+    ) -> Result<Self, KeyError> {
+        let keys = Self { db, owner, master: Arc::new(master), policy, cache: Arc::default() };
+        for record in store::find_keys(&keys.db, owner).await? {
+            keys.decrypt(&record)?;
+        }
+        Ok(keys)
+    }
+
+    /// Number of stored keys of `owner` (used before a master key exists).
+    pub async fn count(db: &Db, owner: &str) -> Result<usize, KeyError> {
+        Ok(store::find_keys(db, owner).await?.len())
+    }
+
+    /// Creates a key, signing at once, for every algorithm in `algs` that has none yet.
+    pub async fn ensure(&self, algs: &[SigningAlg], now: i64) -> Result<Vec<KeyRecord>, KeyError> {
+        let existing = store::find_keys(&self.db, self.owner).await?;
+        let mut created = Vec::new();
+        for alg in algs {
+            if !existing.iter().any(|k| k.alg == alg.name()) {
+                created.push(self.create(*alg, now, now).await?);
+            }
+        }
+        Ok(created)
+    }
+
+    /// Starts a rotation of `alg`: a new key, published now, signing after the publish lead.
+    pub async fn rotate(&self, alg: SigningAlg, now: i64) -> Result<KeyRecord, KeyError> {
+        self.create(alg, now, now + secs(self.policy.publish_lead)).await
+    }
+
+    async fn create(&self, alg: SigningAlg, now: i64, signs_from: i64) -> Result<KeyRecord, KeyError> {
+        let pair = tokio::task::spawn_blocking(move || KeyPair::generate(alg))
+            .await
+            .map_err(|e| KeyError::Corrupt { kid: "new".into(), reason: e.to_string() })?;
+        let kid = pair.kid();
+        let sealed = self.master.seal(&kid, &pair.to_pkcs8_der());
+        let record = KeyRecord {
+            kid: kid.clone(),
+            owner: self.owner.to_owned(),
+            alg: alg.name().to_owned(),
+            public_jwk: pair.public_jwk().to_string(),
+            private_key: sealed,
+            created_at: now,
+            signs_from,
+        };
+        store::create_key(&self.db, &record).await?;
+        self.cache().insert(kid, Arc::new(pair));
+        Ok(record)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<KeyPair>>> {
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn decrypt(&self, record: &KeyRecord) -> Result<Arc<KeyPair>, KeyError> {
+        if let Some(pair) = self.cache().get(&record.kid) {
+            return Ok(pair.clone());
+        }
+        let der = self
+            .master
+            .open(&record.kid, &record.private_key)
+            .ok_or_else(|| KeyError::WrongMasterKey(record.kid.clone()))?;
+        let alg = SigningAlg::from_name(&record.alg).ok_or_else(|| KeyError::Corrupt {
+            kid: record.kid.clone(),
+            reason: format!("unknown alg {}", record.alg),
+        })?;
+        let pair = KeyPair::from_pkcs8_der(alg, &der)
+            .map_err(|reason| KeyError::Corrupt { kid: record.kid.clone(), reason })?;
+        let pair = Arc::new(pair);
+        self.cache().insert(record.kid.clone(), pair.clone());
+        Ok(pair)
+    }
+
+    /// Every stored key with its state at `now`.
+    pub async fn list(&self, now: i64) -> Result<Vec<(KeyRecord, KeyState)>, KeyError> {
+        let records = store::find_keys(&self.db, self.owner).await?;
+        Ok(states(&records, now, secs(self.policy.retention))
+            .into_iter()
+            .map(|(r, s)| (r.clone(), s))
+            .collect())
+    }
+
+    /// The public keys to publish at `now`, as a JWK Set.
+    pub async fn jwks(&self, now: i64) -> Result<Value, KeyError> {
+        let keys: Vec<Value> = self
+            .list(now)
+            .await?
+            .into_iter()
+            .filter(|(_, s)| s.published())
+            .filter_map(|(r, _)| serde_json::from_str(&r.public_jwk).ok())
+            .collect();
+        Ok(serde_json::json!({ "keys": keys }))
+    }
+
+    /// The key that signs `alg` tokens at `now`.
+    pub async fn signer(&self, alg: SigningAlg, now: i64) -> Result<Arc<KeyPair>, KeyError> {
+        let listed = self.list(now).await?;
+        let (record, _) = listed
+            .iter()
+            .find(|(r, s)| *s == KeyState::Active && r.alg == alg.name())
+            .ok_or(KeyError::NoActiveKey(alg))?;
+        self.decrypt(record)
+    }
+}
+
+/// Where a key is in its life at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    /// Published, not signing yet.
+    Next,
+    /// Published and signing.
+    Active,
+    /// Replaced; still published so that tokens it signed verify.
+    Retired,
+    /// Replaced longer than the retention ago; no longer published.
+    Expired,
+}
+
+impl KeyState {
+    /// Whether the key is in the JWK Set.
+    pub fn published(self) -> bool {
+        !matches!(self, KeyState::Expired)
+    }
+}
+
+/// States of `records` at `now`: per algorithm, the latest key whose `signs_from` has come is
+/// active; a key is replaced when the next key of its series starts signing.
+fn states(records: &[KeyRecord], now: i64, retention: i64) -> Vec<(&KeyRecord, KeyState)> {
+    let mut out = Vec::with_capacity(records.len());
+    for r in records {
+        let successor = records
+            .iter()
+            .filter(|o| o.alg == r.alg && (o.signs_from, &o.kid) > (r.signs_from, &r.kid))
+            .map(|o| o.signs_from)
+            .min();
+        let state = if r.signs_from > now {
+            KeyState::Next
+        } else {
+            match successor {
+                Some(s) if s <= now && s.saturating_add(retention) <= now => KeyState::Expired,
+                Some(s) if s <= now => KeyState::Retired,
+                _ => KeyState::Active,
+            }
+        };
+        out.push((r, state));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(kid: &str, alg: &str, signs_from: i64) -> KeyRecord {
+        KeyRecord {
+            kid: kid.into(),
+            owner: "idp".into(),
+            alg: alg.into(),
+            public_jwk: "{}".into(),
+            private_key: vec![],
+            created_at: 0,
+            signs_from,
+        }
+    }
+
+    fn state_of(records: &[KeyRecord], kid: &str, now: i64) -> KeyState {
+        states(records, now, 100).into_iter().find(|(r, _)| r.kid == kid).unwrap().1
+    }
+
+    #[test]
+    fn rotation_timeline() {
+        let keys = [rec("old", "ES256", 0), rec("new", "ES256", 1000), rec("rsa", "RS256", 0)];
+        assert_eq!(state_of(&keys, "old", 999), KeyState::Active);
+        assert_eq!(state_of(&keys, "new", 999), KeyState::Next);
+        assert_eq!(state_of(&keys, "new", 1000), KeyState::Active);
+        assert_eq!(state_of(&keys, "old", 1000), KeyState::Retired);
+        assert_eq!(state_of(&keys, "old", 1099), KeyState::Retired);
+        assert_eq!(state_of(&keys, "old", 1100), KeyState::Expired);
+        assert_eq!(state_of(&keys, "rsa", 5000), KeyState::Active, "other series untouched");
+    }
+}

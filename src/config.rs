@@ -1,0 +1,248 @@
+//! Configuration: `shikaku.toml` (path by `--config`), overridden by `SHIKAKU_*` environment
+//! variables (`SHIKAKU_DATABASE_URL`, `SHIKAKU_IDP_LISTEN`, …). Every key is documented in the
+//! README. A wrong value stops the start with one line naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use idp::keys::SigningAlg;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Every key, as written in the file and (upper-cased, `SHIKAKU_` before it) in the environment.
+pub const KEYS: [&str; 16] = [
+    "data_dir",
+    "database_url",
+    "database_max_connections",
+    "redis_url",
+    "redis_prefix",
+    "master_key",
+    "master_key_file",
+    "idp_listen",
+    "idp_public_url",
+    "portal_listen",
+    "portal_public_url",
+    "signing_algs",
+    "key_publish_lead_secs",
+    "key_retention_secs",
+    "log_format",
+    "log_filter",
+];
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The raw file/environment shape; [`Config::load`] checks and completes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    data_dir: Option<PathBuf>,
+    database_url: Option<SecretString>,
+    database_max_connections: Option<u32>,
+    redis_url: Option<SecretString>,
+    redis_prefix: Option<String>,
+    master_key: Option<SecretString>,
+    master_key_file: Option<PathBuf>,
+    idp_listen: Option<SocketAddr>,
+    idp_public_url: Option<String>,
+    portal_listen: Option<SocketAddr>,
+    portal_public_url: Option<String>,
+    signing_algs: Option<Vec<SigningAlg>>,
+    key_publish_lead_secs: Option<u64>,
+    key_retention_secs: Option<u64>,
+    log_format: Option<LogFormat>,
+    log_filter: Option<String>,
+}
+
+/// The effective configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// Folder for the SQLite database and the generated master key.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database_url: SecretString,
+    /// Pool size.
+    pub database_max_connections: u32,
+    /// `redis://…`; absent means the in-memory store (single process only).
+    pub redis_url: Option<SecretString>,
+    /// Prefix of every Redis key.
+    pub redis_prefix: String,
+    /// Base64 of the 32-byte master key.
+    pub master_key: Option<SecretString>,
+    /// File holding the master key; `None` means the default `DATA_DIR/master.key`.
+    pub master_key_file: Option<PathBuf>,
+    /// Where the idp listens.
+    pub idp_listen: SocketAddr,
+    /// The idp's public URL (the OIDC issuer).
+    pub idp_public_url: String,
+    /// Where the portal listens.
+    pub portal_listen: SocketAddr,
+    /// The portal's public URL.
+    pub portal_public_url: String,
+    /// Token signing algorithms (first is the default).
+    pub signing_algs: Vec<SigningAlg>,
+    /// Seconds a rotated-in key is published before it signs.
+    pub key_publish_lead_secs: u64,
+    /// Seconds a replaced key stays published.
+    pub key_retention_secs: u64,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// `tracing` filter (`RUST_LOG` syntax).
+    pub log_filter: String,
+}
+
+impl Config {
+    /// Loads `path` (if given, it must exist; else `./shikaku.toml` if present) and the
+    /// environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::new();
+        match path {
+            Some(p) if !p.exists() => bail!("config file {} does not exist", p.display()),
+            Some(p) => figment = figment.merge(Toml::file_exact(p)),
+            None if Path::new("shikaku.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("shikaku.toml"))
+            }
+            None => {}
+        }
+        figment = figment.merge(Env::prefixed("SHIKAKU_").only(&KEYS));
+        let raw: Raw = figment.extract().map_err(|e| anyhow::anyhow!(describe(&e)))?;
+        Self::complete(raw)
+    }
+
+    fn complete(raw: Raw) -> anyhow::Result<Self> {
+        let data_dir = raw.data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = raw.database_url.unwrap_or_else(|| {
+            SecretString::from(format!("sqlite://{}", data_dir.join("shikaku.db").display()))
+        });
+        storage::Backend::from_url(database_url.expose_secret()).map_err(|_| {
+            anyhow::anyhow!(
+                "invalid config key `database_url`: expected sqlite://PATH or postgres://USER@HOST/DB"
+            )
+        })?;
+        if let Some(url) = &raw.redis_url {
+            let u = url.expose_secret();
+            if !(u.starts_with("redis://") || u.starts_with("rediss://")) {
+                bail!("invalid config key `redis_url`: expected redis://HOST[:PORT] or rediss://…");
+            }
+        }
+        if let Some(key) = &raw.master_key {
+            idp::keys::MasterKey::from_base64(key.expose_secret())
+                .map_err(|e| anyhow::anyhow!("invalid config key `master_key`: {e}"))?;
+        }
+        let idp_listen = raw.idp_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let portal_listen = raw.portal_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8081)));
+        let idp_public_url = public_url("idp_public_url", raw.idp_public_url, idp_listen)?;
+        let portal_public_url = public_url("portal_public_url", raw.portal_public_url, portal_listen)?;
+        let signing_algs = raw.signing_algs.unwrap_or_else(|| vec![SigningAlg::ES256]);
+        if signing_algs.is_empty() {
+            bail!("invalid config key `signing_algs`: name at least one of ES256, RS256, PS256");
+        }
+        let max_connections = raw.database_max_connections.unwrap_or(10);
+        if max_connections == 0 {
+            bail!("invalid config key `database_max_connections`: must be at least 1");
+        }
+        let lead = raw.key_publish_lead_secs.unwrap_or(3600);
+        if lead < idp::jwks::MAX_AGE_SECS {
+            bail!(
+                "invalid config key `key_publish_lead_secs`: must be at least {} (the JWKS cache time), got {lead}",
+                idp::jwks::MAX_AGE_SECS
+            );
+        }
+        Ok(Self {
+            data_dir,
+            database_url,
+            database_max_connections: max_connections,
+            redis_url: raw.redis_url,
+            redis_prefix: raw.redis_prefix.unwrap_or_else(|| "shikaku:".into()),
+            master_key: raw.master_key,
+            master_key_file: raw.master_key_file,
+            idp_listen,
+            idp_public_url,
+            portal_listen,
+            portal_public_url,
+            signing_algs,
+            key_publish_lead_secs: lead,
+            key_retention_secs: raw.key_retention_secs.unwrap_or(86_400),
+            log_format: raw.log_format.unwrap_or(LogFormat::Human),
+            log_filter: raw.log_filter.unwrap_or_else(|| "info,sqlx=warn,tower_http=warn".into()),
+        })
+    }
+
+    /// The master key file: configured, or `DATA_DIR/master.key`.
+    pub fn master_key_path(&self) -> PathBuf {
+        self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+
+    /// The effective configuration as TOML, secrets shown as `[redacted]`.
+    pub fn redacted_toml(&self) -> anyhow::Result<String> {
+        let secret = |s: &Option<SecretString>| s.as_ref().map(|_| "[redacted]".to_owned());
+        let view = serde_json::json!({
+            "data_dir": self.data_dir,
+            "database_url": storage::db::redact_url(self.database_url.expose_secret()),
+            "database_max_connections": self.database_max_connections,
+            "redis_url": self.redis_url.as_ref().map(|u| storage::db::redact_url(u.expose_secret())),
+            "redis_prefix": self.redis_prefix,
+            "master_key": secret(&self.master_key),
+            "master_key_file": self.master_key_path(),
+            "idp_listen": self.idp_listen,
+            "idp_public_url": self.idp_public_url,
+            "portal_listen": self.portal_listen,
+            "portal_public_url": self.portal_public_url,
+            "signing_algs": self.signing_algs,
+            "key_publish_lead_secs": self.key_publish_lead_secs,
+            "key_retention_secs": self.key_retention_secs,
+            "log_format": self.log_format,
+            "log_filter": self.log_filter,
+        });
+        let mut table = toml::Table::try_from(view).context("config as TOML")?;
+        table.retain(|_, v| !matches!(v, toml::Value::String(s) if s.is_empty()));
+        Ok(toml::to_string(&table)?)
+    }
+}
+
+/// Checks a public URL, or derives `http://LISTEN` when absent.
+fn public_url(key: &str, value: Option<String>, listen: SocketAddr) -> anyhow::Result<String> {
+    let Some(value) = value else { return Ok(format!("http://{listen}")) };
+    let invalid = |why: &str| anyhow::anyhow!("invalid config key `{key}`: {why}, got {value:?}");
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or_else(|| invalid("expected an absolute http:// or https:// URL"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() || host.contains('@') {
+        return Err(invalid("expected a host name (and no user info)"));
+    }
+    if value.contains(['?', '#']) {
+        return Err(invalid("a query or fragment is not allowed"));
+    }
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+/// One line for a figment error: the key, what is wrong, and where the value came from.
+fn describe(e: &figment::Error) -> String {
+    let mut lines = Vec::new();
+    for err in e.clone() {
+        let key = err.path.join(".");
+        let origin = err.metadata.as_ref().map(|m| match &m.source {
+            Some(figment::Source::File(p)) => format!(" (in {})", p.display()),
+            _ => format!(" (from {})", m.name),
+        });
+        let what = err.kind.to_string();
+        lines.push(if key.is_empty() {
+            format!("invalid config: {what}{}", origin.unwrap_or_default())
+        } else {
+            format!("invalid config key `{key}`: {what}{}", origin.unwrap_or_default())
+        });
+    }
+    lines.join("; ")
+}

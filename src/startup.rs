@@ -1,0 +1,89 @@
+//! Starting the servers: database and migrations, key-value store, templates, signing keys,
+//! listeners; then serving until Ctrl-C or SIGTERM.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use idp::keys::KeyPolicy;
+use secrecy::ExposeSecret;
+use storage::Db;
+use storage::db::DbOptions;
+use web::ops::Probes;
+
+use crate::config::Config;
+use crate::master_key;
+
+/// Which services a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sides {
+    /// idp and portal (`shikaku serve`).
+    Both,
+    /// The idp alone (`shikaku idp`).
+    Idp,
+    /// The portal alone (`shikaku portal`).
+    Portal,
+}
+
+/// Opens the configured database (no migrations).
+pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
+    let options = DbOptions { max_connections: config.database_max_connections, ..DbOptions::default() };
+    Ok(Db::connect(config.database_url.expose_secret(), &options).await?)
+}
+
+/// `shikaku migrate`.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let db = open_database(config).await?;
+    let applied = db.migrate().await?;
+    let latest = db.backend().migrator().iter().map(|m| m.version).max().unwrap_or(0);
+    println!("applied {applied} migration(s); {} database at version {latest}", db.backend().name());
+    db.close().await;
+    Ok(())
+}
+
+/// Runs the servers until a shutdown signal, then drains and returns.
+pub async fn run(config: Config, sides: Sides) -> anyhow::Result<()> {
+    let db = open_database(&config).await?;
+    let applied = db.migrate().await?;
+    if applied > 0 {
+        tracing::info!(applied, backend = db.backend().name(), "applied database migrations");
+    }
+    let redis_url = config.redis_url.as_ref().map(|u| u.expose_secret().to_owned());
+    let kv = storage::kv::connect(redis_url.as_deref(), &config.redis_prefix)
+        .await
+        .context("cannot connect to the key-value store (config key `redis_url`)")?;
+    let templates = Arc::new(web::Templates::load()?);
+    let probes = Probes { db: db.clone(), kv, metrics: web::metrics::recorder() };
+
+    let mut services = Vec::new();
+    if sides != Sides::Portal {
+        let master = master_key::resolve(&config, &db).await?;
+        let idp_config = idp::IdpConfig {
+            public_url: config.idp_public_url.clone(),
+            signing_algs: config.signing_algs.clone(),
+            key_policy: KeyPolicy {
+                publish_lead: Duration::from_secs(config.key_publish_lead_secs),
+                retention: Duration::from_secs(config.key_retention_secs),
+            },
+        };
+        let (router, _) = idp::build(idp_config, probes.clone(), templates.clone(), master).await?;
+        let listener = web::serve::bind(config.idp_listen).await?;
+        tracing::info!(addr = %listener.local_addr()?, public_url = %config.idp_public_url, "idp listening");
+        services.push((listener, router));
+    }
+    if sides != Sides::Idp {
+        let portal_config = portal::PortalConfig {
+            public_url: config.portal_public_url.clone(),
+            idp_url: config.idp_public_url.clone(),
+        };
+        let router = portal::build(portal_config, probes.clone(), templates);
+        let listener = web::serve::bind(config.portal_listen).await?;
+        tracing::info!(addr = %listener.local_addr()?, public_url = %config.portal_public_url, "portal listening");
+        services.push((listener, router));
+    }
+    let shutdown = web::serve::shutdown_on_signals();
+    web::serve::serve_all(services, shutdown).await?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
