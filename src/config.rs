@@ -237,7 +237,15 @@ fn describe(e: &figment::Error) -> String {
             Some(figment::Source::File(p)) => format!(" (in {})", p.display()),
             _ => format!(" (from {})", m.name),
         });
-        let what = err.kind.to_string();
+        // TOML parse errors span several lines with a source excerpt; keep the prose only.
+        let what = err
+            .kind
+            .to_string()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.contains('|'))
+            .collect::<Vec<_>>()
+            .join(": ");
         lines.push(if key.is_empty() {
             format!("invalid config: {what}{}", origin.unwrap_or_default())
         } else {

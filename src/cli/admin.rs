@@ -67,6 +67,8 @@ pub async fn run(cmd: AdminCommand, config: &Config) -> anyhow::Result<()> {
         AdminCommand::Keys(KeysCommand::Rotate { alg }) => {
             let keys = open_keys(config).await?;
             let algs = alg.map_or_else(|| config.signing_algs.clone(), |a| vec![a]);
+            // On a database that has never started, the first key must exist before a successor.
+            keys.ensure(&algs, now).await?;
             for alg in algs {
                 let record = keys.rotate(alg, now).await?;
                 tracing::info!(kid = %record.kid, alg = %record.alg, signs_from = record.signs_from, "rotated signing key");

@@ -115,10 +115,8 @@ async fn check(site: &Site, cookie: Option<&str>, req: Request) -> Result<Reques
     if headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site") {
         return Err(CsrfFailure::CrossSite);
     }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        if origin.as_bytes() != site.origin().as_bytes() {
-            return Err(CsrfFailure::CrossSite);
-        }
+    if headers.get(header::ORIGIN).is_some_and(|o| o.as_bytes() != site.origin().as_bytes()) {
+        return Err(CsrfFailure::CrossSite);
     }
     let from_header = headers.get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let from_query = req.uri().query().and_then(|q| form_value(q.as_bytes(), FORM_FIELD));

@@ -97,12 +97,14 @@ impl Keys {
         Ok(store::find_keys(db, owner).await?.len())
     }
 
-    /// Creates a key, signing at once, for every algorithm in `algs` that has none yet.
+    /// Creates a key, signing at once, for every algorithm in `algs` that has no key signing by
+    /// `now` (a first start, a newly configured algorithm, or a rotation run before the first
+    /// start).
     pub async fn ensure(&self, algs: &[SigningAlg], now: i64) -> Result<Vec<KeyRecord>, KeyError> {
         let existing = store::find_keys(&self.db, self.owner).await?;
         let mut created = Vec::new();
         for alg in algs {
-            if !existing.iter().any(|k| k.alg == alg.name()) {
+            if !existing.iter().any(|k| k.alg == alg.name() && k.signs_from <= now) {
                 created.push(self.create(*alg, now, now).await?);
             }
         }

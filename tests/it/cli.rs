@@ -1,0 +1,140 @@
+//! The CLI surface: help, `config check`, configuration errors, `migrate`.
+
+use storage::testing::{self, TestDb};
+
+use crate::{Workdir, stderr, stdout};
+
+const MASTER: &str = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80=";
+
+#[test]
+fn help_names_every_command() {
+    let w = Workdir::new();
+    let out = stdout(&w.run(&["--help"]));
+    for cmd in ["serve", "idp", "portal", "migrate", "config", "admin", "hpki"] {
+        assert!(out.contains(&format!("\n  {cmd} ")), "{cmd} missing from:\n{out}");
+    }
+    let rotate = stdout(&w.run(&["admin", "keys", "rotate", "--help"]));
+    assert!(rotate.contains("key_publish_lead_secs") && rotate.contains("--alg"), "{rotate}");
+    let usage = w.run(&["serve", "--bogus"]);
+    assert_eq!(usage.status.code(), Some(2), "usage errors exit 2");
+}
+
+#[test]
+fn config_check_prints_effective_values_with_secrets_redacted() {
+    let w = Workdir::new()
+        .env("SHIKAKU_MASTER_KEY", MASTER)
+        .env("SHIKAKU_DATABASE_URL", "postgres://shikaku:pg-secret@db.internal:5432/shikaku")
+        .env("SHIKAKU_REDIS_URL", "redis://:redis-secret@cache.internal:6379")
+        .env("SHIKAKU_IDP_PUBLIC_URL", "https://id.example.jp/");
+    w.file("shikaku.toml", "portal_listen = \"0.0.0.0:9000\"\nsigning_algs = [\"ES256\", \"PS256\"]\n");
+    let out = w.run(&["config", "check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "master_key = \"[redacted]\"",
+        "database_url = \"postgres://shikaku:***@db.internal:5432/shikaku\"",
+        "redis_url = \"redis://:***@cache.internal:6379\"",
+        "idp_public_url = \"https://id.example.jp\"",
+        "portal_listen = \"0.0.0.0:9000\"",
+        "portal_public_url = \"http://0.0.0.0:9000\"",
+        "signing_algs = [\"ES256\", \"PS256\"]",
+        "key_publish_lead_secs = 3600",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    for secret in [MASTER, "pg-secret", "redis-secret"] {
+        assert!(!text.contains(secret), "{secret} printed:\n{text}");
+    }
+}
+
+/// Runs `config check` with a config file and/or environment; returns the one error line.
+fn config_error(toml: Option<&str>, env: &[(&str, &str)]) -> String {
+    let mut w = Workdir::new();
+    for (k, v) in env {
+        w = w.env(k, v);
+    }
+    if let Some(body) = toml {
+        w.file("shikaku.toml", body);
+    }
+    let out = w.run(&["serve"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line only: {err}");
+    assert!(!w.path().join("data").exists(), "nothing is written before the config is valid");
+    lines[0].to_owned()
+}
+
+#[test]
+fn wrong_config_values_fail_with_one_line_naming_the_key() {
+    let line = config_error(Some("idp_listen = \"nowhere\"\n"), &[]);
+    assert!(line.starts_with("error: invalid config key `idp_listen`: "), "{line}");
+    assert!(line.contains("shikaku.toml"), "names the file: {line}");
+
+    let line = config_error(None, &[("SHIKAKU_PORTAL_LISTEN", "127.0.0.1:99999")]);
+    assert!(line.starts_with("error: invalid config key `portal_listen`: "), "{line}");
+    assert!(line.contains("SHIKAKU_"), "names the environment: {line}");
+
+    let line = config_error(Some("databse_url = \"sqlite://x.db\"\n"), &[]);
+    assert!(line.contains("unknown field") && line.contains("databse_url"), "{line}");
+
+    let line = config_error(Some("idp_listen = \n"), &[]);
+    assert!(
+        line.starts_with("error: invalid config: TOML parse error at line 1, column 14: invalid string"),
+        "{line}"
+    );
+
+    assert_eq!(
+        config_error(Some("idp_public_url = \"ftp://id.example.jp\"\n"), &[]),
+        "error: invalid config key `idp_public_url`: expected an absolute http:// or https:// URL, got \"ftp://id.example.jp\""
+    );
+    assert_eq!(
+        config_error(None, &[("SHIKAKU_DATABASE_URL", "mysql://h/db")]),
+        "error: invalid config key `database_url`: expected sqlite://PATH or postgres://USER@HOST/DB"
+    );
+    assert_eq!(
+        config_error(None, &[("SHIKAKU_MASTER_KEY", "c2hvcnQ=")]),
+        "error: invalid config key `master_key`: must be 32 bytes, got 5; generate one with `openssl rand -base64 32`"
+    );
+    assert_eq!(
+        config_error(None, &[("SHIKAKU_REDIS_URL", "localhost:6379")]),
+        "error: invalid config key `redis_url`: expected redis://HOST[:PORT] or rediss://…"
+    );
+    let line = config_error(Some("signing_algs = [\"HS256\"]\n"), &[]);
+    assert!(line.starts_with("error: invalid config key `signing_algs"), "{line}");
+    assert_eq!(
+        config_error(Some("key_publish_lead_secs = 10\n"), &[]),
+        "error: invalid config key `key_publish_lead_secs`: must be at least 300 (the JWKS cache time), got 10"
+    );
+}
+
+#[test]
+fn missing_config_file_is_an_error() {
+    let w = Workdir::new();
+    let out = w.run(&["--config", "nope.toml", "config", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out).trim(), "error: config file nope.toml does not exist");
+}
+
+#[test]
+fn migrate_sqlite_applies_once() {
+    let w = Workdir::new();
+    let out = w.run(&["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "applied 1 migration(s); sqlite database at version 1\n");
+    assert!(w.path().join("data/shikaku.db").exists());
+    assert_eq!(stdout(&w.run(&["migrate"])), "applied 0 migration(s); sqlite database at version 1\n");
+}
+
+#[tokio::test]
+async fn migrate_postgres() {
+    let Some(pg) = testing::postgres_url() else { return };
+    let db = TestDb::postgres_empty(&pg).await;
+    let w = Workdir::new().env("SHIKAKU_DATABASE_URL", db.url());
+    let out = w.run(&["migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "applied 1 migration(s); postgres database at version 1\n");
+    let n: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys").fetch_one(db.db.pool()).await.unwrap();
+    assert_eq!(n, 0);
+}
