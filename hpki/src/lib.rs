@@ -23,3 +23,4 @@ pub use policy::{CheckOptions, Profile, Purpose, RoleFilter, VerifiedCertificate
 pub mod token;
 
 pub use token::{Algorithm, CardIdentity, CardTokenValidator};
+pub mod testpki;

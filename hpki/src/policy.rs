@@ -67,6 +67,11 @@ impl Profile {
         Profile::Hpki(HpkiProfile::default())
     }
 
+    /// The default `hpki` profile accepting only the given hcRole values.
+    pub fn hpki_with_roles(roles: RoleFilter) -> Profile {
+        Profile::Hpki(HpkiProfile { roles, ..HpkiProfile::default() })
+    }
+
     /// The `generic` profile without a deny-list.
     pub fn generic() -> Profile {
         Profile::Generic { denied_policies: Vec::new() }

@@ -1,4 +1,7 @@
 //! Integration tests of the `hpki` crate, one module per feature.
 
 mod real_certs;
+mod support;
+mod testpki;
+mod token;
 mod webeid;
