@@ -136,6 +136,24 @@ pub fn pem_or_der(input: &[u8]) -> Result<Vec<u8>, String> {
     }
 }
 
+/// Parses every certificate of a PEM bundle (`CERTIFICATE` blocks), or one DER certificate.
+pub fn parse_bundle(input: &[u8]) -> Result<Vec<HpkiCertificate>, Error> {
+    if !input.trim_ascii_start().starts_with(b"-----BEGIN") {
+        return Ok(vec![HpkiCertificate::from_der(input)?]);
+    }
+    let mut out = Vec::new();
+    for pem in x509_parser::pem::Pem::iter_from_buffer(input) {
+        let pem = pem.map_err(|e| malformed(format!("bad PEM: {e}")))?;
+        if pem.label == "CERTIFICATE" {
+            out.push(HpkiCertificate::from_der(&pem.contents)?);
+        }
+    }
+    if out.is_empty() {
+        return Err(malformed("no CERTIFICATE block in the PEM input"));
+    }
+    Ok(out)
+}
+
 impl HpkiCertificate {
     /// Parses a certificate given as DER or PEM. Every malformed input is `cert_malformed`.
     pub fn parse(input: &[u8]) -> Result<HpkiCertificate, Error> {
