@@ -204,8 +204,12 @@ impl Config {
             "log_format": self.log_format,
             "log_filter": self.log_filter,
         });
-        let mut table = toml::Table::try_from(view).context("config as TOML")?;
-        table.retain(|_, v| !matches!(v, toml::Value::String(s) if s.is_empty()));
+        let mut view = view;
+        if let Some(map) = view.as_object_mut() {
+            // Absent optional keys are left out (TOML has no null).
+            map.retain(|_, v| !v.is_null());
+        }
+        let table = toml::Table::try_from(view).context("config as TOML")?;
         Ok(toml::to_string(&table)?)
     }
 }

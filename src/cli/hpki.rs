@@ -166,7 +166,10 @@ fn setup(args: &CommonArgs) -> Result<Result<Setup, hpki::Error>, Usage> {
         match hpki::parse_bundle(&read(path)?) {
             Ok(mut certs) => cas.append(&mut certs),
             Err(e) => {
-                return Ok(Err(hpki::Error::new(e.code, format!("CA file {}: {}", path.display(), e.detail))));
+                return Ok(Err(hpki::Error::new(
+                    e.code,
+                    format!("CA file {}: {}", path.display(), e.detail),
+                )));
             }
         }
     }

@@ -138,3 +138,27 @@ async fn migrate_postgres() {
         sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys").fetch_one(db.db.pool()).await.unwrap();
     assert_eq!(n, 0);
 }
+
+#[test]
+fn the_example_config_is_valid() {
+    let w = Workdir::new();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shikaku.example.toml");
+    let out = w.run(&["--config", example.to_str().unwrap(), "config", "check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("signing_algs = [\"ES256\"]"));
+}
+
+#[test]
+fn config_check_with_defaults_only() {
+    let w = Workdir::new();
+    let out = w.run(&["config", "check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("database_url = \"sqlite://./data/shikaku.db\""), "{text}");
+    assert!(text.contains("master_key_file = \"./data/master.key\""), "{text}");
+    assert!(
+        !text.contains("redis_url") && !text.contains("master_key ="),
+        "absent keys are left out: {text}"
+    );
+    assert!(!w.path().join("data").exists(), "config check writes nothing");
+}
