@@ -2,6 +2,7 @@
 //! storage backends, shutdown, migrations and admin commands.
 
 mod cli;
+mod hpki_cli;
 mod serve;
 
 use std::path::{Path, PathBuf};
