@@ -4,6 +4,7 @@
 //! CRLs, indirect CRLs and CRLs partitioned by reason are refused explicitly.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use time::{Duration, OffsetDateTime};
 use x509_parser::extensions::ParsedExtension;
@@ -39,7 +40,8 @@ enum Scope {
     CaCertsOnly,
 }
 
-/// A parsed CRL. Its signature is checked by [`Crl::verify_signature`] before any use.
+/// A parsed CRL. Its signature is checked by [`Crl::verify_signature`] before any use; a
+/// successful check is remembered, so a cached CRL costs one signature check, not one per use.
 #[derive(Debug, Clone)]
 pub struct Crl {
     /// Issuer name as text.
@@ -56,6 +58,8 @@ pub struct Crl {
     tbs: Vec<u8>,
     signature: Vec<u8>,
     scheme: Result<Scheme, String>,
+    /// DER of the issuer certificate whose signature check passed (checked once per CRL).
+    verified_by: OnceLock<Vec<u8>>,
 }
 
 fn unavailable(detail: impl Into<String>) -> Error {
@@ -157,6 +161,7 @@ impl Crl {
             tbs: tbs.as_ref().to_vec(),
             signature: crl.signature_value.data.to_vec(),
             scheme: verify::scheme_from_x509(&crl.signature_algorithm),
+            verified_by: OnceLock::new(),
         })
     }
 
@@ -190,10 +195,15 @@ impl Crl {
         {
             return Err(unavailable(format!("{} lacks keyUsage cRLSign", issuer.subject)));
         }
+        if self.verified_by.get().is_some_and(|der| der.as_slice() == issuer.der()) {
+            return Ok(());
+        }
         let key = issuer.raw.key.as_ref().map_err(|e| unavailable(format!("CRL issuer key: {e}")))?;
         let scheme = self.scheme.as_ref().map_err(|e| unavailable(format!("CRL: {e}")))?;
         key.verify(*scheme, EcdsaEncoding::Der, &self.tbs, &self.signature)
-            .map_err(|e| unavailable(format!("CRL of {}: {e}", self.issuer)))
+            .map_err(|e| unavailable(format!("CRL of {}: {e}", self.issuer)))?;
+        let _ = self.verified_by.set(issuer.der().to_vec());
+        Ok(())
     }
 
     /// Checks thisUpdate ≤ now + grace and now ≤ nextUpdate + grace.
