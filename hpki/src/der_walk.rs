@@ -115,3 +115,37 @@ pub(crate) fn directory_string(any: &Any<'_>, what: &str) -> Walk<String> {
 fn is_printable(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(der: &[u8]) -> Walk<String> {
+        directory_string(&single(der)?, "test")
+    }
+
+    #[test]
+    fn every_directory_string_form() {
+        assert_eq!(read(&[0x0c, 2, b'O', b'K']).unwrap(), "OK");
+        assert_eq!(read(&[0x13, 2, b'O', b'K']).unwrap(), "OK");
+        assert_eq!(read(&[0x14, 2, b'O', 0xe9]).unwrap(), "Oé");
+        assert_eq!(read(&[0x1c, 4, 0, 0, 0x30, 0x00]).unwrap(), "\u{3000}");
+        assert_eq!(read(&[0x1e, 4, 0x79, 0x5e, 0x69, 0x7d]).unwrap(), "神楽");
+    }
+
+    #[test]
+    fn other_forms_and_bad_encodings_are_refused() {
+        for der in [
+            &[0x16, 2, b'O', b'K'][..], // IA5String is not a DirectoryString
+            &[0x02, 1, 1],              // INTEGER
+            &[0x0c, 2, 0xff, 0xfe],     // invalid UTF-8
+            &[0x13, 1, b'*'],           // not printable
+            &[0x1e, 3, 0, 0x41, 0],     // odd BMPString
+            &[0x1e, 2, 0xd8, 0x00],     // lone surrogate
+            &[0x1c, 4, 0, 0x11, 0, 0],  // beyond Unicode
+            &[0x0c, 5, b'a'],           // truncated
+        ] {
+            assert!(read(der).is_err(), "{der:02x?}");
+        }
+    }
+}
