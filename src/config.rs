@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Every key, as written in the file and (upper-cased, `SHIKAKU_` before it) in the environment.
-pub const KEYS: [&str; 16] = [
+pub const KEYS: [&str; 21] = [
     "data_dir",
     "database_url",
     "database_max_connections",
@@ -30,6 +30,11 @@ pub const KEYS: [&str; 16] = [
     "key_retention_secs",
     "log_format",
     "log_filter",
+    "session_idle_secs",
+    "session_absolute_secs",
+    "access_token_ttl_secs",
+    "id_token_ttl_secs",
+    "crl_grace_secs",
 ];
 
 /// Log output format.
@@ -62,6 +67,11 @@ struct Raw {
     key_retention_secs: Option<u64>,
     log_format: Option<LogFormat>,
     log_filter: Option<String>,
+    session_idle_secs: Option<u64>,
+    session_absolute_secs: Option<u64>,
+    access_token_ttl_secs: Option<u64>,
+    id_token_ttl_secs: Option<u64>,
+    crl_grace_secs: Option<u64>,
 }
 
 /// The effective configuration.
@@ -99,6 +109,16 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `tracing` filter (`RUST_LOG` syntax).
     pub log_filter: String,
+    /// idp session idle timeout.
+    pub session_idle_secs: u64,
+    /// idp session absolute timeout.
+    pub session_absolute_secs: u64,
+    /// Access token lifetime.
+    pub access_token_ttl_secs: u64,
+    /// ID token lifetime.
+    pub id_token_ttl_secs: u64,
+    /// How long past nextUpdate a CRL is still used.
+    pub crl_grace_secs: u64,
 }
 
 impl Config {
@@ -175,6 +195,11 @@ impl Config {
             key_retention_secs: raw.key_retention_secs.unwrap_or(86_400),
             log_format: raw.log_format.unwrap_or(LogFormat::Human),
             log_filter: raw.log_filter.unwrap_or_else(|| "info,sqlx=warn,tower_http=warn".into()),
+            session_idle_secs: positive("session_idle_secs", raw.session_idle_secs, 1800)?,
+            session_absolute_secs: positive("session_absolute_secs", raw.session_absolute_secs, 12 * 3600)?,
+            access_token_ttl_secs: positive("access_token_ttl_secs", raw.access_token_ttl_secs, 300)?,
+            id_token_ttl_secs: positive("id_token_ttl_secs", raw.id_token_ttl_secs, 300)?,
+            crl_grace_secs: raw.crl_grace_secs.unwrap_or(3600),
         })
     }
 
@@ -203,6 +228,11 @@ impl Config {
             "key_retention_secs": self.key_retention_secs,
             "log_format": self.log_format,
             "log_filter": self.log_filter,
+            "session_idle_secs": self.session_idle_secs,
+            "session_absolute_secs": self.session_absolute_secs,
+            "access_token_ttl_secs": self.access_token_ttl_secs,
+            "id_token_ttl_secs": self.id_token_ttl_secs,
+            "crl_grace_secs": self.crl_grace_secs,
         });
         let mut view = view;
         if let Some(map) = view.as_object_mut() {
@@ -211,6 +241,15 @@ impl Config {
         }
         let table = toml::Table::try_from(view).context("config as TOML")?;
         Ok(toml::to_string(&table)?)
+    }
+}
+
+/// A duration key that must be at least one second.
+fn positive(key: &str, value: Option<u64>, default: u64) -> anyhow::Result<u64> {
+    match value {
+        Some(0) => bail!("invalid config key `{key}`: must be at least 1"),
+        Some(v) => Ok(v),
+        None => Ok(default),
     }
 }
 

@@ -41,6 +41,24 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The idp's settings from the configuration.
+pub fn idp_config(config: &Config) -> idp::IdpConfig {
+    let secs = Duration::from_secs;
+    idp::IdpConfig {
+        signing_algs: config.signing_algs.clone(),
+        key_policy: KeyPolicy {
+            publish_lead: secs(config.key_publish_lead_secs),
+            retention: secs(config.key_retention_secs),
+        },
+        session_idle: secs(config.session_idle_secs),
+        session_absolute: secs(config.session_absolute_secs),
+        access_token_ttl: secs(config.access_token_ttl_secs),
+        id_token_ttl: secs(config.id_token_ttl_secs),
+        crl_grace: secs(config.crl_grace_secs),
+        ..idp::IdpConfig::new(&config.idp_public_url)
+    }
+}
+
 /// Runs the servers until a shutdown signal, then drains and returns.
 pub async fn run(config: Config, sides: Sides) -> anyhow::Result<()> {
     let db = open_database(&config).await?;
@@ -58,14 +76,7 @@ pub async fn run(config: Config, sides: Sides) -> anyhow::Result<()> {
     let mut services = Vec::new();
     if sides != Sides::Portal {
         let master = master_key::resolve(&config, &db).await?;
-        let idp_config = idp::IdpConfig {
-            public_url: config.idp_public_url.clone(),
-            signing_algs: config.signing_algs.clone(),
-            key_policy: KeyPolicy {
-                publish_lead: Duration::from_secs(config.key_publish_lead_secs),
-                retention: Duration::from_secs(config.key_retention_secs),
-            },
-        };
+        let idp_config = idp_config(&config);
         let (router, _) = idp::build(idp_config, probes.clone(), templates.clone(), master).await?;
         let listener = web::serve::bind(config.idp_listen).await?;
         tracing::info!(addr = %listener.local_addr()?, public_url = %config.idp_public_url, "idp listening");

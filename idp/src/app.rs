@@ -5,13 +5,17 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::response::Html;
-use axum::routing::get;
+use std::time::Duration;
+
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
 use storage::{Db, Kv};
 use web::ops::Probes;
 use web::{Lang, PageError, Site, Templates};
 
-use crate::jwks;
 use crate::keys::{KeyError, KeyPolicy, Keys, MasterKey, OWNER_IDP, SigningAlg};
+use crate::trust::Trust;
+use crate::{authorize, discovery, jwks, login, token, userinfo};
 
 /// The idp's settings (the binary fills them from `shikaku.toml` and the environment).
 #[derive(Debug, Clone)]
@@ -22,6 +26,35 @@ pub struct IdpConfig {
     pub signing_algs: Vec<SigningAlg>,
     /// Rotation timing.
     pub key_policy: KeyPolicy,
+    /// A session ends after this long without use.
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub session_absolute: Duration,
+    /// Access token lifetime.
+    pub access_token_ttl: Duration,
+    /// ID token lifetime.
+    pub id_token_ttl: Duration,
+    /// How long past its nextUpdate a CRL is still used; beyond it sign-in fails closed.
+    pub crl_grace: Duration,
+}
+
+impl IdpConfig {
+    /// Defaults for everything but the public URL.
+    pub fn new(public_url: &str) -> Self {
+        Self {
+            public_url: public_url.to_owned(),
+            signing_algs: vec![SigningAlg::ES256],
+            key_policy: KeyPolicy {
+                publish_lead: Duration::from_secs(3600),
+                retention: Duration::from_secs(86_400),
+            },
+            session_idle: Duration::from_secs(1800),
+            session_absolute: Duration::from_secs(12 * 3600),
+            access_token_ttl: Duration::from_secs(300),
+            id_token_ttl: Duration::from_secs(300),
+            crl_grace: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// Errors at start.
@@ -45,6 +78,8 @@ pub struct App {
     pub site: Site,
     /// Token signing keys.
     pub keys: Keys,
+    /// Trusted CAs and CRLs for card validation.
+    pub trust: Trust,
     /// Settings.
     pub config: IdpConfig,
 }
@@ -85,10 +120,25 @@ pub async fn build(
         templates: templates.clone(),
         site: site.clone(),
         keys,
+        trust: Trust::new(probes.db.clone(), config.crl_grace),
         config,
     });
-    let routes =
-        Router::new().route("/", get(home)).route("/jwks", get(jwks::get)).with_state(AppState(app.clone()));
+    let state = AppState(app.clone());
+    let browser = Router::new()
+        .route("/", get(home))
+        .route("/authorize", get(authorize::authorize))
+        .route("/authorize/resume", get(authorize::resume))
+        .route("/authorize/consent", get(authorize::consent_page).post(authorize::consent_submit))
+        .route("/login", get(login::page))
+        .route("/login/card/challenge", get(login::challenge))
+        .route("/login/card", post(login::submit))
+        .layer(from_fn_with_state(site.clone(), web::csrf::protect));
+    let api = Router::new()
+        .route("/.well-known/openid-configuration", get(discovery::metadata))
+        .route("/jwks", get(jwks::get))
+        .route("/token", post(token::token))
+        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo));
+    let routes = browser.merge(api).with_state(state);
     Ok((web::service::wrap(routes, site, templates, probes), app))
 }
 

@@ -2,7 +2,20 @@
 //! tokens. This crate is a library: [`build`] gives the router, the `shikaku` binary serves it.
 
 pub mod app;
+pub mod audit;
+pub mod authorize;
+pub mod client_auth;
+pub mod clients;
+pub mod discovery;
+pub mod ids;
 pub mod jwks;
 pub mod keys;
+pub mod login;
+pub mod session;
+pub mod store;
+pub mod token;
+pub mod tokens;
+pub mod trust;
+pub mod userinfo;
 
 pub use app::{App, IdpConfig, IdpError, build};

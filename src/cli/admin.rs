@@ -14,6 +14,21 @@ pub enum AdminCommand {
     /// Token signing keys of the idp.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// OAuth clients (relying parties).
+    #[command(subcommand)]
+    Client(crate::cli::clients::ClientCommand),
+    /// CA certificates that card certificates must chain to.
+    #[command(subcommand)]
+    Ca(crate::cli::trust::CaCommand),
+    /// Certificate revocation lists.
+    #[command(subcommand)]
+    Crl(crate::cli::trust::CrlCommand),
+    /// Accounts (doctors and staff).
+    #[command(subcommand)]
+    Account(crate::cli::accounts::AccountCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(crate::cli::accounts::AuditCommand),
 }
 
 /// `admin keys …`.
@@ -48,6 +63,25 @@ async fn open_keys(config: &Config) -> anyhow::Result<Keys> {
 /// Runs one `admin` subcommand.
 pub async fn run(cmd: AdminCommand, config: &Config) -> anyhow::Result<()> {
     let now = idp::app::now();
+    let db_command = |cmd: &AdminCommand| !matches!(cmd, AdminCommand::Keys(_));
+    if db_command(&cmd) {
+        let db = startup::open_database(config).await?;
+        db.migrate().await?;
+        let out = match cmd {
+            AdminCommand::Client(c) => crate::cli::clients::run(c, &db, &config.signing_algs, now).await,
+            AdminCommand::Ca(c) => crate::cli::trust::run_ca(c, &db, now).await,
+            AdminCommand::Crl(c) => crate::cli::trust::run_crl(c, &db, now).await,
+            AdminCommand::Account(c) => crate::cli::accounts::run_account(c, &db, now).await,
+            AdminCommand::Audit(c) => crate::cli::accounts::run_audit(c, &db).await,
+            AdminCommand::Keys(_) => Ok(String::new()),
+        };
+        db.close().await;
+        let out = out?;
+        if !out.is_empty() {
+            println!("{out}");
+        }
+        return Ok(());
+    }
     match cmd {
         AdminCommand::Keys(KeysCommand::List) => {
             let keys = open_keys(config).await?;
@@ -78,6 +112,7 @@ pub async fn run(cmd: AdminCommand, config: &Config) -> anyhow::Result<()> {
                 );
             }
         }
+        _ => {}
     }
     Ok(())
 }

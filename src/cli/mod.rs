@@ -1,5 +1,8 @@
 //! Subcommands other than the servers.
 
+pub mod accounts;
 pub mod admin;
+pub mod clients;
 pub mod config;
 pub mod hpki;
+pub mod trust;

@@ -131,6 +131,9 @@ pub struct ApiError {
     /// What went wrong with this request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<Cow<'static, str>>,
+    /// Extension member: a stable machine-readable code (e.g. `cert_revoked`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<Cow<'static, str>>,
 }
 
 fn serialize_status<S: serde::Serializer>(s: &StatusCode, ser: S) -> Result<S::Ok, S::Error> {
@@ -145,7 +148,14 @@ impl ApiError {
             title: Cow::Borrowed(status.canonical_reason().unwrap_or("Error")),
             status,
             detail: Some(detail.into()),
+            code: None,
         }
+    }
+
+    /// Adds the `code` extension member.
+    pub fn with_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
+        self.code = Some(code.into());
+        self
     }
 
     /// A problem of a named type (`/problems/<slug>` relative to the service).
@@ -160,6 +170,7 @@ impl ApiError {
             title: Cow::Borrowed(title),
             status,
             detail: Some(detail.into()),
+            code: None,
         }
     }
 

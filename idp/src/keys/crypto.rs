@@ -153,6 +153,23 @@ impl KeyPair {
         }
     }
 
+    /// Checks a signature made by this key (raw r‖s for ECDSA).
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        use p256::ecdsa::signature::Verifier;
+        match (&self.key, self.alg) {
+            (Private::Ec(k), _) => p256::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|sig| k.verifying_key().verify(message, &sig).is_ok()),
+            (Private::Rsa(k), SigningAlg::PS256) => {
+                rsa::pss::Signature::try_from(signature).is_ok_and(|sig| {
+                    rsa::pss::VerifyingKey::<Sha256>::new(k.to_public_key()).verify(message, &sig).is_ok()
+                })
+            }
+            (Private::Rsa(k), _) => rsa::pkcs1v15::Signature::try_from(signature).is_ok_and(|sig| {
+                rsa::pkcs1v15::VerifyingKey::<Sha256>::new(k.to_public_key()).verify(message, &sig).is_ok()
+            }),
+        }
+    }
+
     /// A compact JWS of `claims` with header `{"alg", "kid", "typ"}`.
     pub fn sign_jws(&self, typ: &str, claims: &Value) -> String {
         let header = json!({ "alg": self.alg.name(), "kid": self.kid(), "typ": typ });

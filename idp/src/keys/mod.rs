@@ -48,6 +48,9 @@ pub enum KeyError {
         /// What is wrong.
         reason: String,
     },
+    /// A token of ours did not verify.
+    #[error("invalid token: {0}")]
+    InvalidToken(&'static str),
     /// No key of this algorithm signs at this time.
     #[error("no {0} signing key is active")]
     NoActiveKey(SigningAlg),
@@ -188,6 +191,46 @@ impl Keys {
             .find(|(r, s)| *s == KeyState::Active && r.alg == alg.name())
             .ok_or(KeyError::NoActiveKey(alg))?;
         self.decrypt(record)
+    }
+}
+
+impl Keys {
+    /// Verifies a compact JWS signed by one of our published keys, with header `typ` and an
+    /// `exp` after `now`; returns its claims.
+    pub async fn verify_jws(&self, jws: &str, typ: &str, now: i64) -> Result<Value, KeyError> {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut parts = jws.split('.');
+        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(KeyError::InvalidToken("not a compact JWS"));
+        };
+        let decode =
+            |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| KeyError::InvalidToken("bad base64url"));
+        let header: Value =
+            serde_json::from_slice(&decode(h)?).map_err(|_| KeyError::InvalidToken("bad header"))?;
+        if header["typ"].as_str() != Some(typ) {
+            return Err(KeyError::InvalidToken("wrong typ"));
+        }
+        let kid = header["kid"].as_str().ok_or(KeyError::InvalidToken("no kid"))?;
+        let listed = self.list(now).await?;
+        let (record, _) = listed
+            .iter()
+            .find(|(r, s)| r.kid == kid && s.published())
+            .ok_or(KeyError::InvalidToken("unknown kid"))?;
+        if header["alg"].as_str() != Some(record.alg.as_str()) {
+            return Err(KeyError::InvalidToken("alg does not match the key"));
+        }
+        let pair = self.decrypt(record)?;
+        if !pair.verify(format!("{h}.{p}").as_bytes(), &decode(s)?) {
+            return Err(KeyError::InvalidToken("bad signature"));
+        }
+        let claims: Value =
+            serde_json::from_slice(&decode(p)?).map_err(|_| KeyError::InvalidToken("bad payload"))?;
+        if claims["exp"].as_i64().is_none_or(|exp| exp <= now) {
+            return Err(KeyError::InvalidToken("expired"));
+        }
+        Ok(claims)
     }
 }
 

@@ -2,6 +2,8 @@
 //! configured.
 
 mod keys;
+mod live;
+mod oidc;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,9 +62,9 @@ impl TestAppBuilder {
         let master = MasterKey::from_base64(&master_text).unwrap();
         let probes = Probes { db: env.db.db.clone(), kv: env.kv.clone(), metrics: web::metrics::recorder() };
         let config = IdpConfig {
-            public_url: "http://127.0.0.1:8080".into(),
             signing_algs: self.algs,
             key_policy: POLICY,
+            ..IdpConfig::new("http://127.0.0.1:8080")
         };
         let templates = Arc::new(web::Templates::load().unwrap());
         let (router, app) = idp::build(config, probes, templates, master).await?;

@@ -21,6 +21,12 @@ fn every_template_parses_and_renders_in_every_language() {
     ctx.insert("title", "x");
     ctx.insert("message", "y");
     ctx.insert("error_id", &None::<String>);
+    // Variables the pages expect from their handlers.
+    ctx.insert("client_name", "地域医療連携ネットワーク");
+    ctx.insert("account_name", "日本　太郎");
+    ctx.insert("scopes", &["profile", "hpki"]);
+    ctx.insert("request", "r");
+    ctx.insert("csrf_token", "c");
     for name in &names {
         for lang in Lang::ALL {
             let html =

@@ -1,0 +1,94 @@
+//! Client authentication at the token endpoint (RFC 6749 §2.3): `client_secret_basic`,
+//! `client_secret_post`, and `none` for public clients. A client must use the method it was
+//! registered with; secrets are compared as hashes in constant time.
+
+use axum::http::{HeaderMap, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use web::{OAuthError, OAuthErrorCode};
+
+use crate::app::App;
+use crate::clients::{AuthMethod, Client};
+use crate::store::clients as store;
+
+/// Credentials found in a token request.
+#[derive(Debug, Default)]
+pub struct Presented {
+    /// `client_id` form field.
+    pub client_id: Option<String>,
+    /// `client_secret` form field.
+    pub client_secret: Option<String>,
+    /// `client_assertion` form field.
+    pub client_assertion: Option<String>,
+}
+
+fn invalid_client() -> OAuthError {
+    OAuthError::new(OAuthErrorCode::InvalidClient, "client authentication failed")
+}
+
+/// Percent-decoding of the Basic credentials (RFC 6749 §2.3.1 form-encodes them).
+fn form_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+fn basic(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    let Some(encoded) = value.strip_prefix("Basic ") else { return Ok(None) };
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| invalid_client())?;
+    let text = String::from_utf8(decoded).map_err(|_| invalid_client())?;
+    let (id, secret) = text.split_once(':').ok_or_else(invalid_client)?;
+    Ok(Some((form_decode(id), form_decode(secret))))
+}
+
+/// Authenticates the client of a token-endpoint request.
+pub async fn authenticate(app: &App, headers: &HeaderMap, p: &Presented) -> Result<Client, OAuthError> {
+    let basic = basic(headers)?;
+    let methods = usize::from(basic.is_some())
+        + usize::from(p.client_secret.is_some())
+        + usize::from(p.client_assertion.is_some());
+    if methods > 1 {
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidRequest,
+            "use exactly one client authentication method",
+        ));
+    }
+    if p.client_assertion.is_some() {
+        return Err(OAuthError::new(OAuthErrorCode::InvalidClient, "private_key_jwt is not supported yet"));
+    }
+    let (client_id, secret, method) = match (basic, &p.client_secret) {
+        (Some((id, secret)), _) => {
+            if p.client_id.as_deref().is_some_and(|c| c != id) {
+                return Err(OAuthError::new(
+                    OAuthErrorCode::InvalidRequest,
+                    "client_id does not match the credentials",
+                ));
+            }
+            (id, Some(secret), AuthMethod::ClientSecretBasic)
+        }
+        (None, Some(secret)) => {
+            let id = p.client_id.clone().ok_or_else(invalid_client)?;
+            (id, Some(secret.clone()), AuthMethod::ClientSecretPost)
+        }
+        (None, None) => {
+            let id = p.client_id.clone().ok_or_else(invalid_client)?;
+            (id, None, AuthMethod::None)
+        }
+    };
+    let client = store::find_client(&app.db, &client_id)
+        .await
+        .map_err(OAuthError::internal)?
+        .ok_or_else(invalid_client)?;
+    if client.auth_method != method {
+        return Err(invalid_client());
+    }
+    if let Some(secret) = secret
+        && !client.secret_matches(&secret) {
+            return Err(invalid_client());
+        }
+    Ok(client)
+}

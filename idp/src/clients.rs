@@ -1,0 +1,240 @@
+//! OAuth clients (relying parties): what each may do, and how it proves who it is.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ids;
+use crate::keys::SigningAlg;
+
+/// How a client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// HTTP Basic with the client secret.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+    /// A JWT signed with the client's key (RFC 7523).
+    PrivateKeyJwt,
+    /// A TLS client certificate (RFC 8705).
+    TlsClientAuth,
+    /// Public client (native app, SPA): no secret, PKCE mandatory.
+    None,
+}
+
+impl AuthMethod {
+    /// The name used in metadata and config.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::TlsClientAuth => "tls_client_auth",
+            Self::None => "none",
+        }
+    }
+
+    /// Whether the method uses a shared secret.
+    pub fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
+    }
+}
+
+/// OAuth grant types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    /// Authorization code (with PKCE).
+    AuthorizationCode,
+    /// Refresh token.
+    RefreshToken,
+    /// Client credentials (machine to machine).
+    ClientCredentials,
+}
+
+impl GrantType {
+    /// The `grant_type` parameter value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+/// Which `sub` a client sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectType {
+    /// The account id, the same for every client.
+    Public,
+    /// A per-sector pseudonym (OIDC Core §8.1).
+    Pairwise,
+}
+
+/// Scopes the idp knows.
+pub const SCOPES: [&str; 7] = ["openid", "profile", "hpki", "license", "roles", "offline_access", "email"];
+
+/// A registered client.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Client {
+    /// Public identifier.
+    pub client_id: String,
+    /// Display name (shown on the consent page).
+    pub name: String,
+    /// SHA-256 of the secret (secret-based methods only).
+    #[serde(skip_serializing)]
+    pub secret_hash: Option<String>,
+    /// Token endpoint authentication.
+    pub auth_method: AuthMethod,
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Exact post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Allowed grants.
+    pub grant_types: Vec<GrantType>,
+    /// Allowed scopes.
+    pub scopes: Vec<String>,
+    /// Trusted first-party client: no consent page.
+    pub skip_consent: bool,
+    /// `public` or `pairwise` subject.
+    pub subject_type: SubjectType,
+    /// ID token signing algorithm.
+    pub id_token_alg: SigningAlg,
+    /// Back-channel logout endpoint.
+    pub backchannel_logout_uri: Option<String>,
+    /// hcRoles allowed to sign in to this client (empty: any).
+    pub allowed_roles: Vec<String>,
+    /// Client JWK Set by value (private_key_jwt).
+    pub jwks: Option<Value>,
+    /// Client JWK Set URI (private_key_jwt).
+    pub jwks_uri: Option<String>,
+    /// Expected certificate subject DN (tls_client_auth).
+    pub tls_subject_dn: Option<String>,
+    /// Authorization requests must come through PAR.
+    pub require_par: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+impl Client {
+    /// Whether `uri` is registered: exact string match, except that for a registered loopback
+    /// IP redirect (`http://127.0.0.1/…`, `http://[::1]/…`) any port is allowed (RFC 8252 §7.3).
+    pub fn redirect_uri_allowed(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| r == uri || loopback_match(r, uri))
+    }
+
+    /// Whether `uri` is a registered post-logout redirect (exact match).
+    pub fn post_logout_uri_allowed(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris.iter().any(|r| r == uri)
+    }
+
+    /// Whether the presented secret is this client's (constant time).
+    pub fn secret_matches(&self, presented: &str) -> bool {
+        self.secret_hash.as_deref().is_some_and(|h| ids::ct_eq(h, &ids::hash(presented)))
+    }
+
+    /// Whether the client may use `grant`.
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// Whether the client is public (no credentials).
+    pub fn is_public(&self) -> bool {
+        self.auth_method == AuthMethod::None
+    }
+}
+
+fn loopback_match(registered: &str, requested: &str) -> bool {
+    let split = |u: &str| -> Option<(String, String)> {
+        let rest = u.strip_prefix("http://")?;
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let host = if let Some(v6) = authority.strip_prefix("[::1]") {
+            if !(v6.is_empty() || v6.starts_with(':')) {
+                return None;
+            }
+            "[::1]"
+        } else {
+            let host = authority.split(':').next()?;
+            if host != "127.0.0.1" {
+                return None;
+            }
+            "127.0.0.1"
+        };
+        Some((host.to_owned(), path.to_owned()))
+    };
+    match (split(registered), split(requested)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(uris: &[&str]) -> Client {
+        Client {
+            client_id: "c".into(),
+            name: "c".into(),
+            secret_hash: Some(ids::hash("s3cret")),
+            auth_method: AuthMethod::ClientSecretBasic,
+            redirect_uris: uris.iter().map(|s| s.to_string()).collect(),
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode],
+            scopes: vec!["openid".into()],
+            skip_consent: false,
+            subject_type: SubjectType::Public,
+            id_token_alg: SigningAlg::ES256,
+            backchannel_logout_uri: None,
+            allowed_roles: vec![],
+            jwks: None,
+            jwks_uri: None,
+            tls_subject_dn: None,
+            require_par: false,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn redirect_uris_match_exactly() {
+        let c = client(&["https://rp.example.jp/cb"]);
+        assert!(c.redirect_uri_allowed("https://rp.example.jp/cb"));
+        for bad in [
+            "https://rp.example.jp/cb/",
+            "https://rp.example.jp/cb?x=1",
+            "https://rp.example.jp:443/cb",
+            "http://rp.example.jp/cb",
+            "https://RP.example.jp/cb",
+            "https://rp.example.jp/c",
+        ] {
+            assert!(!c.redirect_uri_allowed(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_redirects_allow_any_port() {
+        let c = client(&["http://127.0.0.1/callback", "http://[::1]/cb"]);
+        assert!(c.redirect_uri_allowed("http://127.0.0.1:51234/callback"));
+        assert!(c.redirect_uri_allowed("http://127.0.0.1/callback"));
+        assert!(c.redirect_uri_allowed("http://[::1]:6000/cb"));
+        assert!(!c.redirect_uri_allowed("http://127.0.0.1:51234/other"));
+        assert!(!c.redirect_uri_allowed("http://localhost:51234/callback"));
+        assert!(!c.redirect_uri_allowed("http://127.0.0.1.evil.jp:80/callback"));
+        assert!(!c.redirect_uri_allowed("https://127.0.0.1:5000/callback"));
+        let https = client(&["https://rp.example.jp/cb"]);
+        assert!(!https.redirect_uri_allowed("https://rp.example.jp:8443/cb"));
+    }
+
+    #[test]
+    fn secrets_compare_by_hash() {
+        let c = client(&[]);
+        assert!(c.secret_matches("s3cret"));
+        assert!(!c.secret_matches("s3cret "));
+        assert!(!c.secret_matches(""));
+    }
+}

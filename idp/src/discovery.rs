@@ -1,0 +1,47 @@
+//! `GET /.well-known/openid-configuration` (OpenID Connect Discovery 1.0, RFC 8414). Lists only
+//! what this idp does.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::authorize::ACR_VALUES;
+use crate::clients::SCOPES;
+
+/// Handler.
+pub async fn metadata(State(state): State<AppState>) -> Response {
+    let app = &state.0;
+    let issuer = app.site.public_url();
+    let algs: Vec<&str> = app.config.signing_algs.iter().map(|a| a.name()).collect();
+    let body = json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "userinfo_endpoint": format!("{issuer}/userinfo"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "subject_types_supported": ["public", "pairwise"],
+        "id_token_signing_alg_values_supported": algs,
+        "userinfo_signing_alg_values_supported": ["none"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": SCOPES.iter().filter(|s| !matches!(**s, "license" | "roles" | "offline_access" | "email")).collect::<Vec<_>>(),
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid", "azp",
+                             "name", "name#ja-Latn", "hc_roles", "hpki"],
+        "acr_values_supported": &ACR_VALUES[..2],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "ui_locales_supported": ["ja", "en"],
+    });
+    let mut res = Json(body).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    res
+}

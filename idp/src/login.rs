@@ -1,0 +1,247 @@
+//! Card sign-in (DESIGN §5): the sign-in page, `GET /login/card/challenge` and
+//! `POST /login/card`.
+//!
+//! The challenge nonce is bound to this browser's login cookie and used once (`take`). The
+//! origin and nonce checked in the token come only from server state.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hpki::{CardIdentity, ErrorCode};
+use serde::Deserialize;
+use web::csrf::CsrfToken;
+use web::{ApiError, Lang, PageError};
+
+use crate::app::{App, AppState, now};
+use crate::session::{self, Authentication};
+use crate::store::accounts::{self, Account, Card};
+use crate::{audit, ids};
+
+/// Challenge lifetime.
+pub const CHALLENGE_TTL: Duration = Duration::from_secs(300);
+/// Cookie binding challenges to a browser.
+const LOGIN_COOKIE: &str = "idp_login";
+/// Authentication methods of a card sign-in (RFC 8176).
+pub const CARD_AMR: [&str; 4] = ["sc", "pin", "hwk", "mfa"];
+
+/// Query of the sign-in page.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    request: Option<String>,
+}
+
+/// `GET /login`.
+pub async fn page(
+    State(state): State<AppState>,
+    lang: Lang,
+    csrf: CsrfToken,
+    Query(q): Query<LoginQuery>,
+) -> Result<Html<String>, PageError> {
+    let app = &state.0;
+    let mut ctx = web::templates::Context::new();
+    ctx.insert("csrf_token", &csrf.0);
+    ctx.insert("request", &q.request);
+    if let Some(id) = &q.request
+        && let Some(req) = crate::authorize::load_request(app, id).await?
+            && let Ok(Some(c)) = crate::store::clients::find_client(&app.db, &req.client_id).await {
+                ctx.insert("client_name", &c.name);
+            }
+    app.templates.render("idp/login.html", lang, &ctx).map(Html).map_err(PageError::internal)
+}
+
+/// `GET /login/card/challenge`: a fresh nonce for the card to sign.
+pub async fn challenge(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let app = &state.0;
+    let existing = web::cookies::get(&headers, &app.site.cookie_name(LOGIN_COOKIE)).map(str::to_owned);
+    let login_id = existing.clone().filter(|v| v.len() == 43).unwrap_or_else(ids::new_secret);
+    let nonce = STANDARD.encode(rand::random::<[u8; 32]>());
+    if let Err(e) = app.kv.set(&format!("challenge:{login_id}"), nonce.as_bytes(), CHALLENGE_TTL).await {
+        return ApiError::internal(e).into_response();
+    }
+    let mut res = Json(serde_json::json!({ "nonce": nonce })).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if existing.as_deref() != Some(login_id.as_str()) {
+        let cookie = web::cookies::set(&app.site, &app.site.cookie_name(LOGIN_COOKIE), &login_id, 3600, true);
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
+}
+
+/// Body of `POST /login/card`.
+#[derive(Debug, Deserialize)]
+pub struct CardLogin {
+    /// The Web eID token object.
+    auth_token: serde_json::Value,
+    /// The authorization request to continue, if any.
+    request: Option<String>,
+}
+
+fn card_error(lang: Lang, code: ErrorCode, status: StatusCode) -> Response {
+    let message = match lang {
+        Lang::Ja => code.message_ja(),
+        Lang::En => code.message_en(),
+    };
+    ApiError::typed(status, "card-sign-in", "Card sign-in failed", message)
+        .with_code(code.code())
+        .into_response()
+}
+
+/// `POST /login/card`: validates the card token and starts a session.
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: Lang,
+    body: Result<Json<CardLogin>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let app = &state.0;
+    let now = now();
+    let ip = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let Ok(Json(body)) = body else {
+        return card_error(lang, ErrorCode::TokenMalformed, StatusCode::BAD_REQUEST);
+    };
+    let nonce = match web::cookies::get(&headers, &app.site.cookie_name(LOGIN_COOKIE)) {
+        Some(login_id) => match app.kv.take(&format!("challenge:{login_id}")).await {
+            Ok(n) => n.and_then(|n| String::from_utf8(n).ok()),
+            Err(e) => return ApiError::internal(e).into_response(),
+        },
+        None => None,
+    };
+    let Some(nonce) = nonce else {
+        audit_failure(app, now, ip, "nonce_unknown").await;
+        return card_error(lang, ErrorCode::NonceUnknown, StatusCode::BAD_REQUEST);
+    };
+    let token_json = body.auth_token.to_string();
+    let trust = match app.trust.load().await {
+        Ok(t) => t,
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let at = time::OffsetDateTime::from_unix_timestamp(now).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let identity = match trust.validator.validate(&token_json, app.site.origin(), &nonce, &trust.crls, at) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::info!(code = e.code(), detail = %e.detail, "card sign-in refused");
+            audit_failure(app, now, ip, e.code()).await;
+            let status = if e.code == ErrorCode::RevocationUnavailable {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            return card_error(lang, e.code, status);
+        }
+    };
+    let account = match account_for(app, &identity, now).await {
+        Ok(a) => a,
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    if account.status != "active" {
+        audit_failure(app, now, ip, "account_suspended").await;
+        return ApiError::typed(
+            StatusCode::FORBIDDEN,
+            "account-suspended",
+            "Account suspended",
+            "this account is suspended",
+        )
+        .with_code("account_suspended")
+        .into_response();
+    }
+    let auth = Authentication {
+        auth_time: now,
+        acr: "phrh".into(),
+        amr: CARD_AMR.iter().map(|s| s.to_string()).collect(),
+        card: identity.subscriber_id.clone().map(|s| (identity.issuer.clone(), s)),
+    };
+    let (session, cookie) = match session::start(app, &account.id, auth, now).await {
+        Ok(s) => s,
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    audit::log(
+        &app.db,
+        now,
+        audit::Entry {
+            event: "sign_in".into(),
+            outcome: "success".into(),
+            actor: Some(account.id.clone()),
+            ip,
+            detail: serde_json::json!({ "method": "card", "issuer": identity.issuer, "serial": identity.serial, "sid_hash": ids::hash(&session.sid) }),
+            ..audit::Entry::default()
+        },
+    )
+    .await;
+    let next = match body.request {
+        Some(id)
+            if id.len() == 43 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            format!("/authorize/resume?request={id}")
+        }
+        _ => "/".to_owned(),
+    };
+    let mut res = Json(serde_json::json!({ "next": next })).into_response();
+    session::set_cookie(res.headers_mut(), cookie);
+    res
+}
+
+async fn audit_failure(app: &App, now: i64, ip: Option<String>, code: &str) {
+    audit::log(
+        &app.db,
+        now,
+        audit::Entry {
+            event: "sign_in".into(),
+            outcome: code.into(),
+            ip,
+            detail: serde_json::json!({ "method": "card" }),
+            ..audit::Entry::default()
+        },
+    )
+    .await;
+}
+
+/// The account of a validated card: found by (issuing CA, subscriber id), or created.
+async fn account_for(app: &App, id: &CardIdentity, now: i64) -> Result<Account, sqlx::Error> {
+    let subscriber = id.subscriber_id.clone().unwrap_or_else(|| format!("serial:{}", id.serial));
+    let not_after = id.not_after.unix_timestamp();
+    for _ in 0..3 {
+        if let Some(mut card) = accounts::find_card(&app.db, &id.issuer, &subscriber).await? {
+            card.serial = id.serial.clone();
+            card.not_after = not_after;
+            card.hc_roles = id.hc_roles.clone();
+            card.kanji_name = id.kanji_name.clone();
+            card.romaji_name = id.romaji_name.clone();
+            card.last_used_at = now;
+            accounts::update_card_use(&app.db, &card).await?;
+            return accounts::find_account(&app.db, &card.account_id).await?.ok_or(sqlx::Error::RowNotFound);
+        }
+        let account = Account {
+            id: ids::new_id(),
+            kind: "doctor".into(),
+            name: id.kanji_name.clone(),
+            romaji_name: id.romaji_name.clone(),
+            status: "active".into(),
+            created_at: now,
+            updated_at: now,
+        };
+        let card = Card {
+            issuer: id.issuer.clone(),
+            subscriber_id: subscriber.clone(),
+            account_id: account.id.clone(),
+            serial: id.serial.clone(),
+            not_after,
+            hc_roles: id.hc_roles.clone(),
+            kanji_name: id.kanji_name.clone(),
+            romaji_name: id.romaji_name.clone(),
+            created_at: now,
+            last_used_at: now,
+        };
+        if accounts::create_account_with_card(&app.db, &account, &card).await? {
+            tracing::info!(account = %account.id, "created account at first card sign-in");
+            return Ok(account);
+        }
+    }
+    Err(sqlx::Error::RowNotFound)
+}

@@ -1,0 +1,22 @@
+//! The idp's SQL, one module per table group. Functions are named `find_*`, `create_*`,
+//! `update_*`, `delete_*`; rows map to domain types here and nowhere else.
+
+pub mod accounts;
+pub mod clients;
+pub mod consents;
+pub mod trust;
+
+/// A JSON column value.
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+/// Reads a JSON column, mapping bad JSON to a decode error.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, sqlx::Error> {
+    serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// Whether an error is a unique-constraint violation (on either backend).
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}

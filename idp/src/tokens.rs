@@ -1,0 +1,189 @@
+//! Minting tokens: ID tokens (OIDC Core §2), JWT access tokens (RFC 9068), and the claims each
+//! scope releases (shared with `/userinfo`).
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use web::OAuthError;
+
+use crate::app::App;
+use crate::clients::{Client, SubjectType};
+use crate::ids;
+use crate::session::Authentication;
+use crate::store::accounts;
+
+/// What a grant hands to token minting.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// The person, or `None` for client credentials.
+    pub account_id: Option<String>,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// ID token nonce.
+    pub nonce: Option<String>,
+    /// How the person signed in.
+    pub auth: Option<Authentication>,
+    /// Session id.
+    pub sid: Option<String>,
+}
+
+/// The token endpoint's success body (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    /// JWT access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Access token lifetime in seconds.
+    pub expires_in: u64,
+    /// Granted scopes.
+    pub scope: String,
+    /// ID token (when `openid` was granted to a person).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// Refresh token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// The `sub` a client sees for an account.
+pub fn subject(client: &Client, account_id: &str) -> String {
+    match client.subject_type {
+        SubjectType::Public => account_id.to_owned(),
+        SubjectType::Pairwise => {
+            let sector = client
+                .redirect_uris
+                .first()
+                .and_then(|u| u.split("://").nth(1))
+                .and_then(|rest| rest.split(['/', ':']).next())
+                .unwrap_or(&client.client_id);
+            ids::hash(&format!("pairwise|{sector}|{account_id}"))
+        }
+    }
+}
+
+/// Claims released for `scopes` about an account (profile, hpki, roles).
+pub async fn scope_claims(
+    app: &App,
+    account_id: &str,
+    auth: Option<&Authentication>,
+    scopes: &[String],
+) -> Result<Map<String, Value>, sqlx::Error> {
+    let mut claims = Map::new();
+    let has = |s: &str| scopes.iter().any(|x| x == s);
+    let account = accounts::find_account(&app.db, account_id).await?;
+    if has("profile")
+        && let Some(a) = &account {
+            if let Some(n) = &a.name {
+                claims.insert("name".into(), json!(n));
+            }
+            if let Some(r) = &a.romaji_name {
+                claims.insert("name#ja-Latn".into(), json!(r));
+            }
+        }
+    if has("hpki") {
+        let card = match auth.and_then(|a| a.card.as_ref()) {
+            Some((issuer, subscriber)) => accounts::find_card(&app.db, issuer, subscriber).await?,
+            None => {
+                accounts::find_cards(&app.db, account_id).await?.into_iter().max_by_key(|c| c.last_used_at)
+            }
+        };
+        if let Some(c) = card {
+            claims.insert("hc_roles".into(), json!(c.hc_roles));
+            claims.insert(
+                "hpki".into(),
+                json!({ "issuer": c.issuer, "subscriber_id": c.subscriber_id, "serial": c.serial, "not_after": c.not_after }),
+            );
+        }
+    }
+    Ok(claims)
+}
+
+/// KV key of an access token's record.
+pub fn access_key(jti: &Value) -> String {
+    format!("at:{}", jti.as_str().unwrap_or(""))
+}
+
+fn at_hash(access_token: &str) -> String {
+    let digest = Sha256::digest(access_token.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+/// Mints the tokens of a grant.
+pub async fn mint(app: &App, client: &Client, grant: &Grant, now: i64) -> Result<TokenResponse, OAuthError> {
+    let issuer = app.site.public_url();
+    let access_ttl = app.config.access_token_ttl.as_secs();
+    let default_alg = app.config.signing_algs.first().copied().unwrap_or(crate::keys::SigningAlg::ES256);
+    let signer = app.keys.signer(default_alg, now).await.map_err(OAuthError::internal)?;
+    let sub = match &grant.account_id {
+        Some(a) => subject(client, a),
+        None => client.client_id.clone(),
+    };
+    let scope = grant.scopes.join(" ");
+    let mut at = json!({
+        "iss": issuer,
+        "sub": sub,
+        "aud": client.client_id,
+        "client_id": client.client_id,
+        "iat": now,
+        "exp": now + access_ttl as i64,
+        "jti": ids::new_id(),
+        "scope": scope,
+    });
+    if let Some(auth) = &grant.auth {
+        at["auth_time"] = json!(auth.auth_time);
+        at["acr"] = json!(auth.acr);
+        at["amr"] = json!(auth.amr);
+    }
+    let access_token = signer.sign_jws("at+jwt", &at);
+    // Server-side record of the access token: lets /userinfo find the account behind a pairwise
+    // subject and lets revocation and introspection work on JWTs.
+    let record = json!({ "account_id": grant.account_id, "client_id": client.client_id });
+    app.kv
+        .set(&access_key(&at["jti"]), record.to_string().as_bytes(), app.config.access_token_ttl)
+        .await
+        .map_err(|e| OAuthError::new(web::OAuthErrorCode::TemporarilyUnavailable, e.to_string()))?;
+
+    let id_token = match (&grant.account_id, grant.scopes.iter().any(|s| s == "openid")) {
+        (Some(account_id), true) => {
+            let id_signer = if client.id_token_alg == default_alg {
+                signer.clone()
+            } else {
+                app.keys.signer(client.id_token_alg, now).await.map_err(OAuthError::internal)?
+            };
+            let mut claims = scope_claims(app, account_id, grant.auth.as_ref(), &grant.scopes)
+                .await
+                .map_err(OAuthError::internal)?;
+            claims.insert("iss".into(), json!(issuer));
+            claims.insert("sub".into(), json!(sub));
+            claims.insert("aud".into(), json!(client.client_id));
+            claims.insert("azp".into(), json!(client.client_id));
+            claims.insert("iat".into(), json!(now));
+            claims.insert("exp".into(), json!(now + app.config.id_token_ttl.as_secs() as i64));
+            claims.insert("at_hash".into(), json!(at_hash(&access_token)));
+            if let Some(n) = &grant.nonce {
+                claims.insert("nonce".into(), json!(n));
+            }
+            if let Some(auth) = &grant.auth {
+                claims.insert("auth_time".into(), json!(auth.auth_time));
+                claims.insert("acr".into(), json!(auth.acr));
+                claims.insert("amr".into(), json!(auth.amr));
+            }
+            if let Some(sid) = &grant.sid {
+                claims.insert("sid".into(), json!(ids::hash(sid)));
+            }
+            Some(id_signer.sign_jws("JWT", &Value::Object(claims)))
+        }
+        _ => None,
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: access_ttl,
+        scope,
+        id_token,
+        refresh_token: None,
+    })
+}

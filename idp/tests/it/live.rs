@@ -1,0 +1,200 @@
+//! A live idp on a real port with the test PKI trusted, a registered client, and a browser
+//! (cookie jar, no automatic redirects) that signs in with a virtual card.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use hpki::testpki::TestPki;
+use idp::clients::{AuthMethod, Client, GrantType, SubjectType};
+use idp::keys::{MasterKey, SigningAlg};
+use idp::store::trust::{StoredCrl, TrustedCa};
+use idp::{App, IdpConfig};
+use reqwest::redirect::Policy;
+use sha2::Digest;
+use storage::testing::TestEnv;
+use web::ops::Probes;
+
+/// The test PKI, generated once per test binary (RSA key generation is slow).
+pub fn pki() -> &'static TestPki {
+    static PKI: OnceLock<TestPki> = OnceLock::new();
+    PKI.get_or_init(|| TestPki::generate(20261125).expect("test PKI"))
+}
+
+#[derive(Debug)]
+pub struct Live {
+    pub base: String,
+    pub app: Arc<App>,
+    pub env: TestEnv,
+}
+
+pub const CLIENT_ID: &str = "regional-network";
+pub const CLIENT_SECRET: &str = "V2hhdCBhIGxvbmcgc2VjcmV0IGZvciBhIHRlc3QgY2xpZW50IQ";
+pub const REDIRECT: &str = "https://rp.example.jp/callback";
+
+impl Live {
+    pub async fn start(env: TestEnv) -> Live {
+        Self::start_with(env, |c| c).await
+    }
+
+    pub async fn start_with(env: TestEnv, config: impl FnOnce(IdpConfig) -> IdpConfig) -> Live {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let probes = Probes { db: env.db.db.clone(), kv: env.kv.clone(), metrics: web::metrics::recorder() };
+        let templates = Arc::new(web::Templates::load().unwrap());
+        let config = config(IdpConfig {
+            signing_algs: vec![SigningAlg::ES256, SigningAlg::RS256],
+            ..IdpConfig::new(&base)
+        });
+        let (router, app) = idp::build(config, probes, templates, MasterKey::generate().0).await.unwrap();
+        let db = &env.db.db;
+        for der in pki().ca_certificates() {
+            let cert = hpki::HpkiCertificate::parse(der).unwrap();
+            let ca = TrustedCa {
+                fingerprint: hpki::hex(&sha2::Sha256::digest(der)),
+                subject: cert.subject.clone(),
+                der: der.to_vec(),
+                added_at: 0,
+            };
+            idp::store::trust::create_ca(db, &ca).await.unwrap();
+        }
+        for der in pki().crl_ders() {
+            let crl = hpki::Crl::parse(der).unwrap();
+            let stored = StoredCrl {
+                issuer: crl.issuer.clone(),
+                der: der.to_vec(),
+                this_update: crl.this_update.unix_timestamp(),
+                next_update: crl.next_update.map(|t| t.unix_timestamp()),
+                source: "test".into(),
+                fetched_at: 0,
+            };
+            idp::store::trust::upsert_crl(db, &stored).await.unwrap();
+        }
+        register(db, client(CLIENT_ID, AuthMethod::ClientSecretBasic)).await;
+        tokio::spawn(async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        });
+        Live { base, app, env }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+/// A client registration with test defaults.
+pub fn client(id: &str, auth: AuthMethod) -> Client {
+    Client {
+        client_id: id.into(),
+        name: "地域医療連携ネットワーク".into(),
+        secret_hash: auth.uses_secret().then(|| idp::ids::hash(CLIENT_SECRET)),
+        auth_method: auth,
+        redirect_uris: vec![REDIRECT.into()],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::ClientCredentials],
+        scopes: vec!["openid".into(), "profile".into(), "hpki".into()],
+        skip_consent: false,
+        subject_type: SubjectType::Public,
+        id_token_alg: SigningAlg::ES256,
+        backchannel_logout_uri: None,
+        allowed_roles: vec![],
+        jwks: None,
+        jwks_uri: None,
+        tls_subject_dn: None,
+        require_par: false,
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+pub async fn register(db: &storage::Db, c: Client) {
+    idp::store::clients::create_client(db, &c).await.unwrap();
+}
+
+/// A browser: cookies kept, redirects not followed.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap()
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no Location on {}", res.status()))
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The value of `name` in a URL's query.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// The CSRF token a page carries.
+pub fn csrf_of(html: &str) -> String {
+    let start = html.find("name=\"csrf-token\" content=\"").expect("csrf meta") + 27;
+    html[start..start + 43].to_owned()
+}
+
+/// Signs in with the named test card on the sign-in page a redirect led to; returns the JSON
+/// answer of `POST /login/card` and its status.
+pub async fn card_sign_in(
+    live: &Live,
+    b: &reqwest::Client,
+    login_path: &str,
+    card: &str,
+) -> (u16, serde_json::Value) {
+    let page = b.get(live.url(login_path)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    let csrf = csrf_of(&html);
+    let challenge: serde_json::Value =
+        b.get(live.url("/login/card/challenge")).send().await.unwrap().json().await.unwrap();
+    let nonce = challenge["nonce"].as_str().unwrap();
+    assert_eq!(nonce.len(), 44);
+    let card = pki().card(card).unwrap().virtual_card();
+    let token = card.token(live.app.site.origin(), nonce, card.default_algorithm()).unwrap();
+    let request = query_param(login_path, "request");
+    let res = b
+        .post(live.url("/login/card"))
+        .header("x-csrf-token", csrf)
+        .header("origin", live.app.site.origin())
+        .json(&serde_json::json!({ "auth_token": serde_json::from_str::<serde_json::Value>(&token).unwrap(), "request": request }))
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+/// From an authorization URL to the redirect back to the client: card sign-in and consent.
+pub async fn authorize(live: &Live, b: &reqwest::Client, authorize_url: &str, card: &str) -> String {
+    let res = b.get(authorize_url).send().await.unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let mut next = location(&res);
+    if next.starts_with("/login") {
+        let (status, body) = card_sign_in(live, b, &next, card).await;
+        assert_eq!(status, 200, "{body}");
+        next = body["next"].as_str().unwrap().to_owned();
+        let res = b.get(live.url(&next)).send().await.unwrap();
+        assert_eq!(res.status(), 303);
+        next = location(&res);
+    }
+    if next.starts_with("/authorize/consent") {
+        let page = b.get(live.url(&next)).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("地域医療連携ネットワーク"), "{page}");
+        let res = b
+            .post(live.url("/authorize/consent"))
+            .header("origin", live.app.site.origin())
+            .form(&[
+                ("csrf_token", csrf_of(&page)),
+                ("request", query_param(&next, "request").unwrap()),
+                ("decision", "allow".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        next = location(&res);
+    }
+    next
+}

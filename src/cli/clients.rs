@@ -1,0 +1,289 @@
+//! `shikaku admin client …`: registering relying parties.
+
+use anyhow::{Context, bail};
+use idp::clients::{AuthMethod, Client, GrantType, SCOPES, SubjectType};
+use idp::keys::SigningAlg;
+use idp::store::clients as store;
+use serde_json::json;
+use storage::Db;
+
+/// `admin client …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints it as JSON with its secret (shown only this once).
+    Add(ClientFields),
+    /// List clients, one JSON object per line.
+    List,
+    /// Show one client as JSON.
+    Show {
+        /// The client id.
+        client_id: String,
+    },
+    /// Change a client: each given option replaces that setting (lists replace the whole list).
+    Update {
+        /// The client id.
+        client_id: String,
+        #[command(flatten)]
+        fields: ClientFields,
+    },
+    /// Delete a client.
+    Delete {
+        /// The client id.
+        client_id: String,
+    },
+    /// Replace a confidential client's secret; prints the new one (shown only this once).
+    RotateSecret {
+        /// The client id.
+        client_id: String,
+    },
+}
+
+/// Settings of a client.
+#[derive(Debug, Default, clap::Args)]
+pub struct ClientFields {
+    /// Client id (default: generated). Add only.
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Display name, shown on the consent page.
+    #[arg(long)]
+    name: Option<String>,
+    /// Exact redirect URI (repeat for several). https, or http on 127.0.0.1/[::1] (any port is
+    /// then accepted, RFC 8252), or a private-use scheme (com.example.app:/cb).
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// Exact post-logout redirect URI (repeat for several).
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Token endpoint authentication: client_secret_basic (default), client_secret_post or none
+    /// (public client, PKCE only).
+    #[arg(long, value_parser = parse_auth_method)]
+    auth_method: Option<AuthMethod>,
+    /// Allowed grant (repeat): authorization_code (default), client_credentials.
+    #[arg(long = "grant-type", value_parser = parse_grant)]
+    grant_types: Vec<GrantType>,
+    /// Allowed scope (repeat): openid, profile, hpki (default: openid profile hpki).
+    #[arg(long = "scope", value_name = "SCOPE")]
+    scopes: Vec<String>,
+    /// Trusted first-party client: no consent page.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    skip_consent: Option<bool>,
+    /// `public` (default) or `pairwise` subject identifiers.
+    #[arg(long, value_parser = parse_subject_type)]
+    subject_type: Option<SubjectType>,
+    /// ID token signing algorithm: ES256 (default), RS256, PS256 (must be in `signing_algs`).
+    #[arg(long, value_parser = parse_alg)]
+    id_token_alg: Option<SigningAlg>,
+    /// Back-channel logout endpoint.
+    #[arg(long, value_name = "URI")]
+    backchannel_logout_uri: Option<String>,
+    /// hcRole allowed to sign in (repeat; none = any), e.g. "Medical Doctor".
+    #[arg(long = "allowed-role", value_name = "ROLE")]
+    allowed_roles: Vec<String>,
+}
+
+fn parse_named<T: serde::de::DeserializeOwned>(s: &str, what: &str, choices: &str) -> Result<T, String> {
+    serde_json::from_value(json!(s)).map_err(|_| format!("unknown {what} {s:?}: use {choices}"))
+}
+
+fn parse_auth_method(s: &str) -> Result<AuthMethod, String> {
+    let m: AuthMethod = parse_named(s, "auth method", "client_secret_basic, client_secret_post or none")?;
+    match m {
+        AuthMethod::PrivateKeyJwt | AuthMethod::TlsClientAuth => {
+            Err(format!("auth method {s} is not available yet"))
+        }
+        m => Ok(m),
+    }
+}
+
+fn parse_grant(s: &str) -> Result<GrantType, String> {
+    let g: GrantType = parse_named(s, "grant type", "authorization_code or client_credentials")?;
+    if g == GrantType::RefreshToken {
+        return Err("grant type refresh_token is not available yet".into());
+    }
+    Ok(g)
+}
+
+fn parse_subject_type(s: &str) -> Result<SubjectType, String> {
+    parse_named(s, "subject type", "public or pairwise")
+}
+
+fn parse_alg(s: &str) -> Result<SigningAlg, String> {
+    SigningAlg::from_name(s).ok_or_else(|| format!("unknown algorithm {s:?}: use ES256, RS256 or PS256"))
+}
+
+/// Checks a redirect URI the way the authorization endpoint will use it.
+fn check_redirect_uri(uri: &str) -> anyhow::Result<()> {
+    if uri.contains('#') {
+        bail!("redirect URI {uri:?} must not contain a fragment");
+    }
+    let (scheme, rest) =
+        uri.split_once(':').with_context(|| format!("redirect URI {uri:?} is not absolute"))?;
+    let loopback = rest.starts_with("//127.0.0.1") || rest.starts_with("//[::1]");
+    match scheme {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => bail!("redirect URI {uri:?} must use https (plain http only on 127.0.0.1 or [::1])"),
+        s if s.contains('.') && s.chars().all(|c| c.is_ascii_alphanumeric() || ".+-".contains(c)) => {}
+        _ => bail!("redirect URI {uri:?}: use https, loopback http, or a reverse-domain private-use scheme"),
+    }
+    if scheme.starts_with("http") && rest.trim_start_matches("//").split('/').next().unwrap_or("").is_empty()
+    {
+        bail!("redirect URI {uri:?} has no host");
+    }
+    Ok(())
+}
+
+/// Applies the given fields to `c` and checks the result.
+fn apply(c: &mut Client, f: ClientFields, signing_algs: &[SigningAlg]) -> anyhow::Result<()> {
+    if let Some(n) = f.name {
+        c.name = n;
+    }
+    if !f.redirect_uris.is_empty() {
+        c.redirect_uris = f.redirect_uris;
+    }
+    if !f.post_logout_redirect_uris.is_empty() {
+        c.post_logout_redirect_uris = f.post_logout_redirect_uris;
+    }
+    if let Some(m) = f.auth_method {
+        c.auth_method = m;
+    }
+    if !f.grant_types.is_empty() {
+        c.grant_types = f.grant_types;
+    }
+    if !f.scopes.is_empty() {
+        c.scopes = f.scopes;
+    }
+    if let Some(s) = f.skip_consent {
+        c.skip_consent = s;
+    }
+    if let Some(s) = f.subject_type {
+        c.subject_type = s;
+    }
+    if let Some(a) = f.id_token_alg {
+        c.id_token_alg = a;
+    }
+    if f.backchannel_logout_uri.is_some() {
+        c.backchannel_logout_uri = f.backchannel_logout_uri;
+    }
+    if !f.allowed_roles.is_empty() {
+        c.allowed_roles = f.allowed_roles;
+    }
+    if c.name.trim().is_empty() {
+        bail!("--name is required");
+    }
+    if c.redirect_uris.is_empty() && c.allows_grant(GrantType::AuthorizationCode) {
+        bail!("at least one --redirect-uri is required for the authorization_code grant");
+    }
+    for uri in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
+        check_redirect_uri(uri)?;
+    }
+    if let Some(bad) = c.scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
+        bail!("unknown scope {bad:?}: use {}", SCOPES.join(", "));
+    }
+    if c.is_public() && c.allows_grant(GrantType::ClientCredentials) {
+        bail!("a public client (--auth-method none) cannot use client_credentials");
+    }
+    if !signing_algs.contains(&c.id_token_alg) {
+        bail!("--id-token-alg {} is not in the configured signing_algs", c.id_token_alg);
+    }
+    Ok(())
+}
+
+fn show(c: &Client, secret: Option<&str>) -> String {
+    let mut v = serde_json::to_value(c).unwrap_or_default();
+    if let Some(s) = secret {
+        v["client_secret"] = json!(s);
+    }
+    v.to_string()
+}
+
+/// Runs one `admin client` subcommand; returns what to print.
+pub async fn run(
+    cmd: ClientCommand,
+    db: &Db,
+    signing_algs: &[SigningAlg],
+    now: i64,
+) -> anyhow::Result<String> {
+    match cmd {
+        ClientCommand::Add(mut fields) => {
+            let client_id = fields.client_id.take().unwrap_or_else(idp::ids::new_id);
+            let mut c = Client {
+                client_id: client_id.clone(),
+                name: String::new(),
+                secret_hash: None,
+                auth_method: AuthMethod::ClientSecretBasic,
+                redirect_uris: vec![],
+                post_logout_redirect_uris: vec![],
+                grant_types: vec![GrantType::AuthorizationCode],
+                scopes: vec!["openid".into(), "profile".into(), "hpki".into()],
+                skip_consent: false,
+                subject_type: SubjectType::Public,
+                id_token_alg: signing_algs.first().copied().unwrap_or(SigningAlg::ES256),
+                backchannel_logout_uri: None,
+                allowed_roles: vec![],
+                jwks: None,
+                jwks_uri: None,
+                tls_subject_dn: None,
+                require_par: false,
+                created_at: now,
+                updated_at: now,
+            };
+            apply(&mut c, fields, signing_algs)?;
+            let secret = c.auth_method.uses_secret().then(idp::ids::new_secret);
+            c.secret_hash = secret.as_deref().map(idp::ids::hash);
+            match store::create_client(db, &c).await {
+                Ok(()) => Ok(show(&c, secret.as_deref())),
+                Err(e) if matches!(&e, sqlx::Error::Database(d) if d.is_unique_violation()) => {
+                    bail!("client {client_id:?} already exists")
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        ClientCommand::List => {
+            let all = store::find_clients(db).await?;
+            Ok(all.iter().map(|c| show(c, None)).collect::<Vec<_>>().join("\n"))
+        }
+        ClientCommand::Show { client_id } => {
+            let c = store::find_client(db, &client_id)
+                .await?
+                .with_context(|| format!("no client {client_id:?}"))?;
+            Ok(show(&c, None))
+        }
+        ClientCommand::Update { client_id, fields } => {
+            let mut c = store::find_client(db, &client_id)
+                .await?
+                .with_context(|| format!("no client {client_id:?}"))?;
+            let had_secret = c.auth_method.uses_secret();
+            apply(&mut c, fields, signing_algs)?;
+            c.updated_at = now;
+            let secret = (!had_secret && c.auth_method.uses_secret()).then(idp::ids::new_secret);
+            if let Some(s) = &secret {
+                c.secret_hash = Some(idp::ids::hash(s));
+            }
+            if !c.auth_method.uses_secret() {
+                c.secret_hash = None;
+            }
+            store::update_client(db, &c).await?;
+            Ok(show(&c, secret.as_deref()))
+        }
+        ClientCommand::Delete { client_id } => {
+            if !store::delete_client(db, &client_id).await? {
+                bail!("no client {client_id:?}");
+            }
+            Ok(json!({ "deleted": client_id }).to_string())
+        }
+        ClientCommand::RotateSecret { client_id } => {
+            let mut c = store::find_client(db, &client_id)
+                .await?
+                .with_context(|| format!("no client {client_id:?}"))?;
+            if !c.auth_method.uses_secret() {
+                bail!("client {client_id:?} uses {} and has no secret", c.auth_method.name());
+            }
+            let secret = idp::ids::new_secret();
+            c.secret_hash = Some(idp::ids::hash(&secret));
+            c.updated_at = now;
+            store::update_client(db, &c).await?;
+            Ok(json!({ "client_id": client_id, "client_secret": secret }).to_string())
+        }
+    }
+}

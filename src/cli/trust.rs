@@ -1,0 +1,146 @@
+//! `shikaku admin ca …` and `shikaku admin crl …`: what card certificates are checked against.
+
+use anyhow::{Context, bail};
+use idp::store::trust::{self as store, StoredCrl, TrustedCa};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use storage::Db;
+
+/// `admin ca …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum CaCommand {
+    /// Trust CA certificates (PEM or DER; a PEM file may hold several): the issuing CAs of cards
+    /// and, optionally, their root.
+    Add {
+        /// Certificate files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// List trusted CAs, one JSON object per line.
+    List,
+    /// Stop trusting a CA, by the fingerprint `list` shows.
+    Remove {
+        /// SHA-256 fingerprint (hex).
+        fingerprint: String,
+    },
+}
+
+/// `admin crl …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum CrlCommand {
+    /// Load CRLs from files (DER or PEM); each must be signed by a trusted CA. An older CRL never
+    /// replaces a newer one.
+    Add {
+        /// CRL files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// List stored CRLs, one JSON object per line.
+    List,
+}
+
+/// Runs one `admin ca` subcommand; returns what to print.
+pub async fn run_ca(cmd: CaCommand, db: &Db, now: i64) -> anyhow::Result<String> {
+    match cmd {
+        CaCommand::Add { files } => {
+            let mut out = Vec::new();
+            for file in files {
+                let bytes =
+                    std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                let certs = hpki::parse_bundle(&bytes)
+                    .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.detail))?;
+                for cert in certs {
+                    if !cert.is_ca {
+                        bail!("{}: {} is not a CA certificate", file.display(), cert.subject);
+                    }
+                    let fingerprint = hpki::hex(&Sha256::digest(cert.der()));
+                    let ca = TrustedCa {
+                        fingerprint: fingerprint.clone(),
+                        subject: cert.subject.clone(),
+                        der: cert.der().to_vec(),
+                        added_at: now,
+                    };
+                    let added = store::create_ca(db, &ca).await?;
+                    out.push(
+                        json!({ "fingerprint": fingerprint, "subject": cert.subject, "added": added })
+                            .to_string(),
+                    );
+                }
+            }
+            Ok(out.join("\n"))
+        }
+        CaCommand::List => {
+            let cas = store::find_cas(db).await?;
+            Ok(cas
+                .iter()
+                .map(|c| {
+                    json!({ "fingerprint": c.fingerprint, "subject": c.subject, "added_at": c.added_at })
+                        .to_string()
+                })
+                .collect::<Vec<_>>()
+                .join("\n"))
+        }
+        CaCommand::Remove { fingerprint } => {
+            if !store::delete_ca(db, &fingerprint.to_ascii_lowercase()).await? {
+                bail!("no trusted CA with fingerprint {fingerprint}");
+            }
+            Ok(json!({ "removed": fingerprint }).to_string())
+        }
+    }
+}
+
+/// Runs one `admin crl` subcommand; returns what to print.
+pub async fn run_crl(cmd: CrlCommand, db: &Db, now: i64) -> anyhow::Result<String> {
+    match cmd {
+        CrlCommand::Add { files } => {
+            let cas: Vec<hpki::HpkiCertificate> = store::find_cas(db)
+                .await?
+                .iter()
+                .filter_map(|c| hpki::HpkiCertificate::parse(&c.der).ok())
+                .collect();
+            let mut out = Vec::new();
+            for file in files {
+                let bytes =
+                    std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                let crl = hpki::Crl::parse(&bytes)
+                    .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.detail))?;
+                let issuer = cas
+                    .iter()
+                    .find(|ca| crl.is_issued_by_name(ca) && crl.verify_signature(ca).is_ok())
+                    .with_context(|| {
+                        format!("{}: not signed by a trusted CA ({})", file.display(), crl.issuer)
+                    })?;
+                let stored = StoredCrl {
+                    issuer: issuer.subject.clone(),
+                    der: bytes.clone(),
+                    this_update: crl.this_update.unix_timestamp(),
+                    next_update: crl.next_update.map(|t| t.unix_timestamp()),
+                    source: format!(
+                        "file:{}",
+                        file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+                    ),
+                    fetched_at: now,
+                };
+                let replaced = store::upsert_crl(db, &stored).await?;
+                out.push(
+                    json!({ "issuer": stored.issuer, "entries": crl.len(), "this_update": stored.this_update,
+                            "next_update": stored.next_update, "stored": replaced })
+                    .to_string(),
+                );
+            }
+            Ok(out.join("\n"))
+        }
+        CrlCommand::List => {
+            let crls = store::find_crls(db).await?;
+            Ok(crls
+                .iter()
+                .map(|c| {
+                    json!({ "issuer": c.issuer, "this_update": c.this_update, "next_update": c.next_update,
+                            "source": c.source, "fetched_at": c.fetched_at })
+                    .to_string()
+                })
+                .collect::<Vec<_>>()
+                .join("\n"))
+        }
+    }
+}

@@ -1,0 +1,86 @@
+// Card sign-in page library: asks the card bridge extension (Web eID message protocol) to
+// sign the server's challenge, then posts the token. The PIN never reaches this page: the
+// bridge asks for it. All texts come from data-msg-* attributes of the localized page.
+(function () {
+  "use strict";
+  var form = document.getElementById("card-login");
+  var status = document.getElementById("card-status");
+  if (!form || !status) return;
+  var csrf = document.querySelector('meta[name="csrf-token"]');
+  var ACK_TIMEOUT_MS = 2000;
+  var USER_TIMEOUT_MS = 120000;
+
+  function say(key, detail) {
+    status.textContent = form.dataset[key] + (detail ? " (" + detail + ")" : "");
+  }
+
+  // Web eID extension error codes → page texts.
+  var FAILURES = {
+    ERR_WEBEID_EXTENSION_UNAVAILABLE: "msgNoExtension",
+    ERR_WEBEID_NATIVE_UNAVAILABLE: "msgNoExtension",
+    ERR_WEBEID_NO_READERS: "msgNoReader",
+    ERR_WEBEID_NO_CARD: "msgNoCard",
+    ERR_WEBEID_UNKNOWN_CARD: "msgNoCard",
+    ERR_WEBEID_PIN_INVALID: "msgWrongPin",
+    ERR_WEBEID_USER_CANCELLED: "msgCancelled",
+    ERR_WEBEID_USER_TIMEOUT: "msgTimeout",
+    ERR_WEBEID_ACTION_TIMEOUT: "msgTimeout"
+  };
+
+  function authenticate(nonce) {
+    return new Promise(function (resolve, reject) {
+      var acked = false;
+      function onMessage(event) {
+        if (event.source !== window || !event.data || typeof event.data.action !== "string") return;
+        var action = event.data.action;
+        if (action === "web-eid:authenticate-ack") { acked = true; return; }
+        if (action === "web-eid:authenticate-success") { done(); resolve(event.data); }
+        if (action === "web-eid:authenticate-failure") { done(); reject(event.data.error || {}); }
+      }
+      function done() { window.removeEventListener("message", onMessage); clearTimeout(ack); clearTimeout(user); }
+      window.addEventListener("message", onMessage);
+      var ack = setTimeout(function () {
+        if (!acked) { done(); reject({ code: "ERR_WEBEID_EXTENSION_UNAVAILABLE" }); }
+      }, ACK_TIMEOUT_MS);
+      var user = setTimeout(function () { done(); reject({ code: "ERR_WEBEID_USER_TIMEOUT" }); }, USER_TIMEOUT_MS);
+      window.postMessage({
+        action: "web-eid:authenticate",
+        challengeNonce: nonce,
+        options: { lang: document.documentElement.lang, userInteractionTimeout: USER_TIMEOUT_MS }
+      }, window.location.origin);
+    });
+  }
+
+  async function signIn() {
+    say("msgWorking");
+    var challenge;
+    try {
+      var res = await fetch("/login/card/challenge", { credentials: "same-origin", cache: "no-store" });
+      challenge = await res.json();
+    } catch (e) { say("msgNetwork"); return; }
+    var token;
+    try {
+      var reply = await authenticate(challenge.nonce);
+      token = {
+        format: reply.format, unverifiedCertificate: reply.unverifiedCertificate,
+        algorithm: reply.algorithm, signature: reply.signature, appVersion: reply.appVersion
+      };
+    } catch (err) {
+      say(FAILURES[err.code] || "msgFailed", err.code);
+      return;
+    }
+    try {
+      var post = await fetch("/login/card", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf ? csrf.content : "" },
+        body: JSON.stringify({ auth_token: token, request: form.dataset.request || null })
+      });
+      var body = await post.json();
+      if (post.ok && body.next) { window.location.assign(body.next); return; }
+      status.textContent = body.detail || form.dataset.msgFailed;
+    } catch (e) { say("msgNetwork"); }
+  }
+
+  form.addEventListener("submit", function (event) { event.preventDefault(); signIn(); });
+})();
