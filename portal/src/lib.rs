@@ -1,6 +1,10 @@
 //! The portal: doctors' training history, credits and attendance certificates. A relying party
 //! of the idp. This crate is a library: [`build`] gives the router, the `shikaku` binary serves it.
 
+pub mod credits;
+pub mod import;
+pub mod store;
+
 use std::sync::Arc;
 
 use axum::Router;

@@ -1,5 +1,6 @@
 //! Integration tests of the portal router.
 
+mod credits;
 mod pages;
 
 use std::sync::Arc;

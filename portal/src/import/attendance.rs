@@ -1,0 +1,312 @@
+//! `import attendance`: one CSV row = one doctor's attendance at one event on one day, with the
+//! credits it carries. Columns are documented in `docs/import.md`.
+
+use std::collections::{HashMap, HashSet};
+
+use sha2::{Digest, Sha256};
+use sqlx::Connection;
+use storage::Db;
+use time::Date;
+
+use crate::credits::{Units, dates};
+use crate::import::input::{Row, Table};
+use crate::import::{ImportError, Options, Report, RowError, registration};
+use crate::store::attendance::{NewAttendance, Status, create_attendances, find_existing_keys};
+use crate::store::doctors::find_doctors;
+use crate::store::events::{Credit, Event, create_event, find_events};
+use crate::store::systems::{find_codes, find_systems};
+
+/// Columns that every file has.
+pub const REQUIRED: &[&str] = &["registration_number", "event_id", "date"];
+/// Columns a file may have.
+pub const OPTIONAL: &[&str] =
+    &["record_id", "event_title", "organizer", "venue", "online", "credits", "status"];
+
+/// The credit systems and codes a file may name.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    systems: HashMap<String, (Units, HashSet<String>)>,
+}
+
+impl Catalog {
+    /// Loads every system and code.
+    pub async fn load(db: &Db) -> Result<Self, ImportError> {
+        let mut systems: HashMap<String, (Units, HashSet<String>)> =
+            find_systems(db).await?.into_iter().map(|s| (s.id, (s.unit_step, HashSet::new()))).collect();
+        for c in find_codes(db).await? {
+            if let Some((_, codes)) = systems.get_mut(&c.system_id) {
+                codes.insert(c.code);
+            }
+        }
+        Ok(Self { systems })
+    }
+
+    /// Parses a `credits` field: `SYSTEM:CODE=UNITS` items separated by `;`.
+    pub fn parse_credits(&self, field: &str) -> Result<Vec<Credit>, String> {
+        let mut out: Vec<Credit> = Vec::new();
+        for item in field.split(';').map(str::trim).filter(|i| !i.is_empty()) {
+            let parsed = item
+                .split_once('=')
+                .and_then(|(sc, units)| sc.split_once(':').map(|(s, c)| (s.trim(), c.trim(), units)));
+            let Some((system, code, units)) = parsed.filter(|(s, c, _)| !s.is_empty() && !c.is_empty())
+            else {
+                return Err(format!("`{item}` is not SYSTEM:CODE=UNITS"));
+            };
+            let Some((step, codes)) = self.systems.get(system) else {
+                return Err(format!("unknown credit system `{system}`"));
+            };
+            if !codes.contains(code) {
+                return Err(format!("unknown code `{code}` in system `{system}`"));
+            }
+            let units = Units::parse_with_step(units, *step).map_err(|e| format!("{system}:{code}: {e}"))?;
+            if out.iter().any(|c| c.system_id == system && c.code == code) {
+                return Err(format!("{system}:{code} appears twice"));
+            }
+            out.push(Credit { system_id: system.to_owned(), code: code.to_owned(), units });
+        }
+        Ok(out)
+    }
+}
+
+/// A row that passed the checks that need no database.
+#[derive(Debug)]
+struct Parsed {
+    line: u64,
+    key: String,
+    number: String,
+    event_id: String,
+    date: Date,
+    title: Option<String>,
+    organizer: Option<String>,
+    venue: Option<String>,
+    online: bool,
+    credits: Vec<Credit>,
+    status: Status,
+}
+
+fn parse_row(row: &Row, catalog: &Catalog) -> Result<Parsed, RowError> {
+    let line = row.line;
+    let number = registration::normalize(row.get("registration_number"))
+        .map_err(|e| RowError::at(line, "registration_number", e))?;
+    let event_id = row.get("event_id");
+    if event_id.is_empty()
+        || event_id.len() > 64
+        || !event_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Err(RowError::at(
+            line,
+            "event_id",
+            format!("`{event_id}` is not an event id (1 to 64 of A-Z a-z 0-9 - _ .)"),
+        ));
+    }
+    let date = dates::parse(row.get("date")).ok_or_else(|| {
+        RowError::at(line, "date", format!("`{}` is not a date (YYYY-MM-DD)", row.get("date")))
+    })?;
+    let online = match row.get("online").to_ascii_lowercase().as_str() {
+        "" | "0" | "no" | "false" => false,
+        "1" | "yes" | "true" => true,
+        other => return Err(RowError::at(line, "online", format!("`{other}` is not 0 or 1"))),
+    };
+    let credits = catalog.parse_credits(row.get("credits")).map_err(|e| RowError::at(line, "credits", e))?;
+    let status = match row.get("status") {
+        "" | "provisional" => Status::Provisional,
+        "confirmed" => Status::Confirmed,
+        other => {
+            return Err(RowError::at(
+                line,
+                "status",
+                format!("`{other}` is not a status (provisional or confirmed)"),
+            ));
+        }
+    };
+    let key = match row.opt("record_id") {
+        Some(id) if id.len() > 200 => {
+            return Err(RowError::at(line, "record_id", "longer than 200 characters"));
+        }
+        Some(id) => format!("import:{id}"),
+        None => format!("import:{event_id}/{number}/{}", dates::to_int(date)),
+    };
+    Ok(Parsed {
+        line,
+        key,
+        number,
+        event_id: event_id.to_owned(),
+        date,
+        title: row.opt("event_title").map(str::to_owned),
+        organizer: row.opt("organizer").map(str::to_owned),
+        venue: row.opt("venue").map(str::to_owned),
+        online,
+        credits,
+        status,
+    })
+}
+
+/// Imports attendance records from CSV `data`. `progress` is told how many bytes are done.
+pub async fn import(
+    db: &Db,
+    data: &[u8],
+    opts: &Options,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<Report, ImportError> {
+    let table = Table::open(data, opts.encoding, REQUIRED, OPTIONAL)?;
+    let catalog = Catalog::load(db).await?;
+    let mut report = Report::new(table.encoding, opts.dry_run);
+    let mut state = State::default();
+    let mut batch = Vec::with_capacity(opts.batch_size);
+    let mut rows = table.rows().peekable();
+    while rows.peek().is_some() {
+        batch.clear();
+        let mut end = 0;
+        for row in rows.by_ref().take(opts.batch_size.max(1)) {
+            report.rows += 1;
+            match row.and_then(|r| {
+                end = r.end_byte;
+                parse_row(&r, &catalog)
+            }) {
+                Ok(p) => batch.push(p),
+                Err(e) => report.errors.push(e),
+            }
+        }
+        write_batch(db, &mut batch, opts, &mut state, &mut report).await?;
+        progress(end);
+    }
+    report.errors.sort_by_key(|e| e.line);
+    Ok(report)
+}
+
+/// What earlier batches learned, so that later ones need not ask again.
+#[derive(Debug, Default)]
+struct State {
+    /// Registration numbers known to exist.
+    doctors: HashSet<String>,
+    /// Events known to exist (or created by this file), with their credits.
+    events: HashMap<String, Vec<Credit>>,
+    /// Record keys seen in this file, with their line.
+    seen: HashMap<[u8; 16], u64>,
+}
+
+async fn write_batch(
+    db: &Db,
+    batch: &mut Vec<Parsed>,
+    opts: &Options,
+    state: &mut State,
+    report: &mut Report,
+) -> Result<(), ImportError> {
+    let mut conn = db.pool().acquire().await?;
+    let mut tx = conn.begin().await?;
+
+    // Doctors and events not seen in earlier batches.
+    let numbers: Vec<&str> =
+        unique(batch.iter().map(|p| p.number.as_str()).filter(|n| !state.doctors.contains(*n)));
+    let found = find_doctors(&mut tx, &numbers).await?;
+    state.doctors.extend(found.into_keys());
+    let event_ids: Vec<&str> =
+        unique(batch.iter().map(|p| p.event_id.as_str()).filter(|e| !state.events.contains_key(*e)));
+    for (id, e) in find_events(&mut tx, &event_ids).await? {
+        state.events.insert(id, e.credits);
+    }
+
+    let mut new_events: Vec<Event> = Vec::new();
+    let mut good: Vec<NewAttendance> = Vec::with_capacity(batch.len());
+    for p in batch.drain(..) {
+        if !state.doctors.contains(&p.number) {
+            report.errors.push(RowError::at(
+                p.line,
+                "registration_number",
+                format!("unknown registration number {} (import the registry first)", p.number),
+            ));
+            continue;
+        }
+        let id_bytes = key_digest(&p.key);
+        if let Some(first) = state.seen.get(&id_bytes) {
+            report.errors.push(RowError::row(p.line, format!("same record as line {first}")));
+            continue;
+        }
+        let credits = match state.events.get(&p.event_id) {
+            Some(event_credits) if p.credits.is_empty() && event_credits.is_empty() => {
+                report.errors.push(RowError::at(
+                    p.line,
+                    "credits",
+                    format!("no credits: the row gives none and event `{}` grants none", p.event_id),
+                ));
+                continue;
+            }
+            Some(event_credits) if p.credits.is_empty() => event_credits.clone(),
+            Some(_) => p.credits,
+            None => {
+                let (Some(title), Some(organizer)) = (p.title, p.organizer) else {
+                    report.errors.push(RowError::at(
+                        p.line,
+                        "event_id",
+                        format!(
+                            "unknown event `{}`: give event_title and organizer to create it",
+                            p.event_id
+                        ),
+                    ));
+                    continue;
+                };
+                if p.credits.is_empty() {
+                    report.errors.push(RowError::at(
+                        p.line,
+                        "credits",
+                        format!("event `{}` is new: the row must give its credits", p.event_id),
+                    ));
+                    continue;
+                }
+                state.events.insert(p.event_id.clone(), p.credits.clone());
+                new_events.push(Event {
+                    id: p.event_id.clone(),
+                    title,
+                    organizer,
+                    starts_on: p.date,
+                    ends_on: p.date,
+                    venue: p.venue,
+                    online: p.online,
+                    credits: p.credits.clone(),
+                });
+                p.credits
+            }
+        };
+        state.seen.insert(id_bytes, p.line);
+        good.push(NewAttendance {
+            idempotency_key: p.key,
+            registration_number: p.number,
+            event_id: p.event_id,
+            attended_on: p.date,
+            status: p.status,
+            source: "import".to_owned(),
+            credits,
+        });
+    }
+
+    let keys: Vec<&str> = good.iter().map(|a| a.idempotency_key.as_str()).collect();
+    let existing = find_existing_keys(&mut tx, &keys).await?;
+    report.unchanged += existing.len() as u64;
+    good.retain(|a| !existing.contains(&a.idempotency_key));
+    if opts.dry_run {
+        report.inserted += good.len() as u64;
+        tx.rollback().await?;
+        return Ok(());
+    }
+    for e in &new_events {
+        create_event(&mut tx, e, opts.now).await?;
+    }
+    let inserted = create_attendances(&mut tx, &good, opts.now).await?;
+    // A concurrent writer may have recorded some keys since the look-up: those are unchanged.
+    report.inserted += inserted;
+    report.unchanged += good.len() as u64 - inserted;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn key_digest(key: &str) -> [u8; 16] {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&digest[..16]);
+    out
+}
+
+fn unique<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    items.filter(|i| seen.insert(*i)).collect()
+}

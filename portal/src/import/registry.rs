@@ -1,0 +1,135 @@
+//! `import registry`: one CSV row = one doctor (registration number, kana name, birth date,
+//! optional kanji name). The registry is authoritative: a changed row updates the doctor.
+
+use std::collections::HashMap;
+
+use sqlx::Connection;
+use storage::Db;
+use time::{Date, Month};
+
+use crate::credits::dates;
+use crate::import::input::{Row, Table};
+use crate::import::{ImportError, Options, Report, RowError, registration};
+use crate::store::doctors::{Doctor, create_doctors, find_doctors, update_doctor};
+
+/// Columns that every file has.
+pub const REQUIRED: &[&str] = &["registration_number", "kana_name", "birth_date"];
+/// Columns a file may have.
+pub const OPTIONAL: &[&str] = &["name"];
+
+/// Whether `text` is a katakana name: katakana, the long-vowel mark, middle dot and spaces.
+fn is_katakana_name(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| matches!(c, '\u{30A1}'..='\u{30FC}' | ' ' | '\u{3000}'))
+}
+
+fn parse_row(row: &Row, today: Date) -> Result<(u64, Doctor), RowError> {
+    let line = row.line;
+    let number = registration::normalize(row.get("registration_number"))
+        .map_err(|e| RowError::at(line, "registration_number", e))?;
+    let kana = row.get("kana_name");
+    if !is_katakana_name(kana) {
+        return Err(RowError::at(line, "kana_name", format!("`{kana}` is not a katakana name")));
+    }
+    if kana.chars().count() > 100 {
+        return Err(RowError::at(line, "kana_name", "longer than 100 characters"));
+    }
+    let birth = row.get("birth_date");
+    let birth_date = dates::parse(birth)
+        .ok_or_else(|| RowError::at(line, "birth_date", format!("`{birth}` is not a date (YYYY-MM-DD)")))?;
+    let earliest = Date::from_calendar_date(1900, Month::January, 1).unwrap_or(Date::MIN);
+    if birth_date > today || birth_date < earliest {
+        return Err(RowError::at(line, "birth_date", format!("{birth_date} is not a plausible birth date")));
+    }
+    let name = row.opt("name").map(str::to_owned);
+    if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
+        return Err(RowError::at(line, "name", "longer than 100 characters"));
+    }
+    Ok((
+        line,
+        Doctor {
+            registration_number: number,
+            name,
+            kana_name: kana.to_owned(),
+            birth_date,
+            source: "registry".into(),
+        },
+    ))
+}
+
+/// Imports the registry from CSV `data`. `progress` is told how many bytes are done.
+pub async fn import(
+    db: &Db,
+    data: &[u8],
+    opts: &Options,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<Report, ImportError> {
+    let table = Table::open(data, opts.encoding, REQUIRED, OPTIONAL)?;
+    let today = time::OffsetDateTime::from_unix_timestamp(opts.now)
+        .map(|t| t.to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC)).date())
+        .unwrap_or(Date::MAX);
+    let mut report = Report::new(table.encoding, opts.dry_run);
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    let mut rows = table.rows().peekable();
+    while rows.peek().is_some() {
+        let mut batch: Vec<(u64, Doctor)> = Vec::new();
+        let mut end = 0;
+        for row in rows.by_ref().take(opts.batch_size.max(1)) {
+            report.rows += 1;
+            let parsed = row.and_then(|r| {
+                end = r.end_byte;
+                parse_row(&r, today)
+            });
+            match parsed {
+                Ok((line, d)) => match seen.get(&d.registration_number) {
+                    Some(first) => report.errors.push(RowError::at(
+                        line,
+                        "registration_number",
+                        format!("same registration number as line {first}"),
+                    )),
+                    None => {
+                        seen.insert(d.registration_number.clone(), line);
+                        batch.push((line, d));
+                    }
+                },
+                Err(e) => report.errors.push(e),
+            }
+        }
+        write_batch(db, &batch, opts, &mut report).await?;
+        progress(end);
+    }
+    report.errors.sort_by_key(|e| e.line);
+    Ok(report)
+}
+
+async fn write_batch(
+    db: &Db,
+    batch: &[(u64, Doctor)],
+    opts: &Options,
+    report: &mut Report,
+) -> Result<(), ImportError> {
+    let mut conn = db.pool().acquire().await?;
+    let mut tx = conn.begin().await?;
+    let numbers: Vec<&str> = batch.iter().map(|(_, d)| d.registration_number.as_str()).collect();
+    let existing = find_doctors(&mut tx, &numbers).await?;
+    let mut new = Vec::new();
+    let mut changed = Vec::new();
+    for (_, d) in batch {
+        match existing.get(&d.registration_number) {
+            None => new.push(d.clone()),
+            Some(old) if old == d => report.unchanged += 1,
+            Some(_) => changed.push(d),
+        }
+    }
+    report.inserted += new.len() as u64;
+    report.updated += changed.len() as u64;
+    if opts.dry_run {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    create_doctors(&mut tx, &new, opts.now).await?;
+    for d in changed {
+        update_doctor(&mut tx, d, opts.now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,260 @@
+//! SQL of the `attendances` and `attendance_credits` tables.
+//!
+//! An attendance's id is derived from its idempotency key, so that writing the same record
+//! twice (a re-imported file, a repeated card tap) lands on the same row and changes nothing.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, AssertSqlSafe};
+use storage::Db;
+use time::Date;
+
+use crate::credits::{CreditLine, FiscalYear, Units, dates};
+use crate::store::events::Credit;
+use crate::store::{CHUNK, StoreError, list, value_rows};
+
+/// Where an attendance stands. Only confirmed records count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Recorded (card tap, import), waiting for the organizer.
+    Provisional,
+    /// Confirmed by the organizer: counts.
+    Confirmed,
+    /// Rejected by the organizer.
+    Rejected,
+}
+
+impl Status {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provisional => "provisional",
+            Self::Confirmed => "confirmed",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+impl FromStr for Status {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "provisional" => Ok(Self::Provisional),
+            "confirmed" => Ok(Self::Confirmed),
+            "rejected" => Ok(Self::Rejected),
+            _ => Err(()),
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An attendance to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttendance {
+    /// The writer's key: the same key is the same record.
+    pub idempotency_key: String,
+    /// The doctor.
+    pub registration_number: String,
+    /// The event.
+    pub event_id: String,
+    /// Day of attendance.
+    pub attended_on: Date,
+    /// Initial status.
+    pub status: Status,
+    /// `import`, `tap`, `entry`.
+    pub source: String,
+    /// Credits carried.
+    pub credits: Vec<Credit>,
+}
+
+/// The record id for an idempotency key: 32 hex digits of its SHA-256.
+pub fn attendance_id(idempotency_key: &str) -> String {
+    let digest = Sha256::digest(idempotency_key.as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The keys among `keys` that are already recorded.
+pub async fn find_existing_keys(
+    conn: &mut AnyConnection,
+    keys: &[&str],
+) -> Result<HashSet<String>, StoreError> {
+    let mut out = HashSet::new();
+    for chunk in keys.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT idempotency_key FROM attendances WHERE idempotency_key IN ({})",
+            list(chunk.len())
+        );
+        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+        for k in chunk {
+            q = q.bind(*k);
+        }
+        out.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
+/// Records attendances with their credits; a key already recorded is left as it is.
+/// Returns how many were new. Run it in a transaction to write all or nothing.
+pub async fn create_attendances(
+    conn: &mut AnyConnection,
+    records: &[NewAttendance],
+    now: i64,
+) -> Result<u64, StoreError> {
+    let mut inserted = 0;
+    for chunk in records.chunks(CHUNK) {
+        let sql = format!(
+            "INSERT INTO attendances (id, idempotency_key, registration_number, event_id, attended_on, \
+             fiscal_year, status, source, created_at, updated_at) VALUES {} \
+             ON CONFLICT (idempotency_key) DO NOTHING",
+            value_rows(chunk.len(), 10)
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for a in chunk {
+            q = q
+                .bind(attendance_id(&a.idempotency_key))
+                .bind(&a.idempotency_key)
+                .bind(&a.registration_number)
+                .bind(&a.event_id)
+                .bind(dates::to_int(a.attended_on))
+                .bind(i64::from(FiscalYear::of(a.attended_on).0))
+                .bind(a.status.as_str())
+                .bind(&a.source)
+                .bind(now)
+                .bind(now);
+        }
+        inserted += q.execute(&mut *conn).await?.rows_affected();
+        let credits: Vec<(String, &Credit)> = chunk
+            .iter()
+            .flat_map(|a| a.credits.iter().map(|c| (attendance_id(&a.idempotency_key), c)))
+            .collect();
+        for part in credits.chunks(CHUNK) {
+            let sql = format!(
+                "INSERT INTO attendance_credits (attendance_id, system_id, code, units) VALUES {} \
+                 ON CONFLICT (attendance_id, system_id, code) DO NOTHING",
+                value_rows(part.len(), 4)
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (id, c) in part {
+                q = q.bind(id.as_str()).bind(&c.system_id).bind(&c.code).bind(c.units.0);
+            }
+            q.execute(&mut *conn).await?;
+        }
+    }
+    Ok(inserted)
+}
+
+/// Confirms or rejects a provisional attendance. Deciding again the same way changes nothing;
+/// changing a decision is a conflict.
+pub async fn update_attendance_status(
+    db: &Db,
+    id: &str,
+    status: Status,
+    decided_by: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    if status == Status::Provisional {
+        return Err(StoreError::Conflict("an attendance cannot go back to provisional".into()));
+    }
+    let done = sqlx::query(
+        "UPDATE attendances SET status = $1, decided_at = $2, decided_by = $3, updated_at = $2 \
+         WHERE id = $4 AND status = 'provisional'",
+    )
+    .bind(status.as_str())
+    .bind(now)
+    .bind(decided_by)
+    .bind(id)
+    .execute(db.pool())
+    .await?;
+    if done.rows_affected() == 1 {
+        return Ok(());
+    }
+    let current: Option<String> = sqlx::query_scalar("SELECT status FROM attendances WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    match current {
+        None => Err(StoreError::NotFound),
+        Some(s) if s == status.as_str() => Ok(()),
+        Some(s) => Err(StoreError::Conflict(format!("the attendance is already {s}"))),
+    }
+}
+
+/// Every confirmed credit of a doctor, oldest first.
+pub async fn find_confirmed_credits(
+    db: &Db,
+    registration_number: &str,
+) -> Result<Vec<CreditLine>, StoreError> {
+    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT c.system_id, c.code, c.units, a.attended_on FROM attendances a \
+         JOIN attendance_credits c ON c.attendance_id = a.id \
+         WHERE a.registration_number = $1 AND a.status = 'confirmed' \
+         ORDER BY a.attended_on, c.system_id, c.code",
+    )
+    .bind(registration_number)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter()
+        .map(|(system_id, code, units, on)| {
+            let date = dates::from_int(on).ok_or_else(|| StoreError::Corrupt(format!("attended_on {on}")))?;
+            Ok(CreditLine { system_id, code, units: Units(units), date })
+        })
+        .collect()
+}
+
+/// One stored attendance as a list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attendance {
+    /// Record id.
+    pub id: String,
+    /// The doctor.
+    pub registration_number: String,
+    /// The event.
+    pub event_id: String,
+    /// Day of attendance.
+    pub attended_on: Date,
+    /// Status.
+    pub status: Status,
+    /// Credits carried.
+    pub credits: Vec<Credit>,
+}
+
+/// A doctor's attendances (every status), newest first, with their credits.
+pub async fn find_attendances(db: &Db, registration_number: &str) -> Result<Vec<Attendance>, StoreError> {
+    type Row = (String, String, i64, String, Option<String>, Option<String>, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT a.id, a.event_id, a.attended_on, a.status, c.system_id, c.code, c.units FROM attendances a \
+         LEFT JOIN attendance_credits c ON c.attendance_id = a.id \
+         WHERE a.registration_number = $1 ORDER BY a.attended_on DESC, a.id, c.system_id, c.code",
+    )
+    .bind(registration_number)
+    .fetch_all(db.pool())
+    .await?;
+    let mut out: Vec<Attendance> = Vec::new();
+    for (id, event_id, on, status, system_id, code, units) in rows {
+        if out.last().is_none_or(|a| a.id != id) {
+            out.push(Attendance {
+                attended_on: dates::from_int(on)
+                    .ok_or_else(|| StoreError::Corrupt(format!("attended_on {on}")))?,
+                status: status.parse().map_err(|()| StoreError::Corrupt(format!("status {status}")))?,
+                id,
+                registration_number: registration_number.to_owned(),
+                event_id,
+                credits: Vec::new(),
+            });
+        }
+        if let (Some(system_id), Some(code), Some(units), Some(last)) =
+            (system_id, code, units, out.last_mut())
+        {
+            last.credits.push(Credit { system_id, code, units: Units(units) });
+        }
+    }
+    Ok(out)
+}
