@@ -15,7 +15,7 @@ use web::{Lang, PageError, Site, Templates};
 
 use crate::keys::{KeyError, KeyPolicy, Keys, MasterKey, OWNER_IDP, SigningAlg};
 use crate::trust::Trust;
-use crate::{authorize, discovery, jwks, login, token, userinfo};
+use crate::{authorize, discovery, introspect, jwks, login, token, userinfo};
 
 /// The idp's settings (the binary fills them from `shikaku.toml` and the environment).
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub struct IdpConfig {
     pub access_token_ttl: Duration,
     /// ID token lifetime.
     pub id_token_ttl: Duration,
+    /// Refresh token lifetime (offline access).
+    pub refresh_token_ttl: Duration,
     /// How long past its nextUpdate a CRL is still used; beyond it sign-in fails closed.
     pub crl_grace: Duration,
 }
@@ -52,6 +54,7 @@ impl IdpConfig {
             session_absolute: Duration::from_secs(12 * 3600),
             access_token_ttl: Duration::from_secs(300),
             id_token_ttl: Duration::from_secs(300),
+            refresh_token_ttl: Duration::from_secs(30 * 86_400),
             crl_grace: Duration::from_secs(3600),
         }
     }
@@ -137,6 +140,8 @@ pub async fn build(
         .route("/.well-known/openid-configuration", get(discovery::metadata))
         .route("/jwks", get(jwks::get))
         .route("/token", post(token::token))
+        .route("/introspect", post(introspect::introspect))
+        .route("/revoke", post(introspect::revoke))
         .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo));
     let routes = browser.merge(api).with_state(state);
     Ok((web::service::wrap(routes, site, templates, probes), app))

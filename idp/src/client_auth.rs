@@ -87,8 +87,9 @@ pub async fn authenticate(app: &App, headers: &HeaderMap, p: &Presented) -> Resu
         return Err(invalid_client());
     }
     if let Some(secret) = secret
-        && !client.secret_matches(&secret) {
-            return Err(invalid_client());
-        }
+        && !client.secret_matches(&secret)
+    {
+        return Err(invalid_client());
+    }
     Ok(client)
 }

@@ -8,6 +8,7 @@ pub mod client_auth;
 pub mod clients;
 pub mod discovery;
 pub mod ids;
+pub mod introspect;
 pub mod jwks;
 pub mod keys;
 pub mod login;

@@ -48,9 +48,10 @@ pub async fn page(
     ctx.insert("request", &q.request);
     if let Some(id) = &q.request
         && let Some(req) = crate::authorize::load_request(app, id).await?
-            && let Ok(Some(c)) = crate::store::clients::find_client(&app.db, &req.client_id).await {
-                ctx.insert("client_name", &c.name);
-            }
+        && let Ok(Some(c)) = crate::store::clients::find_client(&app.db, &req.client_id).await
+    {
+        ctx.insert("client_name", &c.name);
+    }
     app.templates.render("idp/login.html", lang, &ctx).map(Html).map_err(PageError::internal)
 }
 

@@ -30,6 +30,7 @@ pub struct TokenForm {
     code: Option<String>,
     redirect_uri: Option<String>,
     code_verifier: Option<String>,
+    refresh_token: Option<String>,
     scope: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
@@ -68,11 +69,12 @@ pub async fn token(
             .ok_or_else(|| OAuthError::new(OAuthErrorCode::InvalidRequest, "grant_type is required"))?;
         let response = match grant_type {
             "authorization_code" => authorization_code(app, &client, &f, now).await?,
+            "refresh_token" => refresh(app, &client, &f, now).await?,
             "client_credentials" => client_credentials(app, &client, &f, now).await?,
             _ => {
                 return Err(OAuthError::new(
                     OAuthErrorCode::UnsupportedGrantType,
-                    "grant_type must be authorization_code or client_credentials",
+                    "grant_type must be authorization_code, refresh_token or client_credentials",
                 ));
             }
         };
@@ -132,7 +134,11 @@ async fn authorization_code(
         .map_err(|e| OAuthError::new(OAuthErrorCode::TemporarilyUnavailable, e.to_string()))?;
     let Some(raw) = taken else {
         let replay = app.kv.get(&format!("code_used:{key}")).await.ok().flatten();
-        if replay.is_some() {
+        if let Some(minted) = replay {
+            // RFC 6749 §4.1.2: tokens issued from a replayed code are revoked.
+            if let Ok(minted) = serde_json::from_slice::<tokens::Minted>(&minted) {
+                revoke_minted(app, &minted, now).await;
+            }
             tracing::warn!(client = %client.client_id, "authorization code replayed");
             audit::log(
                 &app.db,
@@ -149,7 +155,9 @@ async fn authorization_code(
         }
         return Err(invalid_grant("authorization code is invalid or expired"));
     };
-    let _ = app.kv.set(&format!("code_used:{key}"), b"1", USED_CODE_TTL).await;
+    let placeholder =
+        serde_json::to_vec(&tokens::Minted { jti: String::new(), family_id: None }).unwrap_or_default();
+    let _ = app.kv.set(&format!("code_used:{key}"), &placeholder, USED_CODE_TTL).await;
     let grant: CodeGrant = serde_json::from_slice(&raw).map_err(OAuthError::internal)?;
     if grant.client_id != client.client_id {
         return Err(invalid_grant("authorization code was issued to another client"));
@@ -170,8 +178,106 @@ async fn authorization_code(
         nonce: grant.nonce,
         auth: Some(grant.auth),
         sid: Some(grant.sid),
+        family_id: None,
     };
-    tokens::mint(app, client, &g, now).await
+    let (response, minted) = tokens::mint(app, client, &g, now).await?;
+    let record = serde_json::to_vec(&minted).unwrap_or_default();
+    let _ = app.kv.set(&format!("code_used:{key}"), &record, USED_CODE_TTL).await;
+    Ok(response)
+}
+
+/// Revokes what one grant minted: its access token record and its refresh-token family.
+pub async fn revoke_minted(app: &App, minted: &tokens::Minted, now: i64) {
+    if !minted.jti.is_empty() {
+        let _ = app.kv.delete(&tokens::access_key(&serde_json::json!(minted.jti))).await;
+    }
+    if let Some(family) = &minted.family_id
+        && let Err(e) = crate::store::refresh::update_family_revoked(&app.db, family, now).await {
+            tracing::error!(error = %e, "revoking a refresh-token family failed");
+        }
+}
+
+async fn refresh(
+    app: &App,
+    client: &Client,
+    f: &TokenForm,
+    now: i64,
+) -> Result<tokens::TokenResponse, OAuthError> {
+    use crate::store::refresh as store;
+    if !client.allows_grant(GrantType::RefreshToken) {
+        return Err(OAuthError::new(
+            OAuthErrorCode::UnauthorizedClient,
+            "the client may not use the refresh token grant",
+        ));
+    }
+    let presented = f
+        .refresh_token
+        .as_deref()
+        .ok_or_else(|| OAuthError::new(OAuthErrorCode::InvalidRequest, "refresh_token is required"))?;
+    let hash = ids::hash(presented);
+    let stored = store::find_refresh_token(&app.db, &hash).await.map_err(OAuthError::internal)?;
+    let Some(stored) = stored.filter(|t| t.client_id == client.client_id) else {
+        return Err(invalid_grant("refresh token is invalid"));
+    };
+    if stored.revoked_at.is_some() {
+        return Err(invalid_grant("refresh token was revoked"));
+    }
+    if stored.expires_at <= now {
+        return Err(invalid_grant("refresh token expired"));
+    }
+    if stored.used_at.is_some()
+        || !store::update_refresh_used(&app.db, &hash, now).await.map_err(OAuthError::internal)?
+    {
+        // A used token presented again: someone holds a copy. End the whole grant.
+        let revoked = store::update_family_revoked(&app.db, &stored.family_id, now)
+            .await
+            .map_err(OAuthError::internal)?;
+        tracing::warn!(client = %client.client_id, revoked, "refresh token replayed; family revoked");
+        audit::log(
+            &app.db,
+            now,
+            audit::Entry {
+                event: "token".into(),
+                outcome: "refresh_replayed".into(),
+                actor: Some(stored.account_id.clone()),
+                client_id: Some(client.client_id.clone()),
+                detail: serde_json::json!({ "family_revoked": revoked }),
+                ..audit::Entry::default()
+            },
+        )
+        .await;
+        return Err(invalid_grant("refresh token already used; every token of this grant is revoked"));
+    }
+    match crate::store::accounts::find_account(&app.db, &stored.account_id)
+        .await
+        .map_err(OAuthError::internal)?
+    {
+        Some(a) if a.status == "active" => {}
+        _ => return Err(invalid_grant("the account is suspended")),
+    }
+    let scopes = match f.scope.as_deref() {
+        None => stored.scopes.clone(),
+        Some(requested) => {
+            let requested: Vec<String> =
+                requested.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            if let Some(bad) = requested.iter().find(|s| !stored.scopes.contains(s)) {
+                return Err(OAuthError::new(
+                    OAuthErrorCode::InvalidScope,
+                    format!("scope {bad} was not granted"),
+                ));
+            }
+            requested
+        }
+    };
+    let g = Grant {
+        account_id: Some(stored.account_id.clone()),
+        scopes,
+        nonce: None,
+        auth: serde_json::from_value(stored.grant_info["auth"].clone()).ok(),
+        sid: stored.grant_info["sid"].as_str().map(str::to_owned),
+        family_id: Some(stored.family_id.clone()),
+    };
+    Ok(tokens::mint(app, client, &g, now).await?.0)
 }
 
 async fn client_credentials(
@@ -197,8 +303,9 @@ async fn client_credentials(
             format!("scope {bad} is not allowed for this client"),
         ));
     }
-    let g = Grant { account_id: None, scopes: requested, nonce: None, auth: None, sid: None };
-    tokens::mint(app, client, &g, now).await
+    let g =
+        Grant { account_id: None, scopes: requested, nonce: None, auth: None, sid: None, family_id: None };
+    Ok(tokens::mint(app, client, &g, now).await?.0)
 }
 
 #[cfg(test)]

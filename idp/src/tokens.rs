@@ -27,6 +27,17 @@ pub struct Grant {
     pub auth: Option<Authentication>,
     /// Session id.
     pub sid: Option<String>,
+    /// Refresh-token family to continue (a refresh), or `None` to start one.
+    pub family_id: Option<String>,
+}
+
+/// What was minted, for bookkeeping (revocation on code replay).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Minted {
+    /// Access token id.
+    pub jti: String,
+    /// Refresh-token family, when a refresh token was issued.
+    pub family_id: Option<String>,
 }
 
 /// The token endpoint's success body (RFC 6749 §5.1).
@@ -75,14 +86,15 @@ pub async fn scope_claims(
     let has = |s: &str| scopes.iter().any(|x| x == s);
     let account = accounts::find_account(&app.db, account_id).await?;
     if has("profile")
-        && let Some(a) = &account {
-            if let Some(n) = &a.name {
-                claims.insert("name".into(), json!(n));
-            }
-            if let Some(r) = &a.romaji_name {
-                claims.insert("name#ja-Latn".into(), json!(r));
-            }
+        && let Some(a) = &account
+    {
+        if let Some(n) = &a.name {
+            claims.insert("name".into(), json!(n));
         }
+        if let Some(r) = &a.romaji_name {
+            claims.insert("name#ja-Latn".into(), json!(r));
+        }
+    }
     if has("hpki") {
         let card = match auth.and_then(|a| a.card.as_ref()) {
             Some((issuer, subscriber)) => accounts::find_card(&app.db, issuer, subscriber).await?,
@@ -111,8 +123,14 @@ fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-/// Mints the tokens of a grant.
-pub async fn mint(app: &App, client: &Client, grant: &Grant, now: i64) -> Result<TokenResponse, OAuthError> {
+/// Mints the tokens of a grant. A refresh token is issued only with the `offline_access` scope
+/// to a client allowed the refresh grant.
+pub async fn mint(
+    app: &App,
+    client: &Client,
+    grant: &Grant,
+    now: i64,
+) -> Result<(TokenResponse, Minted), OAuthError> {
     let issuer = app.site.public_url();
     let access_ttl = app.config.access_token_ttl.as_secs();
     let default_alg = app.config.signing_algs.first().copied().unwrap_or(crate::keys::SigningAlg::ES256);
@@ -178,12 +196,42 @@ pub async fn mint(app: &App, client: &Client, grant: &Grant, now: i64) -> Result
         }
         _ => None,
     };
-    Ok(TokenResponse {
+    let jti = at["jti"].as_str().unwrap_or_default().to_owned();
+    let mut family_id = None;
+    let refresh_token = match &grant.account_id {
+        Some(account_id)
+            if grant.scopes.iter().any(|s| s == "offline_access")
+                && client.allows_grant(crate::clients::GrantType::RefreshToken) =>
+        {
+            let token = ids::new_secret();
+            let family = grant.family_id.clone().unwrap_or_else(ids::new_id);
+            let stored = crate::store::refresh::RefreshToken {
+                token_hash: ids::hash(&token),
+                family_id: family.clone(),
+                account_id: account_id.clone(),
+                client_id: client.client_id.clone(),
+                scopes: grant.scopes.clone(),
+                grant_info: json!({ "auth": grant.auth, "sid": grant.sid }),
+                created_at: now,
+                expires_at: now + app.config.refresh_token_ttl.as_secs() as i64,
+                used_at: None,
+                revoked_at: None,
+            };
+            crate::store::refresh::create_refresh_token(&app.db, &stored)
+                .await
+                .map_err(OAuthError::internal)?;
+            family_id = Some(family);
+            Some(token)
+        }
+        _ => None,
+    };
+    let response = TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in: access_ttl,
         scope,
         id_token,
-        refresh_token: None,
-    })
+        refresh_token,
+    };
+    Ok((response, Minted { jti, family_id }))
 }

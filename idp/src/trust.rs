@@ -47,9 +47,10 @@ impl Trust {
     /// The current validator (reloaded when older than [`RELOAD_AFTER`]).
     pub async fn load(&self) -> Result<Arc<Loaded>, TrustError> {
         if let Some((at, loaded)) = self.cache.read().await.as_ref()
-            && at.elapsed() < RELOAD_AFTER {
-                return Ok(loaded.clone());
-            }
+            && at.elapsed() < RELOAD_AFTER
+        {
+            return Ok(loaded.clone());
+        }
         let loaded = Arc::new(self.read().await?);
         *self.cache.write().await = Some((Instant::now(), loaded.clone()));
         Ok(loaded)

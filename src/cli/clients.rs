@@ -58,10 +58,11 @@ pub struct ClientFields {
     /// (public client, PKCE only).
     #[arg(long, value_parser = parse_auth_method)]
     auth_method: Option<AuthMethod>,
-    /// Allowed grant (repeat): authorization_code (default), client_credentials.
+    /// Allowed grant (repeat): authorization_code (default), refresh_token (with the
+    /// offline_access scope), client_credentials.
     #[arg(long = "grant-type", value_parser = parse_grant)]
     grant_types: Vec<GrantType>,
-    /// Allowed scope (repeat): openid, profile, hpki (default: openid profile hpki).
+    /// Allowed scope (repeat): openid, profile, hpki, offline_access (default: openid profile hpki).
     #[arg(long = "scope", value_name = "SCOPE")]
     scopes: Vec<String>,
     /// Trusted first-party client: no consent page.
@@ -96,11 +97,7 @@ fn parse_auth_method(s: &str) -> Result<AuthMethod, String> {
 }
 
 fn parse_grant(s: &str) -> Result<GrantType, String> {
-    let g: GrantType = parse_named(s, "grant type", "authorization_code or client_credentials")?;
-    if g == GrantType::RefreshToken {
-        return Err("grant type refresh_token is not available yet".into());
-    }
-    Ok(g)
+    parse_named(s, "grant type", "authorization_code, refresh_token or client_credentials")
 }
 
 fn parse_subject_type(s: &str) -> Result<SubjectType, String> {

@@ -198,3 +198,45 @@ pub async fn authorize(live: &Live, b: &reqwest::Client, authorize_url: &str, ca
     }
     next
 }
+
+/// Signs in through a fresh browser for `client_id`; returns the code and its PKCE verifier.
+pub async fn code(live: &Live, client_id: &str, scope: &str, extra: &[(&str, &str)]) -> (String, String) {
+    let verifier = idp::ids::random(32);
+    let challenge = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+    };
+    let mut params: Vec<(&str, &str)> = vec![
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("scope", scope),
+        ("state", "st"),
+        ("code_challenge", &challenge),
+        ("code_challenge_method", "S256"),
+    ];
+    params.extend_from_slice(extra);
+    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+    let back =
+        authorize(live, &browser(), &format!("{}?{query}", live.url("/authorize")), "doctor-auth").await;
+    (query_param(&back, "code").unwrap_or_else(|| panic!("no code in {back}")), verifier)
+}
+
+/// POSTs a form to `path` with the client's Basic credentials.
+pub async fn post_as(
+    live: &Live,
+    path: &str,
+    client_id: &str,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let res = reqwest::Client::new()
+        .post(live.url(path))
+        .basic_auth(client_id, Some(CLIENT_SECRET))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (status, if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text).unwrap() })
+}

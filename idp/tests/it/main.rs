@@ -2,6 +2,7 @@
 //! configured.
 
 mod keys;
+mod lifecycle;
 mod live;
 mod oidc;
 

@@ -121,31 +121,8 @@ async fn code_flow_with_card_sign_in(env: TestEnv) {
     assert_eq!(accounts[0].id, claims.subject().as_str());
 }
 
-/// A signed-in browser and a fresh authorization URL with its PKCE verifier.
 async fn code_for(live: &Live, extra: &[(&str, &str)]) -> (String, String) {
-    let verifier = idp::ids::random(32);
-    let challenge = {
-        use base64::Engine;
-        use sha2::Digest;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
-    };
-    let mut params: Vec<(&str, &str)> = vec![
-        ("response_type", "code"),
-        ("client_id", CLIENT_ID),
-        ("redirect_uri", REDIRECT),
-        ("scope", "openid profile"),
-        ("state", "st"),
-        ("code_challenge", &challenge),
-        ("code_challenge_method", "S256"),
-    ];
-    params.extend_from_slice(extra);
-    let url = format!(
-        "{}?{}",
-        live.url("/authorize"),
-        form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish()
-    );
-    let back = live::authorize(live, &browser(), &url, "doctor-auth").await;
-    (query_param(&back, "code").expect(&back), verifier)
+    live::code(live, CLIENT_ID, "openid profile", extra).await
 }
 
 async fn token_request(live: &Live, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
@@ -282,7 +259,7 @@ async fn client_credentials_grant(env: TestEnv) {
     assert_eq!(status, 400);
     insta::assert_snapshot!(body.to_string(), @r#"{"error":"invalid_scope","error_description":"scope openid is not allowed for this client"}"#);
     let (_, body) = token_request(&live, &[("grant_type", "password")]).await;
-    insta::assert_snapshot!(body.to_string(), @r#"{"error":"unsupported_grant_type","error_description":"grant_type must be authorization_code or client_credentials"}"#);
+    insta::assert_snapshot!(body.to_string(), @r#"{"error":"unsupported_grant_type","error_description":"grant_type must be authorization_code, refresh_token or client_credentials"}"#);
 }
 
 async fn bad_client_credentials(env: TestEnv) {

@@ -1,0 +1,185 @@
+//! `POST /introspect` (RFC 7662) and `POST /revoke` (RFC 7009), for authenticated clients and
+//! only for tokens issued to the asking client.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use web::{OAuthError, OAuthErrorCode};
+
+use crate::app::{App, AppState, now};
+use crate::client_auth::{self, Presented};
+use crate::clients::Client;
+use crate::store::refresh as store;
+use crate::{audit, ids, tokens};
+
+/// Form of both endpoints.
+#[derive(Debug, Default, Deserialize)]
+pub struct TokenParam {
+    token: Option<String>,
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_assertion: Option<String>,
+}
+
+/// What a presented token is.
+enum Found {
+    Access { claims: Value },
+    Refresh(store::RefreshToken),
+    Nothing,
+}
+
+async fn find(app: &App, client: &Client, token: &str, now: i64) -> Result<Found, OAuthError> {
+    if token.matches('.').count() == 2
+        && let Ok(claims) = app.keys.verify_jws(token, "at+jwt", now).await {
+            let live = app
+                .kv
+                .get(&tokens::access_key(&claims["jti"]))
+                .await
+                .map_err(OAuthError::internal)?
+                .is_some();
+            if live && claims["client_id"] == json!(client.client_id) {
+                return Ok(Found::Access { claims });
+            }
+            return Ok(Found::Nothing);
+        }
+    let stored = store::find_refresh_token(&app.db, &ids::hash(token)).await.map_err(OAuthError::internal)?;
+    Ok(match stored {
+        Some(t) if t.client_id == client.client_id => Found::Refresh(t),
+        _ => Found::Nothing,
+    })
+}
+
+async fn authenticated(app: &App, headers: &HeaderMap, p: &TokenParam) -> Result<Client, OAuthError> {
+    let presented = Presented {
+        client_id: p.client_id.clone(),
+        client_secret: p.client_secret.clone(),
+        client_assertion: p.client_assertion.clone(),
+    };
+    let client = client_auth::authenticate(app, headers, &presented).await?;
+    if client.is_public() {
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidClient,
+            "public clients cannot use this endpoint",
+        ));
+    }
+    Ok(client)
+}
+
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// `POST /introspect`.
+pub async fn introspect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<TokenParam>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let app = &state.0;
+    let Ok(Form(p)) = form else {
+        return OAuthError::new(
+            OAuthErrorCode::InvalidRequest,
+            "the body must be application/x-www-form-urlencoded",
+        )
+        .into_response();
+    };
+    let client = match authenticated(app, &headers, &p).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let Some(token) = p.token.as_deref() else {
+        return OAuthError::new(OAuthErrorCode::InvalidRequest, "token is required").into_response();
+    };
+    let now = now();
+    let body = match find(app, &client, token, now).await {
+        Ok(Found::Access { claims }) => json!({
+            "active": true,
+            "token_type": "Bearer",
+            "scope": claims["scope"],
+            "client_id": claims["client_id"],
+            "sub": claims["sub"],
+            "aud": claims["aud"],
+            "iss": claims["iss"],
+            "exp": claims["exp"],
+            "iat": claims["iat"],
+            "jti": claims["jti"],
+        }),
+        Ok(Found::Refresh(t)) if t.used_at.is_none() && t.revoked_at.is_none() && t.expires_at > now => {
+            json!({
+                "active": true,
+                "token_type": "refresh_token",
+                "scope": t.scopes.join(" "),
+                "client_id": t.client_id,
+                "sub": tokens::subject(&client, &t.account_id),
+                "exp": t.expires_at,
+                "iat": t.created_at,
+            })
+        }
+        Ok(_) => json!({ "active": false }),
+        Err(e) => return e.into_response(),
+    };
+    no_store(Json(body).into_response())
+}
+
+/// `POST /revoke`: always 200 for unknown tokens (RFC 7009 §2.2).
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<TokenParam>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let app = &state.0;
+    let Ok(Form(p)) = form else {
+        return OAuthError::new(
+            OAuthErrorCode::InvalidRequest,
+            "the body must be application/x-www-form-urlencoded",
+        )
+        .into_response();
+    };
+    let client = match authenticated(app, &headers, &p).await {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let Some(token) = p.token.as_deref() else {
+        return OAuthError::new(OAuthErrorCode::InvalidRequest, "token is required").into_response();
+    };
+    if p.token_type_hint.as_deref().is_some_and(|h| h != "access_token" && h != "refresh_token") {
+        return OAuthError::new(
+            OAuthErrorCode::UnsupportedTokenType,
+            "token_type_hint must be access_token or refresh_token",
+        )
+        .into_response();
+    }
+    let now = now();
+    let kind = match find(app, &client, token, now).await {
+        Ok(Found::Access { claims }) => {
+            let _ = app.kv.delete(&tokens::access_key(&claims["jti"])).await;
+            "access_token"
+        }
+        Ok(Found::Refresh(t)) => {
+            if let Err(e) = store::update_family_revoked(&app.db, &t.family_id, now).await {
+                return OAuthError::internal(e).into_response();
+            }
+            "refresh_token"
+        }
+        Ok(Found::Nothing) => return no_store(().into_response()),
+        Err(e) => return e.into_response(),
+    };
+    audit::log(
+        &app.db,
+        now,
+        audit::Entry {
+            event: "revoke".into(),
+            outcome: "success".into(),
+            client_id: Some(client.client_id.clone()),
+            detail: json!({ "token_type": kind }),
+            ..audit::Entry::default()
+        },
+    )
+    .await;
+    no_store(().into_response())
+}
