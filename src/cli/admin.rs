@@ -29,6 +29,9 @@ pub enum AdminCommand {
     /// The audit log.
     #[command(subcommand)]
     Audit(crate::cli::accounts::AuditCommand),
+    /// Bulk imports (CSV).
+    #[command(subcommand)]
+    Import(crate::cli::import::ImportCommand),
 }
 
 /// `admin keys …`.
@@ -73,6 +76,7 @@ pub async fn run(cmd: AdminCommand, config: &Config) -> anyhow::Result<()> {
             AdminCommand::Crl(c) => crate::cli::trust::run_crl(c, &db, now).await,
             AdminCommand::Account(c) => crate::cli::accounts::run_account(c, &db, now).await,
             AdminCommand::Audit(c) => crate::cli::accounts::run_audit(c, &db).await,
+            AdminCommand::Import(cmd) => crate::cli::import::run(cmd, config).await.map(|()| String::new()),
             AdminCommand::Keys(_) => Ok(String::new()),
         };
         db.close().await;

@@ -5,4 +5,5 @@ pub mod admin;
 pub mod clients;
 pub mod config;
 pub mod hpki;
+pub mod import;
 pub mod trust;

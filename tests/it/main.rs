@@ -3,6 +3,7 @@
 
 mod cli;
 mod hpki_cli;
+mod import_cli;
 mod serve;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,87 @@
+//! `shikaku admin import attendance|registry FILE.csv`: bulk imports into the portal's tables.
+//!
+//! stdout gets one line per rejected row (`line 4, column units: …`) and a summary; stderr a
+//! progress bar when it is a terminal. Exit 0 when every row was taken, 1 when a row was rejected
+//! (the good rows are imported all the same) or the file could not be read.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use portal::import::{self, Encoding, Options, Report};
+
+use crate::config::Config;
+use crate::startup;
+
+/// `admin import …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ImportCommand {
+    /// Attendance records: registration_number, event_id, date, credits… (see docs/import.md).
+    Attendance(ImportArgs),
+    /// The doctors' registry: registration_number, kana_name, birth_date, name.
+    Registry(ImportArgs),
+}
+
+/// Options of both imports.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The CSV file (header line first).
+    file: PathBuf,
+    /// `auto` (UTF-8, else Shift_JIS when the whole file is valid Shift_JIS), `utf-8` or `shift_jis`.
+    #[arg(long, default_value = "auto", value_parser = parse_encoding)]
+    encoding: Encoding,
+    /// Check every row and print the report, but write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn parse_encoding(s: &str) -> Result<Encoding, String> {
+    s.parse()
+}
+
+/// Runs one import.
+pub async fn run(cmd: ImportCommand, config: &Config) -> anyhow::Result<()> {
+    let (kind, args) = match &cmd {
+        ImportCommand::Attendance(a) => ("attendance", a),
+        ImportCommand::Registry(a) => ("registry", a),
+    };
+    let data = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let db = startup::open_database(config).await?;
+    db.migrate().await?;
+    let opts = Options { encoding: args.encoding, dry_run: args.dry_run, ..Options::new(idp::app::now()) };
+    let bar = ProgressBar::new(data.len() as u64).with_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {percent}% {elapsed_precise} (eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(kind);
+    let mut tick = |done: u64| bar.set_position(done);
+    let result = match cmd {
+        ImportCommand::Attendance(_) => import::attendance::import(&db, &data, &opts, &mut tick).await,
+        ImportCommand::Registry(_) => import::registry::import(&db, &data, &opts, &mut tick).await,
+    };
+    bar.finish_and_clear();
+    db.close().await;
+    let report = result.with_context(|| args.file.display().to_string())?;
+    for e in &report.errors {
+        println!("{e}");
+    }
+    println!("{}", summary(kind, &report));
+    match report.errors.len() {
+        0 => Ok(()),
+        n => anyhow::bail!("{n} row(s) rejected"),
+    }
+}
+
+/// `attendance: 12 rows, 10 added, 0 updated, 1 already present, 1 rejected (UTF-8)`.
+fn summary(kind: &str, r: &Report) -> String {
+    let prefix = if r.dry_run { "dry run, nothing written: " } else { "" };
+    format!(
+        "{prefix}{kind}: {} rows, {} added, {} updated, {} already present, {} rejected ({})",
+        r.rows,
+        r.inserted,
+        r.updated,
+        r.unchanged,
+        r.errors.len(),
+        r.encoding
+    )
+}

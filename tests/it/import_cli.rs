@@ -1,0 +1,217 @@
+//! `shikaku admin import attendance|registry`: per-row reports, encodings, idempotency, dry runs.
+
+use std::path::Path;
+
+use sqlx::Connection;
+use storage::testing::{self, TestDb};
+
+use crate::{Workdir, stderr, stdout};
+
+const REGISTRY: &str = "\
+registration_number,kana_name,birth_date,name
+123456,ヤマダ　タロウ,1980-05-01,山田　太郎
+０２３４５６７,スズキ　ハナコ,1975/12/3,
+12a,ヤマダ,1980-01-01,
+345678,山田,1980-01-01,
+456789,サトウ,1980-02-30,
+123456,ヤマダ,1980-05-01,
+";
+
+const ATTENDANCE: &str = "\
+registration_number,event_id,event_title,organizer,date,credits,status
+123456,EV1,糖尿病の最新治療,東京都医師会,2026-06-01,jma_cme:76=1;jma_cme:74=0.5,confirmed
+234567,EV1,,,2026-06-01,,confirmed
+999999,EV1,,,2026-06-01,,
+123456,EV2,講演会,東京都医師会,2026-13-01,jma_cme:1=1,
+123456,EV2,講演会,東京都医師会,2026-07-01,jma_cme:1=-1,
+123456,EV2,講演会,東京都医師会,2026-07-01,jma_cme:1=0.3,
+123456,EV2,講演会,東京都医師会,2026-07-01,jma_cme:85=1,
+123456,EV2,講演会,東京都医師会,2026-07-01,other:1=1,
+123456,EV3,,,2026-07-01,jma_cme:1=1,
+123456,EV2
+123456,EV1,,,2026-06-01,,confirmed
+";
+
+const ATTENDANCE_REPORT: &str = "\
+line 4, column registration_number: unknown registration number 999999 (import the registry first)
+line 5, column date: `2026-13-01` is not a date (YYYY-MM-DD)
+line 6, column credits: jma_cme:1: units must not be negative: `-1`
+line 7, column credits: jma_cme:1: units must be a multiple of 0.5: `0.3`
+line 8, column credits: unknown code `85` in system `jma_cme`
+line 9, column credits: unknown credit system `other`
+line 10, column event_id: unknown event `EV3`: give event_title and organizer to create it
+line 11: expected 7 fields, found 2
+line 12: same record as line 2
+";
+
+fn import(w: &Workdir, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut all = vec!["admin", "import"];
+    all.extend_from_slice(args);
+    let out = w.run(&all);
+    (out.status.code(), stdout(&out), stderr(&out))
+}
+
+/// (attendances, attendance credits, doctors, events) in the database at `url`.
+async fn counts(url: &str) -> (i64, i64, i64, i64) {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    let mut out = Vec::new();
+    for table in ["attendances", "attendance_credits", "doctors", "events"] {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        out.push(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap());
+    }
+    conn.close().await.ok();
+    (out[0], out[1], out[2], out[3])
+}
+
+fn sqlite_url(w: &Workdir) -> String {
+    format!("sqlite://{}", w.path().join("data/shikaku.db").display())
+}
+
+#[tokio::test]
+async fn registry_then_attendance_with_a_report_per_bad_row() {
+    let w = Workdir::new();
+    w.file("registry.csv", REGISTRY);
+    w.file("attendance.csv", ATTENDANCE);
+    let (code, out, err) = import(&w, &["registry", "registry.csv"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        out,
+        "line 4, column registration_number: `12a` is not a registration number (1 to 8 digits)\n\
+         line 5, column kana_name: `山田` is not a katakana name\n\
+         line 6, column birth_date: `1980-02-30` is not a date (YYYY-MM-DD)\n\
+         line 7, column registration_number: same registration number as line 2\n\
+         registry: 6 rows, 2 added, 0 updated, 0 already present, 4 rejected (UTF-8)\n"
+    );
+    assert!(err.ends_with("error: 4 row(s) rejected\n"), "{err}");
+
+    let (code, out, err) = import(&w, &["attendance", "attendance.csv"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        out,
+        format!(
+            "{ATTENDANCE_REPORT}attendance: 11 rows, 2 added, 0 updated, 0 already present, 9 rejected (UTF-8)\n"
+        )
+    );
+    // Row 3 took the event's credits (2), row 2 its own (2); one event was created.
+    assert_eq!(counts(&sqlite_url(&w)).await, (2, 4, 2, 1));
+}
+
+#[tokio::test]
+async fn importing_again_changes_nothing_and_a_dry_run_writes_nothing() {
+    let w = Workdir::new();
+    w.file("registry.csv", REGISTRY);
+    w.file("attendance.csv", ATTENDANCE);
+    let (_, out, _) = import(&w, &["registry", "registry.csv", "--dry-run"]);
+    assert!(out.ends_with("dry run, nothing written: registry: 6 rows, 2 added, 0 updated, 0 already present, 4 rejected (UTF-8)\n"), "{out}");
+    assert_eq!(counts(&sqlite_url(&w)).await, (0, 0, 0, 0));
+    import(&w, &["registry", "registry.csv"]);
+    let (_, out, _) = import(&w, &["registry", "registry.csv"]);
+    assert!(
+        out.ends_with("registry: 6 rows, 0 added, 0 updated, 2 already present, 4 rejected (UTF-8)\n"),
+        "{out}"
+    );
+
+    let (_, out, _) = import(&w, &["attendance", "attendance.csv", "--dry-run"]);
+    assert!(out.ends_with("dry run, nothing written: attendance: 11 rows, 2 added, 0 updated, 0 already present, 9 rejected (UTF-8)\n"), "{out}");
+    assert_eq!(counts(&sqlite_url(&w)).await, (0, 0, 2, 0), "the dry run created neither events nor records");
+    import(&w, &["attendance", "attendance.csv"]);
+    let before = counts(&sqlite_url(&w)).await;
+    let (_, out, _) = import(&w, &["attendance", "attendance.csv"]);
+    assert_eq!(
+        out,
+        format!(
+            "{ATTENDANCE_REPORT}attendance: 11 rows, 0 added, 0 updated, 2 already present, 9 rejected (UTF-8)\n"
+        )
+    );
+    assert_eq!(counts(&sqlite_url(&w)).await, before);
+
+    // A corrected registry row updates the doctor; a clean file exits 0.
+    w.file("fix.csv", "registration_number,kana_name,birth_date\n123456,ヤマダ　タロウ,1980-05-02\n");
+    let (code, out, _) = import(&w, &["registry", "fix.csv"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out, "registry: 1 rows, 0 added, 1 updated, 0 already present, 0 rejected (UTF-8)\n");
+}
+
+#[tokio::test]
+async fn shift_jis_files_are_detected_or_chosen() {
+    let w = Workdir::new();
+    let (sjis, _, unmappable) = encoding_rs::SHIFT_JIS.encode(REGISTRY);
+    assert!(!unmappable);
+    std::fs::write(w.path().join("registry-sjis.csv"), &sjis).unwrap();
+    // Read as UTF-8 on purpose: every row with Japanese text is rejected, nothing is garbled in.
+    let (code, out, _) = import(&w, &["registry", "registry-sjis.csv", "--encoding", "utf-8"]);
+    assert_eq!(code, Some(1));
+    assert!(out.starts_with(
+        "line 2, column kana_name: not valid UTF-8 (for a Shift_JIS file use --encoding shift_jis)\n\
+         line 3, column registration_number: not valid UTF-8 (for a Shift_JIS file use --encoding shift_jis)\n"
+    ), "{out}");
+    assert!(
+        out.ends_with("registry: 6 rows, 0 added, 0 updated, 0 already present, 6 rejected (UTF-8)\n"),
+        "{out}"
+    );
+    let (code, out, _) = import(&w, &["registry", "registry-sjis.csv"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.ends_with("registry: 6 rows, 2 added, 0 updated, 0 already present, 4 rejected (Shift_JIS)\n"),
+        "{out}"
+    );
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(ATTENDANCE);
+    std::fs::write(w.path().join("attendance-sjis.csv"), &sjis).unwrap();
+    let (_, out, _) = import(&w, &["attendance", "attendance-sjis.csv", "--encoding", "shift_jis"]);
+    assert_eq!(
+        out,
+        format!(
+            "{ATTENDANCE_REPORT}attendance: 11 rows, 2 added, 0 updated, 0 already present, 9 rejected (Shift_JIS)\n"
+        )
+    );
+    // The kanji title arrived intact.
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&sqlite_url(&w)).await.unwrap();
+    let title: String =
+        sqlx::query_scalar("SELECT title FROM events WHERE id = 'EV1'").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(title, "糖尿病の最新治療");
+}
+
+#[test]
+fn a_file_without_a_required_column_is_refused_whole() {
+    let w = Workdir::new();
+    w.file("a.csv", "registration_number,event_id,credits\n123456,EV1,jma_cme:1=1\n");
+    let (code, out, err) = import(&w, &["attendance", "a.csv"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(out, "");
+    assert_eq!(err.lines().last(), Some("error: a.csv: line 1: missing column `date`"));
+    let (code, _, err) = import(&w, &["attendance", "missing.csv"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("error: cannot read missing.csv"), "{err}");
+    let (code, _, err) = import(&w, &["attendance", "a.csv", "--encoding", "latin1"]);
+    assert_eq!(code, Some(2), "{err}");
+}
+
+#[tokio::test]
+async fn postgres_import_and_reimport() {
+    let Some(pg) = testing::postgres_url() else {
+        eprintln!("note: SHIKAKU_TEST_POSTGRES_URL not set; PostgreSQL variant not run");
+        return;
+    };
+    let db = TestDb::postgres_empty(&pg).await;
+    let w = Workdir::new().env("SHIKAKU_DATABASE_URL", db.url());
+    w.file("registry.csv", REGISTRY);
+    w.file("attendance.csv", ATTENDANCE);
+    import(&w, &["registry", "registry.csv"]);
+    let (_, out, err) = import(&w, &["attendance", "attendance.csv"]);
+    assert_eq!(
+        out,
+        format!(
+            "{ATTENDANCE_REPORT}attendance: 11 rows, 2 added, 0 updated, 0 already present, 9 rejected (UTF-8)\n"
+        ),
+        "{err}"
+    );
+    let (_, out, _) = import(&w, &["attendance", "attendance.csv"]);
+    assert!(
+        out.ends_with("attendance: 11 rows, 0 added, 0 updated, 2 already present, 9 rejected (UTF-8)\n"),
+        "{out}"
+    );
+    assert_eq!(counts(db.url()).await, (2, 4, 2, 1));
+    assert!(!Path::new(&w.path().join("data/shikaku.db")).exists());
+}
