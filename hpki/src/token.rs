@@ -34,7 +34,7 @@ pub enum Algorithm {
     ES256,
     /// ECDSA P-384 + SHA-384.
     ES384,
-    /// ECDSA P-521 + SHA-512 (allowed by name; P-521 keys are not supported, so it never verifies).
+    /// ECDSA P-521 + SHA-512 (signature `r || s`, 66 + 66 bytes).
     ES512,
     /// RSASSA-PSS + SHA-256.
     PS256,
@@ -297,7 +297,9 @@ fn verify_token_signature(
     let invalid = |d: String| Error::new(ErrorCode::SignatureInvalid, d);
     let key = cert.raw.key.as_ref().map_err(|e| invalid(format!("certificate key: {e}")))?;
     let curve_ok = match (algorithm, key) {
-        (Algorithm::ES256, PublicKey::P256(..)) | (Algorithm::ES384, PublicKey::P384(..)) => true,
+        (Algorithm::ES256, PublicKey::P256(..))
+        | (Algorithm::ES384, PublicKey::P384(..))
+        | (Algorithm::ES512, PublicKey::P521(..)) => true,
         (Algorithm::ES256 | Algorithm::ES384 | Algorithm::ES512, _) => false,
         (_, PublicKey::Rsa(..)) => true,
         _ => false,

@@ -1,10 +1,11 @@
 //! Signature verification: no signature math here, only the choice of scheme, hash and key.
 //!
-//! Keys are decoded with RustCrypto (`rsa`, `p256`, `p384`). Verification uses `ring` where it
-//! has the exact (scheme, hash, key) combination — its RSA verification is about 8× faster than
-//! `rsa` 0.9 (15 µs against 120 µs for RSA-2048 here), which is what lets a token validation (two
-//! or three RSA verifications) stay well under 200 µs — and RustCrypto for the rest (ECDSA with
-//! SHA-512, PSS with a salt other than the hash length). Tests run every algorithm through both.
+//! Keys are decoded with RustCrypto (`rsa`, `p256`, `p384`, `p521`). Verification uses `ring`
+//! where it has the exact (scheme, hash, key) combination — its RSA verification is about 8×
+//! faster than `rsa` 0.9 (15 µs against 120 µs for RSA-2048 here), which is what lets a token
+//! validation (two or three RSA verifications) stay well under 200 µs — and RustCrypto for the
+//! rest (ECDSA with SHA-512, every P-521 signature, PSS with a salt other than the hash length).
+//! Tests run every algorithm `ring` has through both.
 
 use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use rsa::pkcs8::DecodePublicKey;
@@ -63,7 +64,7 @@ pub enum Scheme {
     RsaPkcs1(HashAlg),
     /// RSASSA-PSS with MGF1 over the same hash and the given salt length.
     RsaPss(HashAlg, usize),
-    /// ECDSA (P-256 or P-384 key).
+    /// ECDSA (P-256, P-384 or P-521 key).
     Ecdsa(HashAlg),
 }
 
@@ -127,16 +128,32 @@ fn pss_scheme(alg: &AlgorithmIdentifier<'_>) -> Result<Scheme, String> {
 
 /// A public key ready to verify signatures.
 /// Each variant holds the RustCrypto key and the bytes `ring` takes (PKCS#1 RSAPublicKey, or
-/// the uncompressed EC point).
-#[derive(Debug, Clone)]
+/// the uncompressed EC point). `ring` has no P-521, so that key is RustCrypto's alone.
+#[derive(Clone)]
 pub(crate) enum PublicKey {
     Rsa(rsa::RsaPublicKey, Vec<u8>),
     P256(p256::ecdsa::VerifyingKey, Vec<u8>),
     P384(p384::ecdsa::VerifyingKey, Vec<u8>),
+    P521(p521::ecdsa::VerifyingKey),
+}
+
+impl std::fmt::Debug for PublicKey {
+    // `p521::ecdsa::VerifyingKey` has no `Debug`; the key's kind is what reports need.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PublicKey::Rsa(k, _) => f.debug_tuple("Rsa").field(k).finish(),
+            PublicKey::P256(k, _) => f.debug_tuple("P256").field(k).finish(),
+            PublicKey::P384(k, _) => f.debug_tuple("P384").field(k).finish(),
+            PublicKey::P521(k) => {
+                let point = crate::names::hex(k.to_encoded_point(false).as_bytes());
+                f.debug_tuple("P521").field(&point).finish()
+            }
+        }
+    }
 }
 
 impl PublicKey {
-    /// Decodes a DER SubjectPublicKeyInfo (RSA ≥ 2048 bits, EC P-256 or P-384).
+    /// Decodes a DER SubjectPublicKeyInfo (RSA ≥ 2048 bits, EC P-256, P-384 or P-521).
     pub(crate) fn from_spki(spki: &[u8]) -> Result<PublicKey, String> {
         if let Ok(key) = rsa::RsaPublicKey::from_public_key_der(spki) {
             use rsa::pkcs1::EncodeRsaPublicKey;
@@ -156,10 +173,16 @@ impl PublicKey {
             let point = key.to_encoded_point(false).as_bytes().to_vec();
             return Ok(PublicKey::P384(key, point));
         }
-        Err("public key is not RSA (2048–4096 bits), P-256 or P-384".into())
+        // id-ecPublicKey with namedCurve secp521r1 (1.3.132.0.35); the point is checked to be on
+        // the curve and not the identity.
+        if let Ok(key) = p521::PublicKey::from_public_key_der(spki) {
+            let key = p521::ecdsa::VerifyingKey::from_affine(*key.as_affine()).map_err(|e| e.to_string())?;
+            return Ok(PublicKey::P521(key));
+        }
+        Err("public key is not RSA (2048–4096 bits), P-256, P-384 or P-521".into())
     }
 
-    /// A short name for reports: `RSA-2048`, `P-256`, `P-384`.
+    /// A short name for reports: `RSA-2048`, `P-256`, `P-384`, `P-521`.
     pub(crate) fn describe(&self) -> String {
         match self {
             PublicKey::Rsa(k, _) => {
@@ -168,6 +191,7 @@ impl PublicKey {
             }
             PublicKey::P256(..) => "P-256".into(),
             PublicKey::P384(..) => "P-384".into(),
+            PublicKey::P521(..) => "P-521".into(),
         }
     }
 
@@ -239,6 +263,15 @@ impl PublicKey {
                 .map_err(|e| bad(&e))?;
                 key.verify_prehash(&hash.digest(msg), &sig).map_err(|e| bad(&e))
             }
+            (PublicKey::P521(key), Scheme::Ecdsa(hash)) => {
+                // Raw is exactly 66 + 66 bytes (`from_slice` refuses any other length).
+                let sig = match encoding {
+                    EcdsaEncoding::Der => p521::ecdsa::Signature::from_der(sig),
+                    EcdsaEncoding::Raw => p521::ecdsa::Signature::from_slice(sig),
+                }
+                .map_err(|e| bad(&e))?;
+                key.verify_prehash(&hash.digest(msg), &sig).map_err(|e| bad(&e))
+            }
             (key, scheme) => Err(format!("{scheme:?} does not match a {} key", key.describe())),
         }
     }
@@ -283,6 +316,7 @@ impl PublicKey {
         };
         let bytes = match self {
             PublicKey::Rsa(_, b) | PublicKey::P256(_, b) | PublicKey::P384(_, b) => b.as_slice(),
+            PublicKey::P521(..) => return None,
         };
         Some((alg, bytes))
     }
@@ -341,5 +375,50 @@ mod tests {
                 }
             }
         }
+    }
+    /// P-521 (which `ring` lacks) verifies through RustCrypto in both encodings, with SHA-512 as
+    /// a card or a CA uses it, and refuses a flipped bit, a wrong length and another hash.
+    #[test]
+    fn p521_through_rustcrypto() {
+        let msg = b"H(origin) || H(nonce)";
+        let key = TestKey::generate(KeyKind::P521, 9, "p521").unwrap();
+        let public = PublicKey::from_spki(&key.spki().unwrap()).unwrap();
+        assert_eq!(public.describe(), "P-521");
+        let scheme = Scheme::Ecdsa(HashAlg::Sha512);
+        for (der, encoding) in [(true, EcdsaEncoding::Der), (false, EcdsaEncoding::Raw)] {
+            assert!(public.ring_algorithm(scheme, encoding).is_none());
+            let mut sig = key.sign(scheme, msg, der).unwrap();
+            assert_eq!(sig, key.sign(scheme, msg, der).unwrap(), "deterministic");
+            if !der {
+                assert_eq!(sig.len(), 132);
+            }
+            public.verify(scheme, encoding, msg, &sig).unwrap();
+            assert!(public.verify(Scheme::Ecdsa(HashAlg::Sha384), encoding, msg, &sig).is_err());
+            assert!(public.verify(Scheme::Ecdsa(HashAlg::Sha256), encoding, msg, &sig).is_err());
+            assert!(public.verify(scheme, encoding, b"other", &sig).is_err());
+            let last = sig.len() - 1;
+            sig[last / 2] ^= 0x01;
+            assert!(public.verify(scheme, encoding, msg, &sig).is_err());
+        }
+        let raw = key.sign(scheme, msg, false).unwrap();
+        for len in [0, 1, 64, 96, 130, 131, 133, 264] {
+            let mut sig = raw.clone();
+            sig.resize(len, 0);
+            assert!(public.verify(scheme, EcdsaEncoding::Raw, msg, &sig).is_err(), "{len}");
+        }
+        assert!(public.verify(Scheme::RsaPkcs1(HashAlg::Sha512), EcdsaEncoding::Raw, msg, &raw).is_err());
+        // Zero r and s, and values at or above the group order, are refused, never a panic.
+        assert!(public.verify(scheme, EcdsaEncoding::Raw, msg, &[0u8; 132]).is_err());
+        assert!(public.verify(scheme, EcdsaEncoding::Raw, msg, &[0xffu8; 132]).is_err());
+    }
+
+    /// A P-521 SubjectPublicKeyInfo whose point is not on the curve is refused.
+    #[test]
+    fn p521_point_off_the_curve() {
+        let key = TestKey::generate(KeyKind::P521, 9, "p521").unwrap();
+        let mut spki = key.spki().unwrap();
+        let last = spki.len() - 1;
+        spki[last] ^= 0x01;
+        assert!(PublicKey::from_spki(&spki).is_err());
     }
 }

@@ -47,12 +47,13 @@ impl VirtualCard {
         Ok(self.token_value(origin, nonce, algorithm)?.to_string())
     }
 
-    /// The algorithm a bridge would choose for this key (RS256, ES256, ES384).
+    /// The algorithm a bridge would choose for this key (RS256, ES256, ES384, ES512).
     pub fn default_algorithm(&self) -> Algorithm {
         match self.key {
             TestKey::Rsa(_) => Algorithm::RS256,
             TestKey::P256(_) => Algorithm::ES256,
             TestKey::P384(_) => Algorithm::ES384,
+            TestKey::P521(_) => Algorithm::ES512,
         }
     }
 }

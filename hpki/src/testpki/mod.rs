@@ -92,7 +92,9 @@ type CardPlan = (
     Option<(&'static str, &'static str)>,
 );
 
-const CARDS: [CardPlan; 7] = [
+/// Serials are `0x1001 +` the index, so new cards go at the end (earlier cards keep their
+/// serials; keys depend only on the seed and the name).
+const CARDS: [CardPlan; 8] = [
     (
         "doctor-auth",
         Issuer::JmaAuth,
@@ -176,6 +178,18 @@ const CARDS: [CardPlan; 7] = [
         "資格　夏子",
         "TESTM00003",
         Some(("SHIKAKU TEST HOSPITAL", "資格テスト病院")),
+    ),
+    (
+        "doctor-auth-p521",
+        Issuer::JmaAuth,
+        "Medical Doctor",
+        KeyKind::P521,
+        false,
+        false,
+        "Shiro Nihon",
+        "日本　四郎",
+        "TESTJ00004",
+        None,
     ),
 ];
 
