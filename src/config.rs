@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Every key, as written in the file and (upper-cased, `SHIKAKU_` before it) in the environment.
-pub const KEYS: [&str; 21] = [
+pub const KEYS: [&str; 24] = [
     "data_dir",
     "database_url",
     "database_max_connections",
@@ -35,6 +35,9 @@ pub const KEYS: [&str; 21] = [
     "access_token_ttl_secs",
     "id_token_ttl_secs",
     "crl_grace_secs",
+    "refresh_token_ttl_secs",
+    "portal_client_id",
+    "portal_client_secret",
 ];
 
 /// Log output format.
@@ -72,6 +75,9 @@ struct Raw {
     access_token_ttl_secs: Option<u64>,
     id_token_ttl_secs: Option<u64>,
     crl_grace_secs: Option<u64>,
+    refresh_token_ttl_secs: Option<u64>,
+    portal_client_id: Option<String>,
+    portal_client_secret: Option<SecretString>,
 }
 
 /// The effective configuration.
@@ -119,6 +125,12 @@ pub struct Config {
     pub id_token_ttl_secs: u64,
     /// How long past nextUpdate a CRL is still used.
     pub crl_grace_secs: u64,
+    /// Refresh token lifetime.
+    pub refresh_token_ttl_secs: u64,
+    /// The portal's client id at the idp.
+    pub portal_client_id: String,
+    /// The portal's client secret at the idp.
+    pub portal_client_secret: Option<SecretString>,
 }
 
 impl Config {
@@ -200,6 +212,13 @@ impl Config {
             access_token_ttl_secs: positive("access_token_ttl_secs", raw.access_token_ttl_secs, 300)?,
             id_token_ttl_secs: positive("id_token_ttl_secs", raw.id_token_ttl_secs, 300)?,
             crl_grace_secs: raw.crl_grace_secs.unwrap_or(3600),
+            refresh_token_ttl_secs: positive(
+                "refresh_token_ttl_secs",
+                raw.refresh_token_ttl_secs,
+                30 * 86_400,
+            )?,
+            portal_client_id: raw.portal_client_id.unwrap_or_else(|| "portal".into()),
+            portal_client_secret: raw.portal_client_secret,
         })
     }
 
@@ -233,6 +252,9 @@ impl Config {
             "access_token_ttl_secs": self.access_token_ttl_secs,
             "id_token_ttl_secs": self.id_token_ttl_secs,
             "crl_grace_secs": self.crl_grace_secs,
+            "refresh_token_ttl_secs": self.refresh_token_ttl_secs,
+            "portal_client_id": self.portal_client_id,
+            "portal_client_secret": secret(&self.portal_client_secret),
         });
         let mut view = view;
         if let Some(map) = view.as_object_mut() {

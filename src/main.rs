@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod demo;
 mod master_key;
 mod startup;
 mod telemetry;
@@ -31,7 +32,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the idp and the portal in one process (migrations are applied first).
-    Serve,
+    Serve {
+        /// Demo mode: trust a test PKI, offer virtual cards on the sign-in page and register the
+        /// portal as a client. Never for production.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Same as `serve --demo`.
+    Demo,
     /// Run only the idp (OpenID Connect provider).
     Idp,
     /// Run only the portal.
@@ -70,9 +78,10 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve => startup::run(config, startup::Sides::Both).await,
-            Command::Idp => startup::run(config, startup::Sides::Idp).await,
-            Command::Portal => startup::run(config, startup::Sides::Portal).await,
+            Command::Serve { demo } => startup::run(config, startup::Sides::Both, demo).await,
+            Command::Demo => startup::run(config, startup::Sides::Both, true).await,
+            Command::Idp => startup::run(config, startup::Sides::Idp, false).await,
+            Command::Portal => startup::run(config, startup::Sides::Portal, false).await,
             Command::Migrate => startup::migrate(&config).await,
             Command::Config(cmd) => cli::config::run(cmd, &config),
             Command::Admin(cmd) => cli::admin::run(cmd, &config).await,

@@ -55,12 +55,13 @@ pub fn idp_config(config: &Config) -> idp::IdpConfig {
         access_token_ttl: secs(config.access_token_ttl_secs),
         id_token_ttl: secs(config.id_token_ttl_secs),
         crl_grace: secs(config.crl_grace_secs),
+        refresh_token_ttl: secs(config.refresh_token_ttl_secs),
         ..idp::IdpConfig::new(&config.idp_public_url)
     }
 }
 
 /// Runs the servers until a shutdown signal, then drains and returns.
-pub async fn run(config: Config, sides: Sides) -> anyhow::Result<()> {
+pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()> {
     let db = open_database(&config).await?;
     let applied = db.migrate().await?;
     if applied > 0 {
@@ -73,10 +74,14 @@ pub async fn run(config: Config, sides: Sides) -> anyhow::Result<()> {
     let templates = Arc::new(web::Templates::load()?);
     let probes = Probes { db: db.clone(), kv, metrics: web::metrics::recorder() };
 
+    let demo = if demo { Some(crate::demo::prepare(&db, &config).await?) } else { None };
     let mut services = Vec::new();
     if sides != Sides::Portal {
         let master = master_key::resolve(&config, &db).await?;
-        let idp_config = idp_config(&config);
+        let mut idp_config = idp_config(&config);
+        if let Some(d) = &demo {
+            idp_config.demo_cards = d.cards.clone();
+        }
         let (router, _) = idp::build(idp_config, probes.clone(), templates.clone(), master).await?;
         let listener = web::serve::bind(config.idp_listen).await?;
         tracing::info!(addr = %listener.local_addr()?, public_url = %config.idp_public_url, "idp listening");
@@ -86,6 +91,11 @@ pub async fn run(config: Config, sides: Sides) -> anyhow::Result<()> {
         let portal_config = portal::PortalConfig {
             public_url: config.portal_public_url.clone(),
             idp_url: config.idp_public_url.clone(),
+            client_id: config.portal_client_id.clone(),
+            client_secret: match &demo {
+                Some(d) => Some(d.portal_secret.clone()),
+                None => config.portal_client_secret.as_ref().map(|s| s.expose_secret().to_owned()),
+            },
         };
         let router = portal::build(portal_config, probes.clone(), templates);
         let listener = web::serve::bind(config.portal_listen).await?;

@@ -15,7 +15,7 @@ use web::{Lang, PageError, Site, Templates};
 
 use crate::keys::{KeyError, KeyPolicy, Keys, MasterKey, OWNER_IDP, SigningAlg};
 use crate::trust::Trust;
-use crate::{authorize, discovery, introspect, jwks, login, token, userinfo};
+use crate::{authorize, discovery, introspect, jwks, login, logout, token, userinfo};
 
 /// The idp's settings (the binary fills them from `shikaku.toml` and the environment).
 #[derive(Debug, Clone)]
@@ -38,6 +38,8 @@ pub struct IdpConfig {
     pub refresh_token_ttl: Duration,
     /// How long past its nextUpdate a CRL is still used; beyond it sign-in fails closed.
     pub crl_grace: Duration,
+    /// Demo mode: virtual cards offered on the sign-in page (empty otherwise).
+    pub demo_cards: Vec<crate::demo::DemoCard>,
 }
 
 impl IdpConfig {
@@ -56,6 +58,7 @@ impl IdpConfig {
             id_token_ttl: Duration::from_secs(300),
             refresh_token_ttl: Duration::from_secs(30 * 86_400),
             crl_grace: Duration::from_secs(3600),
+            demo_cards: Vec::new(),
         }
     }
 }
@@ -135,7 +138,7 @@ pub async fn build(
         .route("/login", get(login::page))
         .route("/login/card/challenge", get(login::challenge))
         .route("/login/card", post(login::submit))
-        .layer(from_fn_with_state(site.clone(), web::csrf::protect));
+        .route("/logout", get(logout::get).post(logout::post));
     let api = Router::new()
         .route("/.well-known/openid-configuration", get(discovery::metadata))
         .route("/jwks", get(jwks::get))
@@ -143,6 +146,13 @@ pub async fn build(
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(introspect::revoke))
         .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo));
+    let browser = if app.config.demo_cards.is_empty() {
+        browser
+    } else {
+        tracing::warn!("demo mode: virtual cards are offered on the sign-in page");
+        browser.route("/login/virtual-card", post(crate::demo::sign_in))
+    };
+    let browser = browser.layer(from_fn_with_state(site.clone(), web::csrf::protect));
     let routes = browser.merge(api).with_state(state);
     Ok((web::service::wrap(routes, site, templates, probes), app))
 }

@@ -34,18 +34,15 @@ enum Found {
 
 async fn find(app: &App, client: &Client, token: &str, now: i64) -> Result<Found, OAuthError> {
     if token.matches('.').count() == 2
-        && let Ok(claims) = app.keys.verify_jws(token, "at+jwt", now).await {
-            let live = app
-                .kv
-                .get(&tokens::access_key(&claims["jti"]))
-                .await
-                .map_err(OAuthError::internal)?
-                .is_some();
-            if live && claims["client_id"] == json!(client.client_id) {
-                return Ok(Found::Access { claims });
-            }
-            return Ok(Found::Nothing);
+        && let Ok(claims) = app.keys.verify_jws(token, "at+jwt", now).await
+    {
+        let live =
+            app.kv.get(&tokens::access_key(&claims["jti"])).await.map_err(OAuthError::internal)?.is_some();
+        if live && claims["client_id"] == json!(client.client_id) {
+            return Ok(Found::Access { claims });
         }
+        return Ok(Found::Nothing);
+    }
     let stored = store::find_refresh_token(&app.db, &ids::hash(token)).await.map_err(OAuthError::internal)?;
     Ok(match stored {
         Some(t) if t.client_id == client.client_id => Found::Refresh(t),

@@ -46,6 +46,9 @@ pub async fn page(
     let mut ctx = web::templates::Context::new();
     ctx.insert("csrf_token", &csrf.0);
     ctx.insert("request", &q.request);
+    let demo: Vec<_> =
+        app.config.demo_cards.iter().map(|c| serde_json::json!({ "id": c.id, "label": c.label })).collect();
+    ctx.insert("demo_cards", &demo);
     if let Some(id) = &q.request
         && let Some(req) = crate::authorize::load_request(app, id).await?
         && let Ok(Some(c)) = crate::store::clients::find_client(&app.db, &req.client_id).await
@@ -118,13 +121,30 @@ pub async fn submit(
         audit_failure(app, now, ip, "nonce_unknown").await;
         return card_error(lang, ErrorCode::NonceUnknown, StatusCode::BAD_REQUEST);
     };
-    let token_json = body.auth_token.to_string();
-    let trust = match app.trust.load().await {
-        Ok(t) => t,
-        Err(e) => return ApiError::internal(e).into_response(),
-    };
+    match complete(app, &body.auth_token.to_string(), &nonce, body.request.as_deref(), ip, lang, now).await {
+        Ok((next, cookie)) => {
+            let mut res = Json(serde_json::json!({ "next": next })).into_response();
+            session::set_cookie(res.headers_mut(), cookie);
+            res
+        }
+        Err(res) => res,
+    }
+}
+
+/// Validates a card token against server-held `nonce`, finds or creates the account, starts a
+/// session; returns where to go next and the session cookie, or the error response.
+pub(crate) async fn complete(
+    app: &App,
+    token_json: &str,
+    nonce: &str,
+    request: Option<&str>,
+    ip: Option<String>,
+    lang: Lang,
+    now: i64,
+) -> Result<(String, HeaderValue), Response> {
+    let trust = app.trust.load().await.map_err(|e| ApiError::internal(e).into_response())?;
     let at = time::OffsetDateTime::from_unix_timestamp(now).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let identity = match trust.validator.validate(&token_json, app.site.origin(), &nonce, &trust.crls, at) {
+    let identity = match trust.validator.validate(token_json, app.site.origin(), nonce, &trust.crls, at) {
         Ok(id) => id,
         Err(e) => {
             tracing::info!(code = e.code(), detail = %e.detail, "card sign-in refused");
@@ -134,23 +154,21 @@ pub async fn submit(
             } else {
                 StatusCode::UNAUTHORIZED
             };
-            return card_error(lang, e.code, status);
+            return Err(card_error(lang, e.code, status));
         }
     };
-    let account = match account_for(app, &identity, now).await {
-        Ok(a) => a,
-        Err(e) => return ApiError::internal(e).into_response(),
-    };
+    let account =
+        account_for(app, &identity, now).await.map_err(|e| ApiError::internal(e).into_response())?;
     if account.status != "active" {
         audit_failure(app, now, ip, "account_suspended").await;
-        return ApiError::typed(
+        return Err(ApiError::typed(
             StatusCode::FORBIDDEN,
             "account-suspended",
             "Account suspended",
             "this account is suspended",
         )
         .with_code("account_suspended")
-        .into_response();
+        .into_response());
     }
     let auth = Authentication {
         auth_time: now,
@@ -158,10 +176,9 @@ pub async fn submit(
         amr: CARD_AMR.iter().map(|s| s.to_string()).collect(),
         card: identity.subscriber_id.clone().map(|s| (identity.issuer.clone(), s)),
     };
-    let (session, cookie) = match session::start(app, &account.id, auth, now).await {
-        Ok(s) => s,
-        Err(e) => return ApiError::internal(e).into_response(),
-    };
+    let (session, cookie) = session::start(app, &account.id, auth, now)
+        .await
+        .map_err(|e| ApiError::internal(e).into_response())?;
     audit::log(
         &app.db,
         now,
@@ -175,7 +192,7 @@ pub async fn submit(
         },
     )
     .await;
-    let next = match body.request {
+    let next = match request {
         Some(id)
             if id.len() == 43 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
         {
@@ -183,9 +200,7 @@ pub async fn submit(
         }
         _ => "/".to_owned(),
     };
-    let mut res = Json(serde_json::json!({ "next": next })).into_response();
-    session::set_cookie(res.headers_mut(), cookie);
-    res
+    Ok((next, cookie))
 }
 
 async fn audit_failure(app: &App, now: i64, ip: Option<String>, code: &str) {

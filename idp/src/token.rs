@@ -192,9 +192,10 @@ pub async fn revoke_minted(app: &App, minted: &tokens::Minted, now: i64) {
         let _ = app.kv.delete(&tokens::access_key(&serde_json::json!(minted.jti))).await;
     }
     if let Some(family) = &minted.family_id
-        && let Err(e) = crate::store::refresh::update_family_revoked(&app.db, family, now).await {
-            tracing::error!(error = %e, "revoking a refresh-token family failed");
-        }
+        && let Err(e) = crate::store::refresh::update_family_revoked(&app.db, family, now).await
+    {
+        tracing::error!(error = %e, "revoking a refresh-token family failed");
+    }
 }
 
 async fn refresh(

@@ -3,14 +3,18 @@
 
 pub mod credits;
 pub mod import;
+pub mod signin;
 pub mod store;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRef, State};
+use axum::http::HeaderMap;
+use axum::middleware::from_fn_with_state;
 use axum::response::Html;
-use axum::routing::get;
+use axum::routing::{get, post};
+use web::csrf::CsrfToken;
 use web::ops::Probes;
 use web::{Lang, PageError, Site, Templates};
 
@@ -21,6 +25,10 @@ pub struct PortalConfig {
     pub public_url: String,
     /// The idp's public URL (the issuer the portal signs in with).
     pub idp_url: String,
+    /// The portal's client id at the idp.
+    pub client_id: String,
+    /// The portal's client secret at the idp (`client_secret_basic`).
+    pub client_secret: Option<String>,
 }
 
 /// Everything a handler can reach.
@@ -34,6 +42,8 @@ pub struct App {
     pub config: PortalConfig,
     /// Database and key-value store.
     pub probes: Probes,
+    /// The idp's discovered metadata.
+    pub provider: signin::Provider,
 }
 
 /// The shared state handed to handlers.
@@ -49,14 +59,31 @@ impl FromRef<AppState> for Site {
 /// The portal router with every shared layer.
 pub fn build(config: PortalConfig, probes: Probes, templates: Arc<Templates>) -> Router {
     let site = Site::new("portal", &config.public_url);
-    let app =
-        Arc::new(App { templates: templates.clone(), site: site.clone(), config, probes: probes.clone() });
-    let routes = Router::new().route("/", get(home)).with_state(AppState(app));
+    let app = Arc::new(App {
+        templates: templates.clone(),
+        site: site.clone(),
+        config,
+        probes: probes.clone(),
+        provider: signin::Provider::default(),
+    });
+    let routes = Router::new()
+        .route("/", get(home))
+        .route("/login", get(signin::login))
+        .route("/callback", get(signin::callback))
+        .route("/logout", post(signin::logout))
+        .layer(from_fn_with_state(site.clone(), web::csrf::protect))
+        .with_state(AppState(app));
     web::service::wrap(routes, site, templates, probes)
 }
 
-async fn home(State(state): State<AppState>, lang: Lang) -> Result<Html<String>, PageError> {
+async fn home(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: Lang,
+    csrf: CsrfToken,
+) -> Result<Html<String>, PageError> {
     let mut ctx = web::templates::Context::new();
-    ctx.insert("idp_url", &state.0.config.idp_url);
+    ctx.insert("session", &signin::current(&state, &headers).await);
+    ctx.insert("csrf_token", &csrf.0);
     state.0.templates.render("portal/home.html", lang, &ctx).map(Html).map_err(PageError::internal)
 }

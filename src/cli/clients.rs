@@ -22,7 +22,8 @@ pub enum ClientCommand {
     /// Change a client: each given option replaces that setting (lists replace the whole list).
     Update {
         /// The client id.
-        client_id: String,
+        #[arg(value_name = "CLIENT_ID")]
+        id: String,
         #[command(flatten)]
         fields: ClientFields,
     },
@@ -246,7 +247,7 @@ pub async fn run(
                 .with_context(|| format!("no client {client_id:?}"))?;
             Ok(show(&c, None))
         }
-        ClientCommand::Update { client_id, fields } => {
+        ClientCommand::Update { id: client_id, fields } => {
             let mut c = store::find_client(db, &client_id)
                 .await?
                 .with_context(|| format!("no client {client_id:?}"))?;

@@ -2,6 +2,7 @@
 //! storage backends, shutdown, migrations and admin commands.
 
 mod cli;
+mod demo;
 mod hpki_cli;
 mod import_cli;
 mod serve;

@@ -1,6 +1,6 @@
 //! CSRF protection for browser routes (forms and JSON POSTs), by double submit.
 //!
-//! Each browser gets a random token in an HttpOnly cookie (`__Host-csrf` over HTTPS). Pages put
+//! Each browser gets a random token in an HttpOnly cookie (`__Host-SERVICE_csrf` over HTTPS). Pages put
 //! the same token in forms (`<input type="hidden" name="csrf_token">`) or in a
 //! `<meta name="csrf-token">` that scripts send back as `X-CSRF-Token`. An unsafe request
 //! (POST, PUT, PATCH, DELETE) passes only when the token it carries equals the cookie's, compared
@@ -63,7 +63,7 @@ fn valid_format(t: &str) -> bool {
 
 /// Middleware: checks unsafe requests and hands every request its [`CsrfToken`].
 pub async fn protect(State(site): State<Site>, req: Request, next: Next) -> Response {
-    let cookie_name = site.cookie_name("csrf");
+    let cookie_name = site.cookie_name(&format!("{}_csrf", site.service()));
     let existing = cookies::get(req.headers(), &cookie_name).filter(|t| valid_format(t)).map(str::to_owned);
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE);
     let mut req = req;

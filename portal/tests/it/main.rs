@@ -26,6 +26,8 @@ impl TestApp {
         let config = portal::PortalConfig {
             public_url: "http://127.0.0.1:8081".into(),
             idp_url: "http://127.0.0.1:8080".into(),
+            client_id: "portal".into(),
+            client_secret: None,
         };
         let router = portal::build(config, probes, Arc::new(web::Templates::load().unwrap()));
         Self { router, _env: env }

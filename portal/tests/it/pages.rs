@@ -15,6 +15,7 @@ async fn home_page_in_both_languages(env: TestEnv) {
     assert_eq!(res.headers()["content-language"], "ja");
     let html = text(res).await;
     assert!(html.contains("<html lang=\"ja\">") && html.contains("受講履歴"), "{html}");
+    assert!(html.contains("href=\"/login\""), "a sign-in link when signed out: {html}");
     assert!(html.contains("href=\"?lang=en\""), "a language switch: {html}");
     let res = app.send(Request::get("/?lang=en").body(Body::empty()).unwrap()).await;
     let html = text(res).await;

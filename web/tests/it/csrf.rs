@@ -30,7 +30,7 @@ async fn app() -> TestApp {
 async fn token(app: &TestApp) -> (String, String) {
     let res = app.send(Request::get("/form").body(Body::empty()).unwrap()).await;
     let set = res.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(set.starts_with("csrf="), "{set}");
+    assert!(set.starts_with("test_csrf="), "{set}");
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "{set}");
     let cookie = set.split(';').next().unwrap().to_owned();
     (cookie, body_text(res).await)
@@ -67,7 +67,7 @@ async fn form_without_or_with_wrong_token_is_refused_with_a_page() {
     let res = app.send(form(&cookie, format!("note=x&csrf_token={other}"))).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 
-    let res = app.send(form("csrf=", format!("note=x&csrf_token={token}"))).await;
+    let res = app.send(form("test_csrf=", format!("note=x&csrf_token={token}"))).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN, "no cookie, no pass");
 }
 
@@ -112,5 +112,8 @@ async fn secure_sites_use_a_host_prefixed_secure_cookie() {
     let app = TestApp::new(routes, url).await;
     let res = app.send(Request::get("/form").body(Body::empty()).unwrap()).await;
     let set = res.headers()["set-cookie"].to_str().unwrap();
-    assert!(set.starts_with("__Host-csrf=") && set.contains("; Secure") && set.contains("Path=/"), "{set}");
+    assert!(
+        set.starts_with("__Host-test_csrf=") && set.contains("; Secure") && set.contains("Path=/"),
+        "{set}"
+    );
 }

@@ -27,6 +27,12 @@ fn every_template_parses_and_renders_in_every_language() {
     ctx.insert("scopes", &["profile", "hpki"]);
     ctx.insert("request", "r");
     ctx.insert("csrf_token", "c");
+    ctx.insert("demo_cards", &[serde_json::json!({ "id": "d", "label": "日本　太郎" })]);
+    ctx.insert("params", &serde_json::json!({ "state": "s" }));
+    ctx.insert(
+        "session",
+        &serde_json::json!({ "sub": "x", "name": "日本　太郎", "hc_roles": ["Medical Doctor"] }),
+    );
     for name in &names {
         for lang in Lang::ALL {
             let html =

@@ -1,0 +1,74 @@
+//! Demo mode only: *virtual cards* that sign the sign-in challenge with test-PKI keys held by
+//! the server, so a newcomer can sign in without a card. The token they make goes through the
+//! same validation as a real card's. Never mounted unless demo mode is on.
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hpki::testpki::VirtualCard;
+use serde::Deserialize;
+use web::Lang;
+
+use crate::app::{AppState, now};
+use crate::login;
+
+/// One virtual card offered on the sign-in page.
+#[derive(Debug, Clone)]
+pub struct DemoCard {
+    /// Short id used in the form.
+    pub id: String,
+    /// What the page shows (name and role).
+    pub label: String,
+    /// The card.
+    pub card: VirtualCard,
+}
+
+/// Form of `POST /login/virtual-card`.
+#[derive(Debug, Deserialize)]
+pub struct VirtualLogin {
+    card: String,
+    request: Option<String>,
+}
+
+/// `POST /login/virtual-card`: signs a fresh challenge with the chosen virtual card and signs in.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: Lang,
+    Form(f): Form<VirtualLogin>,
+) -> Response {
+    let app = &state.0;
+    let Some(card) = app.config.demo_cards.iter().find(|c| c.id == f.card) else {
+        return web::PageError::not_found().into_response();
+    };
+    let nonce = STANDARD.encode(rand::random::<[u8; 32]>());
+    let token = match card.card.token(app.site.origin(), &nonce, card.card.default_algorithm()) {
+        Ok(t) => t,
+        Err(e) => return web::PageError::internal(e).into_response(),
+    };
+    let ip = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    match login::complete(
+        app,
+        &token,
+        &nonce,
+        f.request.as_deref().filter(|r| !r.is_empty()),
+        ip,
+        lang,
+        now(),
+    )
+    .await
+    {
+        Ok((next, cookie)) => {
+            let mut res = Redirect::to(&next).into_response();
+            res.headers_mut().append(header::SET_COOKIE, cookie);
+            res
+        }
+        // The card was refused (e.g. the revoked demo card): show why, as a page.
+        Err(refused) => {
+            web::PageError::new(refused.status(), "card_failed", "demo_card_refused").into_response()
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! `shikaku demo`: from the portal's sign-in button through the idp with a virtual card and
+//! back, then signing out through the idp — over real HTTP, as a browser would.
+
+use crate::Workdir;
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf_token\" value=\"").expect("a form with a CSRF token") + 25;
+    html[at..at + 43].to_owned()
+}
+
+fn absolute(base: &str, location: &str) -> String {
+    if location.starts_with("http") { location.to_owned() } else { format!("{base}{location}") }
+}
+
+/// Follows redirects by hand (so that every hop is visible), returning the final response.
+async fn follow(
+    b: &reqwest::Client,
+    mut url: String,
+    base_of: impl Fn(&str) -> String,
+) -> (String, reqwest::Response) {
+    for _ in 0..10 {
+        let res = b.get(&url).send().await.unwrap();
+        if !res.status().is_redirection() {
+            return (url, res);
+        }
+        url = absolute(&base_of(&url), &location(&res));
+    }
+    panic!("too many redirects");
+}
+
+#[tokio::test]
+async fn demo_sign_in_from_the_portal_and_out_again() {
+    let w = Workdir::new();
+    let server = w.start(&["demo"]).await;
+    let idp = server.idp("");
+    let portal = server.portal("");
+    let base_of = |url: &str| if url.starts_with(&idp) { idp.clone() } else { portal.clone() };
+    let b = browser();
+
+    // The portal's home offers sign-in; /login goes to the idp's authorization endpoint.
+    let home = b.get(server.portal("/")).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("href=\"/login\""), "{home}");
+    let (url, page) = follow(&b, server.portal("/login"), base_of).await;
+    assert!(url.starts_with(&format!("{idp}/login?request=")), "{url}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("デモ用の仮想カード"), "virtual cards offered in demo mode");
+    assert!(html.contains("資格 ポータル"), "the client's name is shown");
+
+    // The revoked virtual card is refused with a readable page.
+    let request = url.split("request=").nth(1).unwrap().to_owned();
+    let refused = b
+        .post(server.idp("/login/virtual-card"))
+        .header("origin", &idp)
+        .form(&[
+            ("csrf_token", csrf_of(&html)),
+            ("request", request.clone()),
+            ("card", "revoked-doctor-auth".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert!(refused.text().await.unwrap().contains("仮想カードは受け付けられませんでした"));
+
+    // The doctor's virtual card signs in and lands back on the portal, signed in.
+    let res = b
+        .post(server.idp("/login/virtual-card"))
+        .header("origin", &idp)
+        .form(&[("csrf_token", csrf_of(&html)), ("request", request), ("card", "doctor-auth".into())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (url, page) = follow(&b, absolute(&idp, &location(&res)), base_of).await;
+    assert_eq!(url, server.portal("/"));
+    let home = page.text().await.unwrap();
+    assert!(home.contains("ログイン中:"), "{home}");
+    assert!(home.contains("Medical Doctor"), "{home}");
+
+    // Sign out: the portal session ends and the idp's end-session endpoint brings us back.
+    let res = b
+        .post(server.portal("/logout"))
+        .header("origin", &portal)
+        .form(&[("csrf_token", csrf_of(&home))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let to_idp = location(&res);
+    assert!(to_idp.starts_with(&format!("{idp}/logout?")), "{to_idp}");
+    let (url, page) = follow(&b, to_idp, base_of).await;
+    assert_eq!(url, server.portal("/"));
+    assert!(page.text().await.unwrap().contains("href=\"/login\""), "signed out of the portal");
+    // And out of the idp: a new sign-in asks for the card again.
+    let (url, _) = follow(&b, server.portal("/login"), base_of).await;
+    assert!(url.starts_with(&format!("{idp}/login?request=")), "{url}");
+    assert_eq!(server.terminate(), Some(0));
+}
