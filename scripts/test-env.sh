@@ -24,6 +24,14 @@ command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
 command -v psql >/dev/null || missing+=(postgresql-client)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
 command -v curl >/dev/null || missing+=(curl)
+# Browser tests (headless Chromium), PDF text and QR checks, the Japanese font of PDFs, the
+# PKCS#11 card emulation.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v pdftotext >/dev/null || missing+=(poppler-utils)
+command -v zbarimg >/dev/null || missing+=(zbar-tools)
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
+command -v softhsm2-util >/dev/null || missing+=(softhsm2)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 if ! command -v cargo-nextest >/dev/null; then

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::clients::{Client, SubjectType};
 use crate::ids;
 use crate::session::Authentication;
-use crate::store::accounts;
+use crate::store::{accounts, identities};
 
 /// What a grant hands to token minting.
 #[derive(Debug, Clone)]
@@ -75,7 +75,7 @@ pub fn subject(client: &Client, account_id: &str) -> String {
     }
 }
 
-/// Claims released for `scopes` about an account (profile, hpki, roles).
+/// Claims released for `scopes` about an account (profile, hpki, license).
 pub async fn scope_claims(
     app: &App,
     account_id: &str,
@@ -95,7 +95,7 @@ pub async fn scope_claims(
             claims.insert("name#ja-Latn".into(), json!(r));
         }
     }
-    if has("hpki") {
+    if has("hpki") || has("license") {
         let card = match auth.and_then(|a| a.card.as_ref()) {
             Some((issuer, subscriber)) => accounts::find_card(&app.db, issuer, subscriber).await?,
             None => {
@@ -103,11 +103,21 @@ pub async fn scope_claims(
             }
         };
         if let Some(c) = card {
-            claims.insert("hc_roles".into(), json!(c.hc_roles));
-            claims.insert(
-                "hpki".into(),
-                json!({ "issuer": c.issuer, "subscriber_id": c.subscriber_id, "serial": c.serial, "not_after": c.not_after }),
-            );
+            if has("hpki") {
+                claims.insert("hc_roles".into(), json!(c.hc_roles));
+                claims.insert(
+                    "hpki".into(),
+                    json!({ "issuer": c.issuer, "subscriber_id": c.subscriber_id, "serial": c.serial, "not_after": c.not_after }),
+                );
+            }
+            // DESIGN §7: registry attributes, only when the registry has them for this card.
+            if has("license")
+                && let Some(i) = identities::find_identity(&app.db, &c.issuer, &c.subscriber_id).await?
+            {
+                claims.insert("medical_registration_number".into(), json!(i.registration_number));
+                claims.insert("birthdate".into(), json!(i.birth_date));
+                claims.insert("name#ja-Kana-JP".into(), json!(i.kana_name));
+            }
         }
     }
     Ok(claims)

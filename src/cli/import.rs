@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use idp::store::identities::{Identity, upsert_identities};
 use indicatif::{ProgressBar, ProgressStyle};
 use portal::import::{self, Encoding, Options, Report};
 
@@ -18,7 +19,8 @@ use crate::startup;
 pub enum ImportCommand {
     /// Attendance records: registration_number, event_id, date, credits… (see docs/import.md).
     Attendance(ImportArgs),
-    /// The doctors' registry: registration_number, kana_name, birth_date, name.
+    /// The doctors' registry: registration_number, kana_name, birth_date, name, and the card
+    /// (issuer, subscriber_id) for the idp's `license` claims.
     Registry(ImportArgs),
 }
 
@@ -57,7 +59,21 @@ pub async fn run(cmd: ImportCommand, config: &Config) -> anyhow::Result<()> {
     let mut tick = |done: u64| bar.set_position(done);
     let result = match cmd {
         ImportCommand::Attendance(_) => import::attendance::import(&db, &data, &opts, &mut tick).await,
-        ImportCommand::Registry(_) => import::registry::import(&db, &data, &opts, &mut tick).await,
+        ImportCommand::Registry(_) => {
+            match import::registry::import_with_card_holders(&db, &data, &opts, &mut tick).await {
+                Ok((report, holders)) => {
+                    if !opts.dry_run && !holders.is_empty() {
+                        // The idp's copy, keyed by card, for the `license` claims.
+                        let identities: Vec<_> = holders.iter().map(identity).collect();
+                        upsert_identities(&db, &identities, opts.now)
+                            .await
+                            .context("storing the registry's card holders for the idp")?;
+                    }
+                    Ok(report)
+                }
+                Err(e) => Err(e),
+            }
+        }
     };
     bar.finish_and_clear();
     db.close().await;
@@ -69,6 +85,17 @@ pub async fn run(cmd: ImportCommand, config: &Config) -> anyhow::Result<()> {
     match report.errors.len() {
         0 => Ok(()),
         n => anyhow::bail!("{n} row(s) rejected"),
+    }
+}
+
+/// The idp's registry entry of a card holder.
+fn identity(h: &import::registry::CardHolder) -> Identity {
+    Identity {
+        issuer: h.issuer.clone(),
+        subscriber_id: h.subscriber_id.clone(),
+        registration_number: h.doctor.registration_number.clone(),
+        birth_date: h.doctor.birth_date.to_string(),
+        kana_name: h.doctor.kana_name.clone(),
     }
 }
 

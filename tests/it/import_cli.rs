@@ -215,3 +215,80 @@ async fn postgres_import_and_reimport() {
     assert_eq!(counts(db.url()).await, (2, 4, 2, 1));
     assert!(!Path::new(&w.path().join("data/shikaku.db")).exists());
 }
+
+const REGISTRY_WITH_CARDS: &str = "\
+registration_number,kana_name,birth_date,issuer,subscriber_id
+123456,ヤマダ　タロウ,1980-05-01,\"C=JP, O=JMA, CN=HPKI Auth CA\",TESTJ00001
+234567,スズキ　ハナコ,1975-12-03,,
+345678,サトウ　ジロウ,1970-01-02,\"C=JP, O=JMA, CN=HPKI Auth CA\",
+";
+
+/// (issuer, subscriber id, registration number, birth date, kana) rows of the idp's registry.
+async fn identities(url: &str) -> Vec<(String, String, String, String, String)> {
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
+    let rows = sqlx::query_as(
+        "SELECT issuer, subscriber_id, registration_number, birth_date, kana_name FROM identity_attributes \
+         ORDER BY registration_number",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.ok();
+    rows
+}
+
+/// Registry rows that name a card also reach the idp (for the `license` claims); a row with
+/// half a card is refused; a dry run writes neither; a changed row replaces the idp's copy.
+async fn registry_rows_with_a_card_reach_the_idp(w: Workdir, url: String) {
+    w.file("registry.csv", REGISTRY_WITH_CARDS);
+    let (code, out, _) = import(&w, &["registry", "registry.csv", "--dry-run"]);
+    assert_eq!(code, Some(1));
+    assert!(out.starts_with("line 4: give both issuer and subscriber_id, or neither\n"), "{out}");
+    assert!(identities(&url).await.is_empty(), "a dry run writes nothing");
+
+    let (code, out, _) = import(&w, &["registry", "registry.csv"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.ends_with("registry: 3 rows, 2 added, 0 updated, 0 already present, 1 rejected (UTF-8)\n"),
+        "{out}"
+    );
+    let expected = (
+        "C=JP, O=JMA, CN=HPKI Auth CA".to_owned(),
+        "TESTJ00001".to_owned(),
+        "123456".to_owned(),
+        "1980-05-01".to_owned(),
+        "ヤマダ　タロウ".to_owned(),
+    );
+    assert_eq!(identities(&url).await, vec![expected.clone()]);
+
+    w.file(
+        "fix.csv",
+        "registration_number,kana_name,birth_date,issuer,subscriber_id\n\
+         123456,ヤマダ　タロウ,1980-05-02,\"C=JP, O=JMA, CN=HPKI Auth CA\",TESTJ00001\n",
+    );
+    let (code, _, err) = import(&w, &["registry", "fix.csv"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        identities(&url).await,
+        vec![(expected.0, expected.1, expected.2, "1980-05-02".into(), expected.4)]
+    );
+}
+
+#[tokio::test]
+async fn registry_cards_on_sqlite() {
+    let w = Workdir::new();
+    let url = sqlite_url(&w);
+    registry_rows_with_a_card_reach_the_idp(w, url).await;
+}
+
+#[tokio::test]
+async fn registry_cards_on_postgres() {
+    let Some(pg) = testing::postgres_url() else {
+        eprintln!("note: SHIKAKU_TEST_POSTGRES_URL not set; PostgreSQL variant not run");
+        return;
+    };
+    let db = TestDb::postgres_empty(&pg).await;
+    let w = Workdir::new().env("SHIKAKU_DATABASE_URL", db.url());
+    registry_rows_with_a_card_reach_the_idp(w, db.url().to_owned()).await;
+}

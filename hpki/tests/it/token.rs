@@ -124,6 +124,18 @@ mod positive {
     }
 
     #[test]
+    fn ecdsa_p521() {
+        let c = card("doctor-auth-p521");
+        let id = hpki_validate(&token(&c)).unwrap();
+        assert_eq!(id.algorithm, Algorithm::ES512);
+        assert_eq!(id.subscriber_id.as_deref(), Some("TESTJ00004"));
+        // The P-521 key does not sign ES256 or ES384.
+        let mut v: Value = serde_json::from_str(&token(&c)).unwrap();
+        v["algorithm"] = "ES384".into();
+        assert_eq!(code(hpki_validate(&v.to_string())), "signature_invalid");
+    }
+
+    #[test]
     fn pharmacist_and_director_with_role_filters() {
         let only = |roles: &[&str]| {
             validator(Profile::hpki_with_roles(RoleFilter::Only(

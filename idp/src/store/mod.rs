@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod clients;
 pub mod consents;
+pub mod identities;
 pub mod refresh;
 pub mod trust;
 

@@ -2,6 +2,7 @@
 //! configured.
 
 mod keys;
+mod license;
 mod lifecycle;
 mod live;
 mod oidc;

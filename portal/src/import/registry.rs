@@ -1,5 +1,9 @@
 //! `import registry`: one CSV row = one doctor (registration number, kana name, birth date,
 //! optional kanji name). The registry is authoritative: a changed row updates the doctor.
+//!
+//! Optional `issuer` + `subscriber_id` columns name the doctor's HPKI card (issuing CA as card
+//! sign-in records it, subject serialNumber): such rows are also returned as [`CardHolder`]s,
+//! which the binary hands to the idp so it can release the `license` claims (DESIGN §7).
 
 use std::collections::HashMap;
 
@@ -15,14 +19,43 @@ use crate::store::doctors::{Doctor, create_doctors, find_doctors, update_doctor}
 /// Columns that every file has.
 pub const REQUIRED: &[&str] = &["registration_number", "kana_name", "birth_date"];
 /// Columns a file may have.
-pub const OPTIONAL: &[&str] = &["name"];
+pub const OPTIONAL: &[&str] = &["name", "issuer", "subscriber_id"];
+
+/// A registry row that names the doctor's card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardHolder {
+    /// Issuing CA of the card (as the idp records it).
+    pub issuer: String,
+    /// Subject serialNumber of the card certificates.
+    pub subscriber_id: String,
+    /// The doctor.
+    pub doctor: Doctor,
+}
 
 /// Whether `text` is a katakana name: katakana, the long-vowel mark, middle dot and spaces.
 fn is_katakana_name(text: &str) -> bool {
     !text.is_empty() && text.chars().all(|c| matches!(c, '\u{30A1}'..='\u{30FC}' | ' ' | '\u{3000}'))
 }
 
-fn parse_row(row: &Row, today: Date) -> Result<(u64, Doctor), RowError> {
+/// Issuing CA and subscriber id of a card.
+type CardKey = (String, String);
+
+/// The card a row names: both columns or neither.
+fn parse_card(row: &Row) -> Result<Option<CardKey>, RowError> {
+    let line = row.line;
+    match (row.opt("issuer").map(str::trim), row.opt("subscriber_id").map(str::trim)) {
+        (None | Some(""), None | Some("")) => Ok(None),
+        (Some(i), Some(s)) if !i.is_empty() && !s.is_empty() => {
+            if i.chars().count() > 500 || s.chars().count() > 100 {
+                return Err(RowError::row(line, "issuer or subscriber_id too long"));
+            }
+            Ok(Some((i.to_owned(), s.to_owned())))
+        }
+        (Some(_) | None, _) => Err(RowError::row(line, "give both issuer and subscriber_id, or neither")),
+    }
+}
+
+fn parse_row(row: &Row, today: Date) -> Result<(u64, Doctor, Option<CardKey>), RowError> {
     let line = row.line;
     let number = registration::normalize(row.get("registration_number"))
         .map_err(|e| RowError::at(line, "registration_number", e))?;
@@ -44,6 +77,7 @@ fn parse_row(row: &Row, today: Date) -> Result<(u64, Doctor), RowError> {
     if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
         return Err(RowError::at(line, "name", "longer than 100 characters"));
     }
+    let card = parse_card(row)?;
     Ok((
         line,
         Doctor {
@@ -53,6 +87,7 @@ fn parse_row(row: &Row, today: Date) -> Result<(u64, Doctor), RowError> {
             birth_date,
             source: "registry".into(),
         },
+        card,
     ))
 }
 
@@ -63,6 +98,17 @@ pub async fn import(
     opts: &Options,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<Report, ImportError> {
+    import_with_card_holders(db, data, opts, progress).await.map(|(report, _)| report)
+}
+
+/// [`import`], also returning the accepted rows that name a card.
+pub async fn import_with_card_holders(
+    db: &Db,
+    data: &[u8],
+    opts: &Options,
+    progress: &mut (dyn FnMut(u64) + Send),
+) -> Result<(Report, Vec<CardHolder>), ImportError> {
+    let mut holders = Vec::new();
     let table = Table::open(data, opts.encoding, REQUIRED, OPTIONAL)?;
     let today = time::OffsetDateTime::from_unix_timestamp(opts.now)
         .map(|t| t.to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC)).date())
@@ -80,7 +126,7 @@ pub async fn import(
                 parse_row(&r, today)
             });
             match parsed {
-                Ok((line, d)) => match seen.get(&d.registration_number) {
+                Ok((line, d, card)) => match seen.get(&d.registration_number) {
                     Some(first) => report.errors.push(RowError::at(
                         line,
                         "registration_number",
@@ -88,6 +134,9 @@ pub async fn import(
                     )),
                     None => {
                         seen.insert(d.registration_number.clone(), line);
+                        if let Some((issuer, subscriber_id)) = card {
+                            holders.push(CardHolder { issuer, subscriber_id, doctor: d.clone() });
+                        }
                         batch.push((line, d));
                     }
                 },
@@ -98,7 +147,7 @@ pub async fn import(
         progress(end);
     }
     report.errors.sort_by_key(|e| e.line);
-    Ok(report)
+    Ok((report, holders))
 }
 
 async fn write_batch(
