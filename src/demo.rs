@@ -1,7 +1,9 @@
 //! Demo mode (`shikaku demo` or `shikaku serve --demo`): a test PKI trusted by the idp, virtual
 //! cards on the sign-in page, and the portal registered as a client, so that a newcomer can sign
 //! in in a browser without a card. The test PKI is deterministic (fixed seed), so demo accounts
-//! survive restarts.
+//! survive restarts. It also seeds the portal: a registry naming the demo doctors' cards (so the
+//! idp releases their registration numbers with the `license` scope), training events and
+//! attendance over three fiscal years, through the same imports an operator runs.
 
 use anyhow::Context;
 use hpki::testpki::TestPki;
@@ -64,7 +66,7 @@ pub async fn prepare(db: &Db, config: &Config) -> anyhow::Result<Demo> {
         redirect_uris: vec![format!("{}/callback", config.portal_public_url)],
         post_logout_redirect_uris: vec![format!("{}/", config.portal_public_url)],
         grant_types: vec![GrantType::AuthorizationCode],
-        scopes: vec!["openid".into(), "profile".into(), "hpki".into()],
+        scopes: vec!["openid".into(), "profile".into(), "hpki".into(), "license".into(), "roles".into()],
         skip_consent: true,
         subject_type: SubjectType::Public,
         id_token_alg: config.signing_algs.first().copied().unwrap_or(idp::keys::SigningAlg::ES256),
@@ -82,6 +84,7 @@ pub async fn prepare(db: &Db, config: &Config) -> anyhow::Result<Demo> {
     } else {
         client_store::create_client(db, &portal).await.context("registering the portal client")?;
     }
+    seed_portal(db, &pki, now).await?;
     let cards = pki
         .cards
         .iter()
@@ -101,4 +104,88 @@ pub async fn prepare(db: &Db, config: &Config) -> anyhow::Result<Demo> {
         })
         .collect();
     Ok(Demo { cards, portal_secret })
+}
+
+/// Demo doctors: (card name in the test PKI, registration number, kana name, birth date, how
+/// many events they attended).
+const DOCTORS: [(&str, &str, &str, &str, usize); 4] = [
+    ("doctor-auth", "512345", "ニホン　タロウ", "1978-04-12", 24),
+    ("doctor-auth-p384", "498765", "ニホン　ジロウ", "1969-11-03", 40),
+    ("doctor-auth-p256", "601234", "ニホン　ゴロウ", "1985-07-21", 8),
+    ("doctor-auth-p521", "623456", "ニホン　シロウ", "1990-01-30", 3),
+];
+
+/// Titles of the demo training events.
+const TITLES: [&str; 12] = [
+    "糖尿病診療の最新知見",
+    "高血圧治療ガイドライン解説",
+    "在宅医療と多職種連携",
+    "感染症対策の実際",
+    "認知症の早期診断と支援",
+    "がん緩和ケア研修会",
+    "小児の救急診療",
+    "医療安全推進講習会",
+    "睡眠障害の診かた",
+    "心不全の地域連携",
+    "COPDの診断と治療",
+    "医の倫理と医療制度",
+];
+
+/// The registry and attendance CSV files of the demo, as an organizer would import them.
+fn portal_files(pki: &TestPki) -> (String, String) {
+    let mut registry = String::from("registration_number,kana_name,birth_date,name,issuer,subscriber_id\n");
+    let mut attendance =
+        String::from("registration_number,event_id,event_title,organizer,date,credits,status\n");
+    for (d, (card, number, kana, birth, events)) in DOCTORS.iter().enumerate() {
+        let Some(cert) = pki
+            .cards
+            .iter()
+            .find(|c| c.name == *card)
+            .and_then(|c| hpki::HpkiCertificate::parse(&c.issued.der).ok())
+        else {
+            continue;
+        };
+        let name = cert.kanji_name.clone().unwrap_or_default();
+        let subscriber = cert.subscriber_id.clone().unwrap_or_default();
+        registry.push_str(&format!("{number},{kana},{birth},{name},\"{}\",{subscriber}\n", cert.issuer));
+        // Events every five weeks back from November 2026: three fiscal years and a bit.
+        for i in 0..*events {
+            let day =
+                time::macros::date!(2026 - 11 - 20) - time::Duration::days(35 * i as i64 + 3 * d as i64);
+            let code_a = (i * 7 + d * 11) % 84 + 1;
+            let code_b = (i * 13 + d * 5 + 40) % 84 + 1;
+            let units = if i % 3 == 0 { "1.5" } else { "1" };
+            let title = TITLES[i % TITLES.len()];
+            let status = if i < 2 { "provisional" } else { "confirmed" };
+            attendance.push_str(&format!(
+                "{number},DEMO-{d}-{i},{title},資格テスト医師会,{day},jma_cme:{code_a}={units};jma_cme:{code_b}=0.5,{status}\n"
+            ));
+            if i % 6 == 5 {
+                attendance.push_str(&format!(
+                    "{number},DEMO-K-{d}-{i},かかりつけ医機能研修 応用研修,資格テスト医師会,{day},jma_kakaritsuke:applied=2,confirmed\n"
+                ));
+            }
+        }
+    }
+    (registry, attendance)
+}
+
+/// Imports the demo registry and attendance (idempotent: a restart changes nothing).
+async fn seed_portal(db: &Db, pki: &TestPki, now: i64) -> anyhow::Result<()> {
+    use portal::import::{Options, attendance, registry};
+    let (registry_csv, attendance_csv) = portal_files(pki);
+    let opts = Options::new(now);
+    let (report, holders) =
+        registry::import_with_card_holders(db, registry_csv.as_bytes(), &opts, &mut |_| {})
+            .await
+            .context("demo registry")?;
+    anyhow::ensure!(report.errors.is_empty(), "demo registry: {:?}", report.errors);
+    let identities: Vec<_> = holders.iter().map(crate::cli::import::identity).collect();
+    idp::store::identities::upsert_identities(db, &identities, now).await?;
+    let report = attendance::import(db, attendance_csv.as_bytes(), &opts, &mut |_| {})
+        .await
+        .context("demo attendance")?;
+    anyhow::ensure!(report.errors.is_empty(), "demo attendance: {:?}", report.errors);
+    tracing::info!(added = report.inserted, "demo attendance");
+    Ok(())
 }

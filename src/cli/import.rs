@@ -89,7 +89,7 @@ pub async fn run(cmd: ImportCommand, config: &Config) -> anyhow::Result<()> {
 }
 
 /// The idp's registry entry of a card holder.
-fn identity(h: &import::registry::CardHolder) -> Identity {
+pub fn identity(h: &import::registry::CardHolder) -> Identity {
     Identity {
         issuer: h.issuer.clone(),
         subscriber_id: h.subscriber_id.clone(),

@@ -104,3 +104,31 @@ async fn demo_sign_in_from_the_portal_and_out_again() {
     assert!(url.starts_with(&format!("{idp}/login?request=")), "{url}");
     assert_eq!(server.terminate(), Some(0));
 }
+
+/// (doctors, idp registry entries, attendance records) in the demo's SQLite database.
+async fn seeded(w: &Workdir) -> (i64, i64, i64) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", w.path().join("data/shikaku.db").display());
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let mut n = Vec::new();
+    for table in ["doctors", "identity_attributes", "attendances"] {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        n.push(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(&mut conn).await.unwrap());
+    }
+    conn.close().await.ok();
+    (n[0], n[1], n[2])
+}
+
+#[tokio::test]
+async fn demo_seeds_doctors_and_attendance_once() {
+    let w = Workdir::new();
+    let server = w.start(&["demo"]).await;
+    assert_eq!(server.terminate(), Some(0));
+    // Four demo doctors with their cards in the idp's registry; 75 events attended and 11
+    // family-doctor trainings.
+    assert_eq!(seeded(&w).await, (4, 4, 86));
+    let server = w.start(&["serve", "--demo"]).await;
+    assert_eq!(server.terminate(), Some(0));
+    assert_eq!(seeded(&w).await, (4, 4, 86), "a restart changes nothing");
+}
