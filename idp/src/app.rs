@@ -15,7 +15,7 @@ use web::{Lang, PageError, Site, Templates};
 
 use crate::keys::{KeyError, KeyPolicy, Keys, MasterKey, OWNER_IDP, SigningAlg};
 use crate::trust::Trust;
-use crate::{authorize, discovery, introspect, jwks, login, logout, token, userinfo};
+use crate::{account, authorize, discovery, introspect, jwks, login, logout, token, userinfo};
 
 /// The idp's settings (the binary fills them from `shikaku.toml` and the environment).
 #[derive(Debug, Clone)]
@@ -138,7 +138,10 @@ pub async fn build(
         .route("/login", get(login::page))
         .route("/login/card/challenge", get(login::challenge))
         .route("/login/card", post(login::submit))
-        .route("/logout", get(logout::get).post(logout::post));
+        .route("/logout", get(logout::get).post(logout::post))
+        .route("/account", get(account::show))
+        .route("/account/sessions/end", post(account::end_session))
+        .route("/account/apps/revoke", post(account::revoke_app));
     let api = Router::new()
         .route("/.well-known/openid-configuration", get(discovery::metadata))
         .route("/jwks", get(jwks::get))

@@ -1,6 +1,7 @@
 //! The OpenID Connect provider: doctors sign in with the HPKI card and relying parties get
 //! tokens. This crate is a library: [`build`] gives the router, the `shikaku` binary serves it.
 
+pub mod account;
 pub mod app;
 pub mod audit;
 pub mod authorize;

@@ -1,11 +1,13 @@
 //! Browser sessions at the idp: a random id in a `__Host-` cookie (plain name over HTTP), the
-//! session itself in the key-value store with idle and absolute timeouts.
+//! session itself in the key-value store with idle and absolute timeouts, under the id's hash
+//! (the same hash names its row in SQL `sessions`, which lists a person's sessions).
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::ids;
+use crate::store::sessions;
 
 /// Cookie name (prefixed `__Host-` over HTTPS).
 const COOKIE: &str = "idp_session";
@@ -39,7 +41,12 @@ pub struct Session {
 }
 
 fn key(sid: &str) -> String {
-    format!("session:{sid}")
+    key_of_id(&ids::hash(sid))
+}
+
+/// KV key of the session whose id hashes to `id`.
+fn key_of_id(id: &str) -> String {
+    format!("session:{id}")
 }
 
 /// The session of a request, if its cookie names a live one within the absolute timeout.
@@ -78,6 +85,18 @@ pub async fn start(
         clients: vec![],
     };
     save(app, &session).await?;
+    let record = sessions::SessionRecord {
+        id: ids::hash(&session.sid),
+        account_id: account_id.to_owned(),
+        amr: session.auth.amr.clone(),
+        created_at: now,
+        expires_at: now
+            .saturating_add(i64::try_from(app.config.session_absolute.as_secs()).unwrap_or(i64::MAX)),
+    };
+    if let Err(e) = sessions::create_session(&app.db, &record).await {
+        // The session works without its listing; the account page just will not show it.
+        tracing::warn!(error = %e, "cannot record the session");
+    }
     let cookie = web::cookies::set(
         &app.site,
         &app.site.cookie_name(COOKIE),
@@ -97,8 +116,46 @@ pub async fn save(app: &App, session: &Session) -> Result<(), storage::KvError> 
 /// Ends a session; returns the `Set-Cookie` value that clears the cookie.
 pub async fn end(app: &App, session: &Session) -> HeaderValue {
     let _ = app.kv.delete(&key(&session.sid)).await;
+    let _ = sessions::update_session_ended(
+        &app.db,
+        &session.account_id,
+        &ids::hash(&session.sid),
+        crate::app::now(),
+    )
+    .await;
     let cookie = web::cookies::set(&app.site, &app.site.cookie_name(COOKIE), "", 0, true);
     HeaderValue::from_str(&cookie).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// Ends a session of `account_id` by its listed id (from the account page); false when it was
+/// not theirs or already over.
+pub async fn end_by_id(app: &App, account_id: &str, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let ended = sessions::update_session_ended(&app.db, account_id, id, now).await?;
+    if ended && let Err(e) = app.kv.delete(&key_of_id(id)).await {
+        tracing::warn!(error = %e, "cannot delete the session");
+    }
+    Ok(ended)
+}
+
+/// The listed sessions of an account that are still alive (a session past its idle timeout is
+/// gone from the key-value store and is marked ended here).
+pub async fn list(
+    app: &App,
+    account_id: &str,
+    now: i64,
+) -> Result<Vec<sessions::SessionRecord>, sqlx::Error> {
+    let mut alive = Vec::new();
+    for s in sessions::find_sessions(&app.db, account_id, now).await? {
+        match app.kv.get(&key_of_id(&s.id)).await {
+            Ok(Some(_)) => alive.push(s),
+            Ok(None) => {
+                sessions::update_session_ended(&app.db, account_id, &s.id, now).await?;
+            }
+            // The store is down: show what SQL knows.
+            Err(_) => alive.push(s),
+        }
+    }
+    Ok(alive)
 }
 
 /// Appends a `Set-Cookie` header.

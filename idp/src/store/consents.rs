@@ -49,3 +49,17 @@ pub async fn delete_consent(db: &Db, account_id: &str, client_id: &str) -> Resul
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Every consent of an account: (client id, scopes, granted at), most recent first.
+pub async fn find_consents(
+    db: &Db,
+    account_id: &str,
+) -> Result<Vec<(String, Vec<String>, i64)>, sqlx::Error> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT client_id, scopes, granted_at FROM consents WHERE account_id = $1 ORDER BY granted_at DESC, client_id",
+    )
+    .bind(account_id)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter().map(|(c, s, at)| Ok((c, from_json(&s)?, at))).collect()
+}

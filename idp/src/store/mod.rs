@@ -6,6 +6,7 @@ pub mod clients;
 pub mod consents;
 pub mod identities;
 pub mod refresh;
+pub mod sessions;
 pub mod trust;
 
 /// A JSON column value.

@@ -95,3 +95,22 @@ pub async fn update_family_revoked(db: &Db, family_id: &str, now: i64) -> Result
             .await?;
     Ok(done.rows_affected())
 }
+
+/// Revokes every refresh token an account holds for a client (consent withdrawn); returns how
+/// many were still unrevoked.
+pub async fn update_client_revoked(
+    db: &Db,
+    account_id: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $3 WHERE account_id = $1 AND client_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(account_id)
+    .bind(client_id)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected())
+}

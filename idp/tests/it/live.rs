@@ -201,6 +201,17 @@ pub async fn authorize(live: &Live, b: &reqwest::Client, authorize_url: &str, ca
 
 /// Signs in through a fresh browser for `client_id`; returns the code and its PKCE verifier.
 pub async fn code(live: &Live, client_id: &str, scope: &str, extra: &[(&str, &str)]) -> (String, String) {
+    code_in(live, &browser(), client_id, scope, extra).await
+}
+
+/// Like [`code`], in the browser `b` (which keeps its idp session).
+pub async fn code_in(
+    live: &Live,
+    b: &reqwest::Client,
+    client_id: &str,
+    scope: &str,
+    extra: &[(&str, &str)],
+) -> (String, String) {
     let verifier = idp::ids::random(32);
     let challenge = {
         use base64::Engine;
@@ -217,8 +228,7 @@ pub async fn code(live: &Live, client_id: &str, scope: &str, extra: &[(&str, &st
     ];
     params.extend_from_slice(extra);
     let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
-    let back =
-        authorize(live, &browser(), &format!("{}?{query}", live.url("/authorize")), "doctor-auth").await;
+    let back = authorize(live, b, &format!("{}?{query}", live.url("/authorize")), "doctor-auth").await;
     (query_param(&back, "code").unwrap_or_else(|| panic!("no code in {back}")), verifier)
 }
 

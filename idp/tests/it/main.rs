@@ -1,6 +1,7 @@
 //! Integration tests of the idp, on SQLite + memory always and PostgreSQL + Redis when
 //! configured.
 
+mod account;
 mod keys;
 mod license;
 mod lifecycle;

@@ -30,6 +30,14 @@ fn every_template_parses_and_renders_in_every_language() {
     ctx.insert("demo_cards", &[serde_json::json!({ "id": "d", "label": "日本　太郎" })]);
     ctx.insert("params", &serde_json::json!({ "state": "s" }));
     ctx.insert(
+        "sessions",
+        &[serde_json::json!({ "id": "h", "started": "2026-11-30 09:00", "expires": "2026-11-30 21:00", "method": "account_method_card", "current": true })],
+    );
+    ctx.insert(
+        "apps",
+        &[serde_json::json!({ "client_id": "c", "name": "地域医療連携ネットワーク", "scopes": ["openid"], "granted": "2026-11-30 09:00" })],
+    );
+    ctx.insert(
         "session",
         &serde_json::json!({ "sub": "x", "name": "日本　太郎", "hc_roles": ["Medical Doctor"] }),
     );
