@@ -99,14 +99,18 @@ pub async fn submit(
     };
     match create_pending_link(db, &session.sub, &number, session.name.as_deref(), state.0.clock.now()).await {
         Ok(()) => Ok(Redirect::to("/me/registration").into_response()),
-        Err(StoreError::Conflict(_)) => page(
-            &state,
-            lang,
-            &csrf,
-            link.as_ref(),
-            &entry.registration_number,
-            Some("registration_error_confirmed"),
-        ),
+        Err(StoreError::Conflict(_)) => {
+            let mut res = page(
+                &state,
+                lang,
+                &csrf,
+                link.as_ref(),
+                &entry.registration_number,
+                Some("registration_error_confirmed"),
+            )?;
+            *res.status_mut() = axum::http::StatusCode::CONFLICT;
+            Ok(res)
+        }
         Err(e) => Err(store_error(e)),
     }
 }
