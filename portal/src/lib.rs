@@ -1,8 +1,12 @@
 //! The portal: doctors' training history, credits and attendance certificates. A relying party
 //! of the idp. This crate is a library: [`build`] gives the router, the `shikaku` binary serves it.
 
+pub mod clock;
 pub mod credits;
+pub mod history;
 pub mod import;
+pub mod linking;
+pub mod pages;
 pub mod signin;
 pub mod store;
 
@@ -44,6 +48,8 @@ pub struct App {
     pub probes: Probes,
     /// The idp's discovered metadata.
     pub provider: signin::Provider,
+    /// Today's date (the system clock; fixed in tests).
+    pub clock: clock::Clock,
 }
 
 /// The shared state handed to handlers.
@@ -58,6 +64,16 @@ impl FromRef<AppState> for Site {
 
 /// The portal router with every shared layer.
 pub fn build(config: PortalConfig, probes: Probes, templates: Arc<Templates>) -> Router {
+    build_with_clock(config, probes, templates, clock::Clock::System)
+}
+
+/// [`build`] with the clock given (tests and benchmarks fix "today").
+pub fn build_with_clock(
+    config: PortalConfig,
+    probes: Probes,
+    templates: Arc<Templates>,
+    clock: clock::Clock,
+) -> Router {
     let site = Site::new("portal", &config.public_url);
     let app = Arc::new(App {
         templates: templates.clone(),
@@ -65,12 +81,16 @@ pub fn build(config: PortalConfig, probes: Probes, templates: Arc<Templates>) ->
         config,
         probes: probes.clone(),
         provider: signin::Provider::default(),
+        clock,
     });
     let routes = Router::new()
         .route("/", get(home))
         .route("/login", get(signin::login))
         .route("/callback", get(signin::callback))
         .route("/logout", post(signin::logout))
+        .route("/history", get(history::page))
+        .route("/me/registration", get(pages::registration::show).post(pages::registration::submit))
+        .route("/organizer/links", get(pages::organizer_links::show).post(pages::organizer_links::decide))
         .layer(from_fn_with_state(site.clone(), web::csrf::protect))
         .with_state(AppState(app));
     web::service::wrap(routes, site, templates, probes)

@@ -46,6 +46,9 @@ pub struct HpkiClaims {
     /// Staff roles.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// 医籍登録番号, released with the `license` scope when the registry has it.
+    #[serde(default)]
+    pub medical_registration_number: Option<String>,
 }
 impl AdditionalClaims for HpkiClaims {}
 
@@ -62,6 +65,9 @@ pub struct PortalSession {
     pub hc_roles: Vec<String>,
     /// Staff roles.
     pub roles: Vec<String>,
+    /// The registration number the idp released (`license` scope), as given.
+    #[serde(default)]
+    pub medical_registration_number: Option<String>,
     /// The ID token, as the hint for signing out at the idp.
     pub id_token: String,
 }
@@ -105,6 +111,30 @@ impl Provider {
 fn cookie(site: &web::Site, name: &str, value: &str, max_age: u64) -> HeaderValue {
     let c = web::cookies::set(site, &site.cookie_name(name), value, max_age, true);
     HeaderValue::from_str(&c).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// How long a portal session lasts.
+pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
+
+/// Stores a session in the KV for [`SESSION_TTL`]; the browser then sends its `sid` in the
+/// session cookie (see [`session_cookie`]).
+pub async fn save_session(kv: &dyn storage::Kv, session: &PortalSession) -> Result<(), storage::KvError> {
+    kv.set(
+        &format!("psession:{}", session.sid),
+        &serde_json::to_vec(session).unwrap_or_default(),
+        SESSION_TTL,
+    )
+    .await
+}
+
+/// The `Cookie` header value that carries session `sid` on `site`.
+pub fn session_cookie(site: &web::Site, sid: &str) -> String {
+    format!("{}={sid}", site.cookie_name(SESSION_COOKIE))
+}
+
+/// The `Set-Cookie` header value that gives a browser session `sid` on `site`.
+pub fn set_session_cookie(site: &web::Site, sid: &str) -> HeaderValue {
+    cookie(site, SESSION_COOKIE, sid, SESSION_TTL.as_secs())
 }
 
 /// The session of a request, if any.
@@ -246,14 +276,16 @@ pub async fn callback(
         name: claims.name().and_then(|n| n.get(None)).map(|n| n.to_string()),
         hc_roles: info.additional_claims().hc_roles.clone(),
         roles: info.additional_claims().roles.clone(),
+        medical_registration_number: info.additional_claims().medical_registration_number.clone(),
         id_token: id_token.to_string(),
     };
-    let ttl = Duration::from_secs(12 * 3600);
-    app.probes
-        .kv
-        .set(&format!("psession:{}", session.sid), &serde_json::to_vec(&session).unwrap_or_default(), ttl)
-        .await
-        .map_err(PageError::internal)?;
+    let ttl = SESSION_TTL;
+    save_session(app.probes.kv.as_ref(), &session).await.map_err(PageError::internal)?;
+    if session.medical_registration_number.is_some()
+        && let Err(e) = crate::linking::resolve(&app.probes.db, &session, app.clock.now()).await
+    {
+        tracing::warn!(error = %e, "linking from the registration number claim failed; retried on the next page");
+    }
     let mut res = Redirect::to("/").into_response();
     res.headers_mut()
         .append(header::SET_COOKIE, cookie(&app.site, SESSION_COOKIE, &session.sid, ttl.as_secs()));

@@ -7,6 +7,7 @@
 pub mod attendance;
 pub mod doctors;
 pub mod events;
+pub mod links;
 pub mod systems;
 
 /// Errors of the store.

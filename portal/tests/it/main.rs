@@ -1,41 +1,134 @@
 //! Integration tests of the portal router.
 
+mod browser;
 mod credits;
+mod history;
+mod links;
 mod pages;
+mod seed;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, Response};
+use axum::http::{Request, Response, header};
 use http_body_util::BodyExt;
+use portal::clock::Clock;
+use portal::signin::{PortalSession, save_session, session_cookie};
+use storage::Db;
 use storage::testing::TestEnv;
+use time::Date;
 use tower::ServiceExt;
+use web::Site;
 use web::ops::Probes;
+
+/// The portal's public URL in tests.
+pub const PUBLIC_URL: &str = "http://127.0.0.1:8081";
 
 /// A portal on a test environment.
 #[derive(Debug)]
 pub struct TestApp {
     router: Router,
-    _env: TestEnv,
+    env: TestEnv,
+}
+
+fn router(env: &TestEnv, clock: Clock) -> Router {
+    let probes = Probes { db: env.db.db.clone(), kv: env.kv.clone(), metrics: web::metrics::recorder() };
+    let config = portal::PortalConfig {
+        public_url: PUBLIC_URL.into(),
+        idp_url: "http://127.0.0.1:8080".into(),
+        client_id: "portal".into(),
+        client_secret: None,
+    };
+    portal::build_with_clock(config, probes, Arc::new(web::Templates::load().unwrap()), clock)
 }
 
 impl TestApp {
     pub async fn new(env: TestEnv) -> Self {
-        let probes = Probes { db: env.db.db.clone(), kv: env.kv.clone(), metrics: web::metrics::recorder() };
-        let config = portal::PortalConfig {
-            public_url: "http://127.0.0.1:8081".into(),
-            idp_url: "http://127.0.0.1:8080".into(),
-            client_id: "portal".into(),
-            client_secret: None,
-        };
-        let router = portal::build(config, probes, Arc::new(web::Templates::load().unwrap()));
-        Self { router, _env: env }
+        Self { router: router(&env, Clock::System), env }
+    }
+
+    /// A portal whose "today" is `day`.
+    pub async fn on(env: TestEnv, day: Date) -> Self {
+        Self { router: router(&env, Clock::Fixed(day)), env }
+    }
+
+    /// Moves "today" to `day` (same database and KV).
+    pub fn set_today(&mut self, day: Date) {
+        self.router = router(&self.env, Clock::Fixed(day));
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.env.db.db
+    }
+
+    /// The router, to serve on a real port.
+    pub fn router(&self) -> Router {
+        self.router.clone()
     }
 
     pub async fn send(&self, req: Request<Body>) -> Response<Body> {
         self.router.clone().oneshot(req).await.unwrap()
     }
+
+    /// Puts a session in the KV the way the sign-in callback does and returns its `Cookie`
+    /// header value (test-only: no route of the portal creates sessions without the idp).
+    pub async fn sign_in(&self, sub: &str, name: &str, roles: &[&str], claim: Option<&str>) -> String {
+        let session = PortalSession {
+            sid: format!("sid-{sub}-{}", rand_suffix()),
+            sub: sub.into(),
+            name: Some(name.into()),
+            hc_roles: vec!["Medical Doctor".into()],
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            medical_registration_number: claim.map(str::to_owned),
+            id_token: "not-a-token".into(),
+        };
+        save_session(self.env.kv.as_ref(), &session).await.unwrap();
+        session_cookie(&Site::new("portal", PUBLIC_URL), &session.sid)
+    }
+
+    /// GET with a cookie; returns status, `Location` and body.
+    pub async fn get(&self, uri: &str, cookie: &str) -> (u16, Option<String>, String) {
+        let req = Request::get(uri).header(header::COOKIE, cookie).header(header::ACCEPT, "text/html");
+        let res = self.send(req.body(Body::empty()).unwrap()).await;
+        let status = res.status().as_u16();
+        let location = res.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_owned());
+        (status, location, text(res).await)
+    }
+
+    /// POST a form with a valid CSRF token (fetched with a GET first).
+    pub async fn post_form(
+        &self,
+        uri: &str,
+        cookie: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, Option<String>, String) {
+        let res = self.send(Request::get("/").body(Body::empty()).unwrap()).await;
+        let set = res.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+        let csrf = set.split(';').next().unwrap().to_owned();
+        let token = csrf.split_once('=').unwrap().1.to_owned();
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        body.append_pair("csrf_token", &token);
+        for (k, v) in fields {
+            body.append_pair(k, v);
+        }
+        let req = Request::post(uri)
+            .header(header::COOKIE, format!("{cookie}; {csrf}"))
+            .header(header::ACCEPT, "text/html")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body.finish()))
+            .unwrap();
+        let res = self.send(req).await;
+        let status = res.status().as_u16();
+        let location = res.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_owned());
+        (status, location, text(res).await)
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
 }
 
 pub async fn text(res: Response<Body>) -> String {

@@ -13,7 +13,15 @@ use crate::{TestApp, body_text};
 fn every_template_parses_and_renders_in_every_language() {
     let templates = Templates::load().expect("all templates parse");
     let names: Vec<String> = templates.names().map(str::to_owned).collect();
-    for expected in ["shared/base.html", "shared/error.html", "idp/home.html", "portal/home.html"] {
+    for expected in [
+        "shared/base.html",
+        "shared/error.html",
+        "idp/home.html",
+        "portal/home.html",
+        "portal/history.html",
+        "portal/registration.html",
+        "portal/organizer_links.html",
+    ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }
     let mut ctx = tera::Context::new();
@@ -39,7 +47,19 @@ fn every_template_parses_and_renders_in_every_language() {
     );
     ctx.insert(
         "session",
-        &serde_json::json!({ "sub": "x", "name": "日本　太郎", "hc_roles": ["Medical Doctor"] }),
+        &serde_json::json!({ "sub": "x", "name": "日本　太郎", "hc_roles": ["Medical Doctor"], "roles": ["organizer"] }),
+    );
+    // Portal: registration link and the organizer's review (the history page renders its
+    // "link first" branch here; portal tests render the rest).
+    ctx.insert("link", &serde_json::json!({ "status": "pending", "registration_number": "123456" }));
+    ctx.insert("entered", "12a");
+    ctx.insert("field_error", "registration_error_digits");
+    ctx.insert("notice", &serde_json::json!({ "key": "links_done_confirmed", "count": "2" }));
+    ctx.insert("form_error", "links_error_none");
+    ctx.insert(
+        "rows",
+        &[serde_json::json!({ "sub": "s", "registration_number": "123456", "claimed_name": "日本　太郎",
+            "registry_name": null, "registry_kana": "ニホン　タロウ", "in_registry": true, "entered_at": "2026-11-30 09:00" })],
     );
     for name in &names {
         for lang in Lang::ALL {

@@ -1,0 +1,90 @@
+//! `/history`: a signed-in doctor's training records, totals, curriculum-code coverage, units
+//! per fiscal year and certificate progress. Server-rendered; the filters are a plain GET form.
+
+pub mod chart;
+pub mod view;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Serialize;
+use web::csrf::CsrfToken;
+use web::templates::Context;
+use web::{Lang, PageError, Templates};
+
+use crate::AppState;
+use crate::history::view::{Data, Filters, RawFilters, Texts};
+use crate::linking;
+use crate::pages::{render, signed_in, store_error};
+use crate::store::attendance::find_attendances;
+use crate::store::events::find_events;
+use crate::store::links::LinkStatus;
+use crate::store::systems::{find_codes, find_rules, find_systems};
+
+struct PageTexts<'a> {
+    templates: &'a Templates,
+    lang: Lang,
+}
+
+impl Texts for PageTexts<'_> {
+    fn text(&self, key: &str) -> String {
+        self.templates.text(self.lang, key).to_owned()
+    }
+    fn japanese(&self) -> bool {
+        self.lang == Lang::Ja
+    }
+}
+
+/// The link as the page mentions it.
+#[derive(Debug, Serialize)]
+struct LinkState {
+    status: &'static str,
+    registration_number: String,
+}
+
+/// `GET /history`.
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: Lang,
+    csrf: CsrfToken,
+    Query(raw): Query<RawFilters>,
+) -> Result<Response, PageError> {
+    let session = match signed_in(&state, &headers).await {
+        Ok(s) => s,
+        Err(redirect) => return Ok(redirect),
+    };
+    let app = &state.0;
+    let db = &app.probes.db;
+    let link = linking::resolve(db, &session, app.clock.now()).await.map_err(store_error)?;
+    let mut ctx = Context::new();
+    ctx.insert("csrf_token", &csrf.0);
+    ctx.insert("session", &session);
+    ctx.insert(
+        "link",
+        &link.as_ref().map(|l| LinkState {
+            status: l.status.as_str(),
+            registration_number: l.registration_number.clone(),
+        }),
+    );
+    let Some(link) = link.filter(|l| l.status == LinkStatus::Confirmed) else {
+        return render(&state, "portal/history.html", lang, &ctx);
+    };
+    let attendances = find_attendances(db, &link.registration_number).await.map_err(store_error)?;
+    let mut ids: Vec<&str> = attendances.iter().map(|a| a.event_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut conn = db.pool().acquire().await.map_err(PageError::internal)?;
+    let events = find_events(&mut conn, &ids).await.map_err(store_error)?;
+    drop(conn);
+    let systems = find_systems(db).await.map_err(store_error)?;
+    let codes = find_codes(db).await.map_err(store_error)?;
+    let rules = find_rules(db).await.map_err(store_error)?;
+    let filters = Filters::parse(&raw, &systems);
+    let texts = PageTexts { templates: &app.templates, lang };
+    let data =
+        Data { attendances: &attendances, events: &events, systems: &systems, codes: &codes, rules: &rules };
+    let history = view::build(data, &filters, &texts, app.clock.today());
+    ctx.insert("history", &history);
+    render(&state, "portal/history.html", lang, &ctx)
+}

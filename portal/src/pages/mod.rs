@@ -1,0 +1,41 @@
+//! The portal's pages for signed-in people: the doctor's registration link and the
+//! organizer's review of links. The history page lives in [`crate::history`].
+
+pub mod organizer_links;
+pub mod registration;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use web::templates::Context;
+use web::{Lang, PageError};
+
+use crate::AppState;
+use crate::signin::{self, PortalSession};
+
+/// Staff roles (the `roles` claim) that may review links.
+pub const ORGANIZER_ROLES: [&str; 2] = ["organizer", "operator"];
+
+/// The signed-in session, or a redirect to `/login`.
+pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<PortalSession, Response> {
+    signin::current(state, headers).await.ok_or_else(|| Redirect::to("/login").into_response())
+}
+
+/// Whether the session holds an organizer (or operator) role.
+pub fn is_organizer(session: &PortalSession) -> bool {
+    session.roles.iter().any(|r| ORGANIZER_ROLES.contains(&r.as_str()))
+}
+
+/// 403 page for a signed-in person without the role a page needs.
+pub fn forbidden() -> PageError {
+    PageError::new(StatusCode::FORBIDDEN, "error_forbidden_title", "error_forbidden_message")
+}
+
+/// Renders a page template.
+pub fn render(state: &AppState, name: &str, lang: Lang, ctx: &Context) -> Result<Response, PageError> {
+    state.0.templates.render(name, lang, ctx).map(|h| Html(h).into_response()).map_err(PageError::internal)
+}
+
+/// Store failures become the internal-error page (logged with an id).
+pub fn store_error(e: crate::store::StoreError) -> PageError {
+    PageError::internal(e)
+}
