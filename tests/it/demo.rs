@@ -85,6 +85,15 @@ async fn demo_sign_in_from_the_portal_and_out_again() {
     assert!(home.contains("ログイン中:"), "{home}");
     assert!(home.contains("Medical Doctor"), "{home}");
 
+    // The idp released the registration number (scope `license`), so the demo doctor's
+    // history is there at once: seeded records, totals and progress toward the certificate.
+    let history = b.get(server.portal("/history")).send().await.unwrap();
+    assert_eq!(history.status(), 200);
+    let history = history.text().await.unwrap();
+    assert!(history.contains("512345"), "{history}");
+    assert!(history.contains("認定までの進捗") && history.contains("糖尿病診療の最新知見"), "{history}");
+    assert!(!history.contains("医籍登録番号の登録が必要です"), "{history}");
+
     // Sign out: the portal session ends and the idp's end-session endpoint brings us back.
     let res = b
         .post(server.portal("/logout"))
