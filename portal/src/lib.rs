@@ -2,6 +2,7 @@
 //! of the idp. This crate is a library: [`build`] gives the router, the `shikaku` binary serves it.
 
 pub mod credits;
+pub mod documents;
 pub mod import;
 pub mod signin;
 pub mod store;
@@ -44,6 +45,8 @@ pub struct App {
     pub probes: Probes,
     /// The idp's discovered metadata.
     pub provider: signin::Provider,
+    /// Document signing and PDF drawing.
+    pub documents: documents::routes::DocumentService,
 }
 
 /// The shared state handed to handlers.
@@ -57,7 +60,12 @@ impl FromRef<AppState> for Site {
 }
 
 /// The portal router with every shared layer.
-pub fn build(config: PortalConfig, probes: Probes, templates: Arc<Templates>) -> Router {
+pub fn build(
+    config: PortalConfig,
+    probes: Probes,
+    templates: Arc<Templates>,
+    documents: documents::routes::DocumentService,
+) -> Router {
     let site = Site::new("portal", &config.public_url);
     let app = Arc::new(App {
         templates: templates.clone(),
@@ -65,12 +73,15 @@ pub fn build(config: PortalConfig, probes: Probes, templates: Arc<Templates>) ->
         config,
         probes: probes.clone(),
         provider: signin::Provider::default(),
+        documents,
     });
     let routes = Router::new()
         .route("/", get(home))
         .route("/login", get(signin::login))
         .route("/callback", get(signin::callback))
         .route("/logout", post(signin::logout))
+        .route("/jwks", get(documents::routes::jwks))
+        .route("/v/{id}", get(documents::routes::verify))
         .layer(from_fn_with_state(site.clone(), web::csrf::protect))
         .with_state(AppState(app));
     web::service::wrap(routes, site, templates, probes)

@@ -1,6 +1,7 @@
 //! Integration tests of the portal router.
 
 mod credits;
+mod documents;
 mod pages;
 
 use std::sync::Arc;
@@ -17,6 +18,10 @@ use web::ops::Probes;
 #[derive(Debug)]
 pub struct TestApp {
     router: Router,
+    /// The database.
+    pub db: storage::Db,
+    /// The portal's document signer (same keys as the router's).
+    pub signer: portal::documents::Signer,
     _env: TestEnv,
 }
 
@@ -29,13 +34,33 @@ impl TestApp {
             client_id: "portal".into(),
             client_secret: None,
         };
-        let router = portal::build(config, probes, Arc::new(web::Templates::load().unwrap()));
-        Self { router, _env: env }
+        let (master, _) = idp::keys::MasterKey::generate();
+        let signer = portal::documents::Signer::open(env.db.db.clone(), master, &config.public_url, now())
+            .await
+            .unwrap();
+        let documents = portal::documents::routes::DocumentService::new(signer.clone(), font_path());
+        let router = portal::build(config, probes, Arc::new(web::Templates::load().unwrap()), documents);
+        Self { router, db: env.db.db.clone(), signer, _env: env }
+    }
+
+    /// The router, to serve on a real port.
+    pub fn router(&self) -> Router {
+        self.router.clone()
     }
 
     pub async fn send(&self, req: Request<Body>) -> Response<Body> {
         self.router.clone().oneshot(req).await.unwrap()
     }
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    idp::app::now()
+}
+
+/// The Japanese font of the PDFs (Debian fonts-noto-cjk).
+pub fn font_path() -> std::path::PathBuf {
+    portal::documents::pdf::DEFAULT_FONT_PATH.into()
 }
 
 pub async fn text(res: Response<Body>) -> String {
