@@ -66,9 +66,10 @@ pub async fn portal_documents(
     db: &Db,
     master: idp::keys::MasterKey,
 ) -> anyhow::Result<portal::documents::routes::DocumentService> {
-    let signer = portal::documents::Signer::open(db.clone(), master, &config.portal_public_url, idp::app::now())
-        .await
-        .context("portal document-signing keys")?;
+    let signer =
+        portal::documents::Signer::open(db.clone(), master, &config.portal_public_url, idp::app::now())
+            .await
+            .context("portal document-signing keys")?;
     Ok(portal::documents::routes::DocumentService::new(signer, config.portal_font_path.clone()))
 }
 

@@ -55,7 +55,8 @@ pub struct IssueArgs {
 fn request(a: &IssueArgs) -> anyhow::Result<Request> {
     let day = |name: &str, v: &Option<String>| -> anyhow::Result<time::Date> {
         let text = v.as_deref().with_context(|| format!("--{name} YYYY-MM-DD is required for this kind"))?;
-        portal::credits::dates::parse(text).with_context(|| format!("--{name} {text:?} is not a date (YYYY-MM-DD)"))
+        portal::credits::dates::parse(text)
+            .with_context(|| format!("--{name} {text:?} is not a date (YYYY-MM-DD)"))
     };
     match a.kind.as_str() {
         "attendance" => Ok(Request::Attendance { from: day("from", &a.from)?, to: day("to", &a.to)? }),

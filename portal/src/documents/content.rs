@@ -285,13 +285,9 @@ pub async fn eligibility(
 
 /// The confirmed attendances in `period`, one row per attendance and system.
 async fn rows(db: &Db, registration_number: &str, period: Period) -> Result<Vec<Row>, DocumentError> {
-    let raw = find_confirmed_rows(
-        db,
-        registration_number,
-        dates::to_int(period.from),
-        dates::to_int(period.to),
-    )
-    .await?;
+    let raw =
+        find_confirmed_rows(db, registration_number, dates::to_int(period.from), dates::to_int(period.to))
+            .await?;
     let mut out: Vec<Row> = Vec::new();
     for (on, event_id, title, system, code, units) in raw {
         let date = dates::from_int(on)

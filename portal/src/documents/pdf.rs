@@ -96,7 +96,14 @@ struct Writer<'a> {
 impl Writer<'_> {
     fn text(&mut self, x: f32, y: f32, size: f32, text: &str) {
         if !text.is_empty() {
-            self.surface.draw_text(Point::from_xy(x, y), self.font.clone(), size, text, false, TextDirection::Auto);
+            self.surface.draw_text(
+                Point::from_xy(x, y),
+                self.font.clone(),
+                size,
+                text,
+                false,
+                TextDirection::Auto,
+            );
         }
     }
 
@@ -120,6 +127,8 @@ impl Writer<'_> {
                 rule: FillRule::NonZero,
             }));
             self.surface.draw_path(&path);
+            // Text is drawn with the current fill: back to black.
+            self.surface.set_fill(Some(Fill::default()));
         }
     }
 
@@ -173,9 +182,7 @@ pub fn render(content: &Content, font: &PdfFont) -> Result<Vec<u8>, PdfError> {
         .month(u8::from(issued.month()))
         .day(issued.day());
     doc.set_metadata(
-        Metadata::new()
-            .title(format!("{} {}", content.kind.title_ja(), content.jti))
-            .creation_date(created),
+        Metadata::new().title(format!("{} {}", content.kind.title_ja(), content.jti)).creation_date(created),
     );
     doc.finish().map_err(|e| PdfError::Write(format!("{e:?}")))
 }
@@ -191,7 +198,9 @@ fn header(w: &mut Writer<'_>, c: &Content, page: usize, pages: usize) {
     w.text(LEFT + 90.0, 142.0, 12.0, &c.doctor.registration_number);
     w.text(LEFT, 162.0, 9.0, "期間 Period");
     let period = match c.kind {
-        Kind::Statement => format!("{}年度　{} 〜 {}", c.period.from.year(), ymd(c.period.from), ymd(c.period.to)),
+        Kind::Statement => {
+            format!("{}年度　{} 〜 {}", c.period.from.year(), ymd(c.period.from), ymd(c.period.to))
+        }
         _ => format!("{} 〜 {}", ymd(c.period.from), ymd(c.period.to)),
     };
     w.text(LEFT + 90.0, 162.0, 12.0, &period);
@@ -212,7 +221,8 @@ fn table(w: &mut Writer<'_>, c: &Content, rows: &[Row]) -> f32 {
     w.text(COL_SYSTEM, y, BODY, "制度");
     w.text_right(COL_UNITS_RIGHT, y, BODY, "単位");
     w.text(COL_CODES, y, BODY, "コード");
-    let names: Vec<(&str, &str)> = c.totals.iter().map(|t| (t.system.as_str(), t.system_name.as_str())).collect();
+    let names: Vec<(&str, &str)> =
+        c.totals.iter().map(|t| (t.system.as_str(), t.system_name.as_str())).collect();
     let mut y = y + ROW_H;
     for r in rows {
         let system = names.iter().find(|(id, _)| *id == r.system).map_or(r.system.as_str(), |(_, n)| n);
@@ -273,7 +283,7 @@ mod tests {
         let cut = truncate(&"長".repeat(40), 10.0, 100.0);
         assert!(cut.ends_with('…') && cut.chars().count() <= 10, "{cut}");
         assert!(width(&cut, 10.0) <= 100.0 + 10.0);
-        assert!(ROWS_PER_PAGE >= 25);
+        const { assert!(ROWS_PER_PAGE >= 25) };
     }
 
     #[test]

@@ -4,9 +4,9 @@
 use serde::Serialize;
 use storage::Db;
 
+use crate::credits::dates;
 use crate::documents::jws::{self, JwsError, Signer};
 use crate::documents::{Content, DocumentError, is_id};
-use crate::credits::dates;
 use crate::store::documents::find_document;
 
 /// What a check found.

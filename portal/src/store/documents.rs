@@ -55,10 +55,12 @@ pub async fn find_document(db: &Db, id: &str) -> Result<Option<DocumentRecord>, 
 }
 
 /// A doctor's documents, newest first.
-pub async fn find_documents_of(db: &Db, registration_number: &str) -> Result<Vec<DocumentRecord>, StoreError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM documents WHERE registration_number = $1 ORDER BY issued_at DESC, id"
-    );
+pub async fn find_documents_of(
+    db: &Db,
+    registration_number: &str,
+) -> Result<Vec<DocumentRecord>, StoreError> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM documents WHERE registration_number = $1 ORDER BY issued_at DESC, id");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(registration_number).fetch_all(db.pool()).await?)
 }
 

@@ -37,14 +37,16 @@ storage::each_backend!(
 
 const NUMBER: &str = "123456";
 const NAME: &str = "山田　太郎";
-const LONG_TITLE: &str =
-    "地域包括ケアシステムにおける在宅医療と介護の連携推進のための多職種協働研修会（第三回・総合討論を含む長い題名）";
+const LONG_TITLE: &str = "地域包括ケアシステムにおける在宅医療と介護の連携推進のための多職種協働研修会（第三回・総合討論を含む長い題名）";
 
 /// 2027-04-10 12:00 in Japan.
 const NOW: i64 = 1_807_326_000;
 
 fn jst(date: Date) -> i64 {
-    date.with_hms(12, 0, 0).unwrap().assume_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap()).unix_timestamp()
+    date.with_hms(12, 0, 0)
+        .unwrap()
+        .assume_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap())
+        .unix_timestamp()
 }
 
 async fn add_doctor(db: &Db) {
@@ -65,7 +67,11 @@ async fn attend(db: &Db, id: &str, title: &str, day: Date, credits: &[(&str, i64
     let mut conn = db.pool().acquire().await.unwrap();
     let credits: Vec<Credit> = credits
         .iter()
-        .map(|(code, units)| Credit { system_id: "jma_cme".into(), code: (*code).into(), units: Units(*units) })
+        .map(|(code, units)| Credit {
+            system_id: "jma_cme".into(),
+            code: (*code).into(),
+            units: Units(*units),
+        })
         .collect();
     let event = Event {
         id: id.into(),
@@ -92,7 +98,15 @@ async fn attend(db: &Db, id: &str, title: &str, day: Date, credits: &[(&str, i64
 
 async fn seed_three(db: &Db) {
     add_doctor(db).await;
-    attend(db, "EV1", "糖尿病の最新治療", date!(2026 - 05 - 10), &[("76", 100), ("74", 50)], Status::Confirmed).await;
+    attend(
+        db,
+        "EV1",
+        "糖尿病の最新治療",
+        date!(2026 - 05 - 10),
+        &[("76", 100), ("74", 50)],
+        Status::Confirmed,
+    )
+    .await;
     attend(db, "EV2", LONG_TITLE, date!(2026 - 09 - 01), &[("80", 200)], Status::Confirmed).await;
     attend(db, "EV3", "脂質異常症の診療", date!(2027 - 02 - 20), &[("75", 100)], Status::Confirmed).await;
     attend(db, "EV4", "未確認の講演会", date!(2026 - 10 - 01), &[("1", 100)], Status::Provisional).await;
@@ -162,7 +176,10 @@ async fn pdf_shows_the_japanese_name_and_rows_and_its_qr_code_opens_the_verify_u
     assert!(text.contains('…'), "a cut title ends with an ellipsis:\n{text}");
 
     let png = dir.path().join("page");
-    run(Command::new("pdftoppm").args(["-r", "150", "-png", "-f", "1", "-l", "1", "-singlefile"]).arg(&pdf).arg(&png));
+    run(Command::new("pdftoppm")
+        .args(["-r", "150", "-png", "-f", "1", "-l", "1", "-singlefile"])
+        .arg(&pdf)
+        .arg(&png));
     let png = png.with_extension("png");
     let decoded = run(Command::new("zbarimg").args(["--raw", "-q"]).arg(&png));
     assert_eq!(decoded.trim(), issued.content.verify_url);
@@ -175,8 +192,15 @@ async fn pdf_paginates_long_tables(env: TestEnv) {
     let first = date!(2026 - 04 - 01);
     for i in 0..70_i64 {
         let day = first.saturating_add(time::Duration::days(i * 3));
-        attend(&app.db, &format!("EV{i:03}"), &format!("生涯教育講座 第{i:03}回"), day, &[("10", 50)], Status::Confirmed)
-            .await;
+        attend(
+            &app.db,
+            &format!("EV{i:03}"),
+            &format!("生涯教育講座 第{i:03}回"),
+            day,
+            &[("10", 50)],
+            Status::Confirmed,
+        )
+        .await;
     }
     let issued = issue(&app.db, &app.signer, fy2026(), NUMBER, NOW).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -205,7 +229,12 @@ async fn json(app: &TestApp, uri: &str) -> (u16, serde_json::Value) {
 }
 
 async fn set_jws(db: &Db, id: &str, jws: &str) {
-    sqlx::query("UPDATE documents SET jws = $1 WHERE id = $2").bind(jws).bind(id).execute(db.pool()).await.unwrap();
+    sqlx::query("UPDATE documents SET jws = $1 WHERE id = $2")
+        .bind(jws)
+        .bind(id)
+        .execute(db.pool())
+        .await
+        .unwrap();
 }
 
 async fn verify_page_and_json_for_genuine_revoked_altered_and_unknown_documents(env: TestEnv) {
@@ -217,7 +246,8 @@ async fn verify_page_and_json_for_genuine_revoked_altered_and_unknown_documents(
     // Genuine: the page (Japanese first), JSON by Accept and by suffix.
     let (status, html) = get(&app, &format!("/v/{id}"), "text/html").await;
     assert_eq!(status, 200);
-    for expected in ["真正な文書です", NAME, NUMBER, "受講証明書", "糖尿病の最新治療", id.as_str()] {
+    for expected in ["真正な文書です", NAME, NUMBER, "受講証明書", "糖尿病の最新治療", id.as_str()]
+    {
         assert!(html.contains(expected), "{expected:?} missing: {html}");
     }
     let (status, html_en) = get(&app, &format!("/v/{id}?lang=en"), "text/html").await;
@@ -244,7 +274,8 @@ async fn verify_page_and_json_for_genuine_revoked_altered_and_unknown_documents(
 
     // Altered: the payload changed after signing.
     let parts: Vec<&str> = issued.record.jws.split('.').collect();
-    let mut payload: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     payload["rows"][0]["units"] = "10".into();
     let altered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(payload.to_string()), parts[2]);
     set_jws(&app.db, &id, &altered).await;
@@ -259,8 +290,12 @@ async fn verify_page_and_json_for_genuine_revoked_altered_and_unknown_documents(
     let other = KeyPair::generate(SigningAlg::ES256);
     set_jws(&app.db, &id, &other.sign_jws(TYP, &payload)).await;
     let (_, body) = json(&app, &format!("/v/{id}.json")).await;
-    assert_eq!((body["status"].as_str(), body["reason"].as_str()), (Some("not_genuine"), Some("signed by an unknown key")));
-    let header = serde_json::from_slice::<serde_json::Value>(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(
+        (body["status"].as_str(), body["reason"].as_str()),
+        (Some("not_genuine"), Some("signed by an unknown key"))
+    );
+    let header =
+        serde_json::from_slice::<serde_json::Value>(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
     let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), parts[1]);
     let forged = format!("{input}.{}", URL_SAFE_NO_PAD.encode(other.sign(input.as_bytes())));
     set_jws(&app.db, &id, &forged).await;
@@ -333,8 +368,15 @@ async fn jma_certificate_only_from_sixty(env: TestEnv) {
     for i in 0..10_i64 {
         let day = date!(2025 - 06 - 01).saturating_add(time::Duration::days(i * 20));
         let units = if i == 0 { 450 } else { 500 };
-        attend(&app.db, &format!("C{i}"), &format!("講習会{i}"), day, &[(&(i + 1).to_string(), units)], Status::Confirmed)
-            .await;
+        attend(
+            &app.db,
+            &format!("C{i}"),
+            &format!("講習会{i}"),
+            day,
+            &[(&(i + 1).to_string(), units)],
+            Status::Confirmed,
+        )
+        .await;
     }
     // Outside the window (FY2023): never counts.
     attend(&app.db, "OLD", "古い講習会", date!(2024 - 03 - 31), &[("50", 1000)], Status::Confirmed).await;
@@ -351,7 +393,8 @@ async fn jma_certificate_only_from_sixty(env: TestEnv) {
         err.to_string(),
         "not eligible for the JMA lifelong-education certificate: 59.5 of 60 (units + distinct codes) between 2024-04-01 and 2027-03-31, 0.5 missing"
     );
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM documents").fetch_one(app.db.pool()).await.unwrap();
+    let stored: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM documents").fetch_one(app.db.pool()).await.unwrap();
     assert_eq!(stored, 0, "a refusal stores nothing");
 
     attend(&app.db, "C10", "講習会10", date!(2026 - 12 - 01), &[("1", 50)], Status::Confirmed).await;
@@ -371,9 +414,13 @@ async fn statement_covers_one_fiscal_year_and_empty_periods_are_refused(env: Tes
     let app = TestApp::new(env).await;
     seed_three(&app.db).await;
     attend(&app.db, "EV5", "翌年度の講演会", date!(2027 - 04 - 01), &[("74", 100)], Status::Confirmed).await;
-    let issued = issue(&app.db, &app.signer, Doc::Statement { fiscal_year: 2026 }, NUMBER, NOW).await.unwrap();
+    let issued =
+        issue(&app.db, &app.signer, Doc::Statement { fiscal_year: 2026 }, NUMBER, NOW).await.unwrap();
     assert_eq!(issued.content.kind, Kind::Statement);
-    assert_eq!((issued.content.period.from, issued.content.period.to), (date!(2026 - 04 - 01), date!(2027 - 03 - 31)));
+    assert_eq!(
+        (issued.content.period.from, issued.content.period.to),
+        (date!(2026 - 04 - 01), date!(2027 - 03 - 31))
+    );
     assert_eq!(issued.content.rows.len(), 3);
     assert_eq!(issued.content.totals[0].units, Units(450));
     assert_eq!(issued.content.totals[0].distinct_codes, 4);
@@ -397,7 +444,7 @@ async fn verify_page_screenshot_in_chromium(env: TestEnv) {
     let server = tokio::spawn(axum::serve(listener, app.router()).into_future());
     let dir = tempfile::tempdir().unwrap();
     let shot = dir.path().join("verify.png");
-    let url = format!("http://{addr}/v/{}", issued.record.id);
+    let url = format!("http://{addr}/v/{}?lang=ja", issued.record.id);
     let status = tokio::process::Command::new("/usr/bin/chromium")
         .args([
             "--headless=new",

@@ -29,6 +29,10 @@ fn every_template_parses_and_renders_in_every_language() {
     ctx.insert("csrf_token", "c");
     ctx.insert("demo_cards", &[serde_json::json!({ "id": "d", "label": "日本　太郎" })]);
     ctx.insert("params", &serde_json::json!({ "state": "s" }));
+    // portal/verify.html: a document that did not verify (no content, no JWS).
+    ctx.insert("id", "AAAAAAAAAAAAAAAAAAAAAA");
+    ctx.insert("content", &None::<()>);
+    ctx.insert("jws", &None::<String>);
     ctx.insert(
         "session",
         &serde_json::json!({ "sub": "x", "name": "日本　太郎", "hc_roles": ["Medical Doctor"] }),
