@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Every key, as written in the file and (upper-cased, `SHIKAKU_` before it) in the environment.
-pub const KEYS: [&str; 24] = [
+pub const KEYS: [&str; 25] = [
     "data_dir",
     "database_url",
     "database_max_connections",
@@ -38,6 +38,7 @@ pub const KEYS: [&str; 24] = [
     "refresh_token_ttl_secs",
     "portal_client_id",
     "portal_client_secret",
+    "portal_font_path",
 ];
 
 /// Log output format.
@@ -78,6 +79,7 @@ struct Raw {
     refresh_token_ttl_secs: Option<u64>,
     portal_client_id: Option<String>,
     portal_client_secret: Option<SecretString>,
+    portal_font_path: Option<PathBuf>,
 }
 
 /// The effective configuration.
@@ -131,6 +133,8 @@ pub struct Config {
     pub portal_client_id: String,
     /// The portal's client secret at the idp.
     pub portal_client_secret: Option<SecretString>,
+    /// Japanese font (face 0 of a TrueType/OpenType file or collection) for document PDFs.
+    pub portal_font_path: PathBuf,
 }
 
 impl Config {
@@ -219,6 +223,9 @@ impl Config {
             )?,
             portal_client_id: raw.portal_client_id.unwrap_or_else(|| "portal".into()),
             portal_client_secret: raw.portal_client_secret,
+            portal_font_path: raw
+                .portal_font_path
+                .unwrap_or_else(|| portal::documents::pdf::DEFAULT_FONT_PATH.into()),
         })
     }
 
@@ -255,6 +262,7 @@ impl Config {
             "refresh_token_ttl_secs": self.refresh_token_ttl_secs,
             "portal_client_id": self.portal_client_id,
             "portal_client_secret": secret(&self.portal_client_secret),
+            "portal_font_path": self.portal_font_path,
         });
         let mut view = view;
         if let Some(map) = view.as_object_mut() {

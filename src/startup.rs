@@ -60,6 +60,19 @@ pub fn idp_config(config: &Config) -> idp::IdpConfig {
     }
 }
 
+/// The portal's document service: its signing keys (created on a first start) and PDF font.
+pub async fn portal_documents(
+    config: &Config,
+    db: &Db,
+    master: idp::keys::MasterKey,
+) -> anyhow::Result<portal::documents::routes::DocumentService> {
+    let signer =
+        portal::documents::Signer::open(db.clone(), master, &config.portal_public_url, idp::app::now())
+            .await
+            .context("portal document-signing keys")?;
+    Ok(portal::documents::routes::DocumentService::new(signer, config.portal_font_path.clone()))
+}
+
 /// Runs the servers until a shutdown signal, then drains and returns.
 pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()> {
     let db = open_database(&config).await?;
@@ -76,8 +89,9 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
 
     let demo = if demo { Some(crate::demo::prepare(&db, &config).await?) } else { None };
     let mut services = Vec::new();
+    let master = master_key::resolve(&config, &db).await?;
     if sides != Sides::Portal {
-        let master = master_key::resolve(&config, &db).await?;
+        let master = master.clone();
         let mut idp_config = idp_config(&config);
         if let Some(d) = &demo {
             idp_config.demo_cards = d.cards.clone();
@@ -97,7 +111,8 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
                 None => config.portal_client_secret.as_ref().map(|s| s.expose_secret().to_owned()),
             },
         };
-        let router = portal::build(portal_config, probes.clone(), templates);
+        let documents = portal_documents(&config, &db, master).await?;
+        let router = portal::build(portal_config, probes.clone(), templates, documents);
         let listener = web::serve::bind(config.portal_listen).await?;
         tracing::info!(addr = %listener.local_addr()?, public_url = %config.portal_public_url, "portal listening");
         services.push((listener, router));

@@ -110,7 +110,15 @@ async fn run(requests: usize) {
     };
     let today = Date::from_calendar_date(2026, Month::December, 1).expect("date");
     let templates = Arc::new(web::Templates::load().expect("templates"));
-    let router = portal::build_with_clock(config, probes, templates, Clock::Fixed(today));
+    let (master, _) = idp::keys::MasterKey::generate();
+    let signer = portal::documents::Signer::open(env.db.db.clone(), master, &config.public_url, 0)
+        .await
+        .expect("document signer");
+    let documents = portal::documents::routes::DocumentService::new(
+        signer,
+        portal::documents::pdf::DEFAULT_FONT_PATH.into(),
+    );
+    let router = portal::build_with_clock(config, probes, templates, documents, Clock::Fixed(today));
     let session = PortalSession {
         sid: "bench-session".into(),
         sub: "bench-doctor".into(),

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod credits;
+pub mod documents;
 pub mod history;
 pub mod import;
 pub mod linking;
@@ -50,6 +51,8 @@ pub struct App {
     pub provider: signin::Provider,
     /// Today's date (the system clock; fixed in tests).
     pub clock: clock::Clock,
+    /// Document signing and PDF drawing.
+    pub documents: documents::routes::DocumentService,
 }
 
 /// The shared state handed to handlers.
@@ -63,8 +66,13 @@ impl FromRef<AppState> for Site {
 }
 
 /// The portal router with every shared layer.
-pub fn build(config: PortalConfig, probes: Probes, templates: Arc<Templates>) -> Router {
-    build_with_clock(config, probes, templates, clock::Clock::System)
+pub fn build(
+    config: PortalConfig,
+    probes: Probes,
+    templates: Arc<Templates>,
+    documents: documents::routes::DocumentService,
+) -> Router {
+    build_with_clock(config, probes, templates, documents, clock::Clock::System)
 }
 
 /// [`build`] with the clock given (tests and benchmarks fix "today").
@@ -72,6 +80,7 @@ pub fn build_with_clock(
     config: PortalConfig,
     probes: Probes,
     templates: Arc<Templates>,
+    documents: documents::routes::DocumentService,
     clock: clock::Clock,
 ) -> Router {
     let site = Site::new("portal", &config.public_url);
@@ -82,6 +91,7 @@ pub fn build_with_clock(
         probes: probes.clone(),
         provider: signin::Provider::default(),
         clock,
+        documents,
     });
     let routes = Router::new()
         .route("/", get(home))
@@ -91,6 +101,8 @@ pub fn build_with_clock(
         .route("/history", get(history::page))
         .route("/me/registration", get(pages::registration::show).post(pages::registration::submit))
         .route("/organizer/links", get(pages::organizer_links::show).post(pages::organizer_links::decide))
+        .route("/jwks", get(documents::routes::jwks))
+        .route("/v/{id}", get(documents::routes::verify))
         .layer(from_fn_with_state(site.clone(), web::csrf::protect))
         .with_state(AppState(app));
     web::service::wrap(routes, site, templates, probes)

@@ -32,6 +32,9 @@ pub enum AdminCommand {
     /// Bulk imports (CSV).
     #[command(subcommand)]
     Import(crate::cli::import::ImportCommand),
+    /// Verifiable documents of the portal (certificates, statements).
+    #[command(subcommand)]
+    Document(crate::cli::documents::DocumentCommand),
 }
 
 /// `admin keys …`.
@@ -77,6 +80,7 @@ pub async fn run(cmd: AdminCommand, config: &Config) -> anyhow::Result<()> {
             AdminCommand::Account(c) => crate::cli::accounts::run_account(c, &db, now).await,
             AdminCommand::Audit(c) => crate::cli::accounts::run_audit(c, &db).await,
             AdminCommand::Import(cmd) => crate::cli::import::run(cmd, config).await.map(|()| String::new()),
+            AdminCommand::Document(c) => crate::cli::documents::run(c, config, &db, now).await,
             AdminCommand::Keys(_) => Ok(String::new()),
         };
         db.close().await;

@@ -3,6 +3,7 @@
 
 mod cli;
 mod demo;
+mod documents_cli;
 mod hpki_cli;
 mod import_cli;
 mod serve;

@@ -6,6 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 /// A 256-bit master key. Its bytes never print.
+#[derive(Clone)]
 pub struct MasterKey(Aes256Gcm);
 
 impl std::fmt::Debug for MasterKey {

@@ -6,6 +6,7 @@
 
 pub mod attendance;
 pub mod doctors;
+pub mod documents;
 pub mod events;
 pub mod links;
 pub mod systems;

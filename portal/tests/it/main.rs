@@ -2,6 +2,7 @@
 
 mod browser;
 mod credits;
+mod documents;
 mod history;
 mod links;
 mod pages;
@@ -29,10 +30,14 @@ pub const PUBLIC_URL: &str = "http://127.0.0.1:8081";
 #[derive(Debug)]
 pub struct TestApp {
     router: Router,
+    /// The database.
+    pub db: Db,
+    /// The portal's document signer (same keys as the router's).
+    pub signer: portal::documents::Signer,
     env: TestEnv,
 }
 
-fn router(env: &TestEnv, clock: Clock) -> Router {
+fn router(env: &TestEnv, signer: &portal::documents::Signer, clock: Clock) -> Router {
     let probes = Probes { db: env.db.db.clone(), kv: env.kv.clone(), metrics: web::metrics::recorder() };
     let config = portal::PortalConfig {
         public_url: PUBLIC_URL.into(),
@@ -40,22 +45,30 @@ fn router(env: &TestEnv, clock: Clock) -> Router {
         client_id: "portal".into(),
         client_secret: None,
     };
-    portal::build_with_clock(config, probes, Arc::new(web::Templates::load().unwrap()), clock)
+    let documents = portal::documents::routes::DocumentService::new(signer.clone(), font_path());
+    portal::build_with_clock(config, probes, Arc::new(web::Templates::load().unwrap()), documents, clock)
+}
+
+async fn signer(env: &TestEnv) -> portal::documents::Signer {
+    let (master, _) = idp::keys::MasterKey::generate();
+    portal::documents::Signer::open(env.db.db.clone(), master, PUBLIC_URL, now()).await.unwrap()
 }
 
 impl TestApp {
     pub async fn new(env: TestEnv) -> Self {
-        Self { router: router(&env, Clock::System), env }
+        let signer = signer(&env).await;
+        Self { router: router(&env, &signer, Clock::System), db: env.db.db.clone(), signer, env }
     }
 
     /// A portal whose "today" is `day`.
     pub async fn on(env: TestEnv, day: Date) -> Self {
-        Self { router: router(&env, Clock::Fixed(day)), env }
+        let signer = signer(&env).await;
+        Self { router: router(&env, &signer, Clock::Fixed(day)), db: env.db.db.clone(), signer, env }
     }
 
     /// Moves "today" to `day` (same database and KV).
     pub fn set_today(&mut self, day: Date) {
-        self.router = router(&self.env, Clock::Fixed(day));
+        self.router = router(&self.env, &self.signer, Clock::Fixed(day));
     }
 
     pub fn db(&self) -> &Db {
@@ -129,6 +142,16 @@ fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    idp::app::now()
+}
+
+/// The Japanese font of the PDFs (Debian fonts-noto-cjk).
+pub fn font_path() -> std::path::PathBuf {
+    portal::documents::pdf::DEFAULT_FONT_PATH.into()
 }
 
 pub async fn text(res: Response<Body>) -> String {

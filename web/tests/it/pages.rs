@@ -37,6 +37,10 @@ fn every_template_parses_and_renders_in_every_language() {
     ctx.insert("csrf_token", "c");
     ctx.insert("demo_cards", &[serde_json::json!({ "id": "d", "label": "日本　太郎" })]);
     ctx.insert("params", &serde_json::json!({ "state": "s" }));
+    // portal/verify.html: a document that did not verify (no content, no JWS).
+    ctx.insert("id", "AAAAAAAAAAAAAAAAAAAAAA");
+    ctx.insert("content", &None::<()>);
+    ctx.insert("jws", &None::<String>);
     ctx.insert(
         "sessions",
         &[serde_json::json!({ "id": "h", "started": "2026-11-30 09:00", "expires": "2026-11-30 21:00", "method": "account_method_card", "current": true })],

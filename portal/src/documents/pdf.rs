@@ -1,0 +1,294 @@
+//! The PDF of a document: A4, a fixed layout (krilla draws single lines, no line breaking), an
+//! embedded Japanese font, the rows table paginated, totals, the issue id and a QR code of the
+//! verification URL drawn as rectangles on every page.
+
+use std::path::{Path, PathBuf};
+
+use krilla::Document;
+use krilla::color::luma;
+use krilla::geom::{PathBuilder, Point, Rect};
+use krilla::metadata::{DateTime, Metadata};
+use krilla::num::NormalizedF32;
+use krilla::page::PageSettings;
+use krilla::paint::{Fill, FillRule};
+use krilla::surface::Surface;
+use krilla::text::{Font, TextDirection};
+use qrcode::{Color, EcLevel, QrCode};
+
+use crate::documents::content::{Content, Kind, Row};
+use crate::documents::japan_date;
+
+/// Debian `fonts-noto-cjk`: Noto Sans CJK, collection index 0 is the Japanese face.
+pub const DEFAULT_FONT_PATH: &str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
+
+const PAGE_W: f32 = 595.28;
+const PAGE_H: f32 = 841.89;
+const LEFT: f32 = 50.0;
+const RIGHT: f32 = 545.0;
+const TABLE_TOP: f32 = 200.0;
+const ROW_H: f32 = 15.0;
+const ROWS_BOTTOM: f32 = 680.0;
+const BODY: f32 = 9.0;
+/// Rows that fit on one page.
+pub const ROWS_PER_PAGE: usize = ((ROWS_BOTTOM - TABLE_TOP - ROW_H) / ROW_H) as usize;
+
+/// Why a PDF could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    /// The font file is not there.
+    #[error(
+        "font file {0} not found: install Debian package fonts-noto-cjk or set config key `portal_font_path` to a Japanese TrueType/OpenType font"
+    )]
+    FontMissing(PathBuf),
+    /// The font file cannot be used.
+    #[error("font file {0} is not a usable font (collection index 0)")]
+    FontInvalid(PathBuf),
+    /// krilla refused the document.
+    #[error("cannot write the PDF: {0}")]
+    Write(String),
+}
+
+/// A loaded font, cheap to clone.
+#[derive(Clone)]
+pub struct PdfFont(Font);
+
+impl std::fmt::Debug for PdfFont {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PdfFont")
+    }
+}
+
+impl PdfFont {
+    /// Loads face 0 of the font (collection) at `path`.
+    pub fn load(path: &Path) -> Result<Self, PdfError> {
+        let bytes = std::fs::read(path).map_err(|_| PdfError::FontMissing(path.to_owned()))?;
+        Font::new(bytes.into(), 0).map(Self).ok_or_else(|| PdfError::FontInvalid(path.to_owned()))
+    }
+}
+
+/// Estimated advance of `text` at `size` points: CJK full width, Latin about half.
+fn width(text: &str, size: f32) -> f32 {
+    text.chars().map(|c| if c.is_ascii() { 0.56 } else { 1.0 }).sum::<f32>() * size
+}
+
+/// `text` cut to fit `max` points, ending in `…` when cut.
+pub fn truncate(text: &str, size: f32, max: f32) -> String {
+    if width(text, size) <= max {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    for c in text.chars() {
+        out.push(c);
+        if width(&out, size) + size > max {
+            out.pop();
+            break;
+        }
+    }
+    out.push('…');
+    out
+}
+
+struct Writer<'a> {
+    surface: Surface<'a>,
+    font: Font,
+}
+
+impl Writer<'_> {
+    fn text(&mut self, x: f32, y: f32, size: f32, text: &str) {
+        if !text.is_empty() {
+            self.surface.draw_text(
+                Point::from_xy(x, y),
+                self.font.clone(),
+                size,
+                text,
+                false,
+                TextDirection::Auto,
+            );
+        }
+    }
+
+    fn text_right(&mut self, right: f32, y: f32, size: f32, text: &str) {
+        self.text(right - width(text, size), y, size, text);
+    }
+
+    fn text_center(&mut self, y: f32, size: f32, text: &str) {
+        self.text((PAGE_W - width(text, size)) / 2.0, y, size, text);
+    }
+
+    fn rects(&mut self, rects: impl IntoIterator<Item = Rect>, lightness: u8) {
+        let mut pb = PathBuilder::new();
+        for r in rects {
+            pb.push_rect(r);
+        }
+        if let Some(path) = pb.finish() {
+            self.surface.set_fill(Some(Fill {
+                paint: luma::Color::new(lightness).into(),
+                opacity: NormalizedF32::ONE,
+                rule: FillRule::NonZero,
+            }));
+            self.surface.draw_path(&path);
+            // Text is drawn with the current fill: back to black.
+            self.surface.set_fill(Some(Fill::default()));
+        }
+    }
+
+    fn rule(&mut self, y: f32, thickness: f32) {
+        self.rects(Rect::from_xywh(LEFT, y, RIGHT - LEFT, thickness), 0);
+    }
+}
+
+fn ymd(d: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// The statement above the signature block.
+fn attestation(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Attendance => "上記の研修会を受講したことを証明します。",
+        Kind::Statement => "上記のとおり単位を取得したことを証明します。",
+        Kind::JmaCertificate => "上記の者は日本医師会生涯教育制度の認定基準を満たしたことを証明します。",
+    }
+}
+
+/// Renders `content` as a PDF.
+pub fn render(content: &Content, font: &PdfFont) -> Result<Vec<u8>, PdfError> {
+    let qr = QrCode::with_error_correction_level(content.verify_url.as_bytes(), EcLevel::M)
+        .map_err(|e| PdfError::Write(format!("QR code: {e}")))?;
+    let chunks: Vec<&[Row]> =
+        if content.rows.is_empty() { vec![&[]] } else { content.rows.chunks(ROWS_PER_PAGE).collect() };
+    let totals_h = 60.0 + ROW_H * (content.totals.len() as f32 + 1.0);
+    let last_rows = chunks.last().map_or(0, |c| c.len());
+    let totals_fit = TABLE_TOP + ROW_H * (last_rows as f32 + 1.0) + totals_h <= ROWS_BOTTOM + 10.0;
+    let pages = chunks.len() + usize::from(!totals_fit);
+    let issued = japan_date(content.iat);
+
+    let mut doc = Document::new();
+    for page_no in 0..pages {
+        let settings = PageSettings::from_wh(PAGE_W, PAGE_H).ok_or(PdfError::Write("page size".into()))?;
+        let mut page = doc.start_page_with(settings);
+        {
+            let mut w = Writer { surface: page.surface(), font: font.0.clone() };
+            header(&mut w, content, page_no + 1, pages);
+            let y_after = chunks.get(page_no).map_or(TABLE_TOP, |rows| table(&mut w, content, rows));
+            if page_no + 1 == pages {
+                totals(&mut w, content, y_after + 14.0);
+            }
+            footer(&mut w, content, &qr, issued);
+            w.surface.finish();
+        }
+        page.finish();
+    }
+    let created = DateTime::new(u16::try_from(issued.year()).unwrap_or(2000))
+        .month(u8::from(issued.month()))
+        .day(issued.day());
+    doc.set_metadata(
+        Metadata::new().title(format!("{} {}", content.kind.title_ja(), content.jti)).creation_date(created),
+    );
+    doc.finish().map_err(|e| PdfError::Write(format!("{e:?}")))
+}
+
+fn header(w: &mut Writer<'_>, c: &Content, page: usize, pages: usize) {
+    w.text_right(RIGHT, 40.0, 8.0, &format!("{page} / {pages}"));
+    w.text_center(72.0, 22.0, c.kind.title_ja());
+    w.text_center(90.0, 10.0, c.kind.title_en());
+    let name = truncate(&format!("{}（{}）", c.doctor.name, c.doctor.kana_name), 12.0, RIGHT - LEFT - 90.0);
+    w.text(LEFT, 122.0, 9.0, "氏名 Name");
+    w.text(LEFT + 90.0, 122.0, 12.0, &name);
+    w.text(LEFT, 142.0, 9.0, "医籍登録番号 No.");
+    w.text(LEFT + 90.0, 142.0, 12.0, &c.doctor.registration_number);
+    w.text(LEFT, 162.0, 9.0, "期間 Period");
+    let period = match c.kind {
+        Kind::Statement => {
+            format!("{}年度　{} 〜 {}", c.period.from.year(), ymd(c.period.from), ymd(c.period.to))
+        }
+        _ => format!("{} 〜 {}", ymd(c.period.from), ymd(c.period.to)),
+    };
+    w.text(LEFT + 90.0, 162.0, 12.0, &period);
+}
+
+const COL_DATE: f32 = LEFT;
+const COL_TITLE: f32 = 118.0;
+const COL_SYSTEM: f32 = 342.0;
+const COL_UNITS_RIGHT: f32 = 462.0;
+const COL_CODES: f32 = 472.0;
+
+/// Draws the rows; returns the y below the table.
+fn table(w: &mut Writer<'_>, c: &Content, rows: &[Row]) -> f32 {
+    let y = TABLE_TOP;
+    w.rects(Rect::from_xywh(LEFT, y - 11.0, RIGHT - LEFT, ROW_H), 235);
+    w.text(COL_DATE + 2.0, y, BODY, "日付");
+    w.text(COL_TITLE, y, BODY, "研修会名");
+    w.text(COL_SYSTEM, y, BODY, "制度");
+    w.text_right(COL_UNITS_RIGHT, y, BODY, "単位");
+    w.text(COL_CODES, y, BODY, "コード");
+    let names: Vec<(&str, &str)> =
+        c.totals.iter().map(|t| (t.system.as_str(), t.system_name.as_str())).collect();
+    let mut y = y + ROW_H;
+    for r in rows {
+        let system = names.iter().find(|(id, _)| *id == r.system).map_or(r.system.as_str(), |(_, n)| n);
+        w.text(COL_DATE + 2.0, y, BODY, &ymd(r.date));
+        w.text(COL_TITLE, y, BODY, &truncate(&r.title, BODY, COL_SYSTEM - COL_TITLE - 6.0));
+        w.text(COL_SYSTEM, y, BODY, &truncate(system, BODY, COL_UNITS_RIGHT - COL_SYSTEM - 30.0));
+        w.text_right(COL_UNITS_RIGHT, y, BODY, &r.units.to_string());
+        w.text(COL_CODES, y, BODY, &truncate(&r.codes.join(", "), BODY, RIGHT - COL_CODES));
+        y += ROW_H;
+    }
+    w.rule(y - 10.0, 0.6);
+    y
+}
+
+fn totals(w: &mut Writer<'_>, c: &Content, mut y: f32) {
+    w.text(LEFT, y, 11.0, "合計 Totals");
+    y += ROW_H + 2.0;
+    for t in &c.totals {
+        let line = format!("{}　{} 単位 / コード {} 種", t.system_name, t.units, t.distinct_codes);
+        w.text(LEFT + 12.0, y, 10.0, &truncate(&line, 10.0, RIGHT - LEFT - 12.0));
+        y += ROW_H;
+    }
+    if let Some(cert) = &c.certificate {
+        let line = format!("単位数 + カリキュラムコード数　{}（基準 {}）", cert.achieved, cert.minimum);
+        w.text(LEFT + 12.0, y, 10.0, &line);
+        y += ROW_H;
+    }
+    w.text(LEFT, y + 12.0, 11.0, attestation(c.kind));
+}
+
+fn footer(w: &mut Writer<'_>, c: &Content, qr: &QrCode, issued: time::Date) {
+    let (x0, y0, size) = (LEFT, 700.0, 96.0);
+    let n = qr.width();
+    let module = size / n as f32;
+    let colors = qr.to_colors();
+    let rects = colors.iter().enumerate().filter(|(_, c)| **c == Color::Dark).filter_map(|(i, _)| {
+        let (col, row) = ((i % n) as f32, (i / n) as f32);
+        // A hair of overlap so that renderers leave no seams between modules.
+        Rect::from_xywh(x0 + col * module, y0 + row * module, module + 0.05, module + 0.05)
+    });
+    w.rects(rects, 0);
+    let x = x0 + size + 14.0;
+    w.text(x, y0 + 14.0, 9.0, &format!("発行番号 Issue ID: {}", c.jti));
+    w.text(x, y0 + 30.0, 9.0, &format!("発行日 Issued: {}", ymd(issued)));
+    w.text(x, y0 + 46.0, 8.0, &truncate(&format!("検証 Verify: {}", c.verify_url), 8.0, RIGHT - x));
+    w.text(x, y0 + 62.0, 8.0, "QRコードから真正性・失効の有無を確認できます。");
+    w.text(x, y0 + 76.0, 8.0, "Scan the QR code to check that this document is genuine and in force.");
+    w.text(x, y0 + 92.0, 8.0, &truncate(&format!("発行 Issuer: {}", c.iss), 8.0, RIGHT - x));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncates_by_estimated_width() {
+        assert_eq!(truncate("短い題", 10.0, 100.0), "短い題");
+        let cut = truncate(&"長".repeat(40), 10.0, 100.0);
+        assert!(cut.ends_with('…') && cut.chars().count() <= 10, "{cut}");
+        assert!(width(&cut, 10.0) <= 100.0 + 10.0);
+        const { assert!(ROWS_PER_PAGE >= 25) };
+    }
+
+    #[test]
+    fn a_missing_font_is_a_clear_error() {
+        let err = PdfFont::load(Path::new("/nonexistent/font.ttc")).unwrap_err();
+        assert!(err.to_string().contains("fonts-noto-cjk"), "{err}");
+    }
+}

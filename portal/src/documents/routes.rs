@@ -1,0 +1,148 @@
+//! Public document endpoints: `GET /jwks` (the portal's document-signing keys) and
+//! `GET /v/{id}` — the verification page, or JSON with `Accept: application/json` or
+//! `/v/{id}.json`. Every failure to verify is an answer ("not genuine"), never a 500.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
+use storage::Db;
+use web::{ApiError, Lang, PageError};
+
+use crate::AppState;
+use crate::documents::pdf::{PdfError, PdfFont};
+use crate::documents::verify::{Verdict, check};
+use crate::documents::{Issued, Signer, japan_date};
+
+/// What the document routes need: the signer and the PDF font (loaded on first use).
+#[derive(Debug)]
+pub struct DocumentService {
+    /// The portal's signing keys.
+    pub signer: Signer,
+    font_path: PathBuf,
+    font: OnceLock<Result<PdfFont, Arc<PdfError>>>,
+}
+
+impl DocumentService {
+    /// A service signing with `signer` and drawing with the font at `font_path`.
+    pub fn new(signer: Signer, font_path: PathBuf) -> Self {
+        Self { signer, font_path, font: OnceLock::new() }
+    }
+
+    /// The PDF font, loaded once.
+    pub fn font(&self) -> Result<PdfFont, Arc<PdfError>> {
+        self.font.get_or_init(|| PdfFont::load(&self.font_path).map_err(Arc::new)).clone()
+    }
+
+    /// The PDF of an issued document.
+    pub fn pdf(&self, issued: &Issued) -> Result<Vec<u8>, Arc<PdfError>> {
+        crate::documents::pdf::render(&issued.content, &self.font()?).map_err(Arc::new)
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `GET /jwks`.
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    match state.0.documents.signer.jwks(now()).await {
+        Ok(set) => {
+            let mut res = Json(set).into_response();
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+            res
+        }
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    accept.contains("application/json") && !accept.contains("text/html")
+}
+
+/// `GET /v/{id}` and `GET /v/{id}.json`.
+pub async fn verify(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    lang: Lang,
+) -> Response {
+    let (id, json) = match id.strip_suffix(".json") {
+        Some(bare) => (bare.to_owned(), true),
+        None => (id, wants_json(&headers)),
+    };
+    let verdict = match run_check(&state.0.probes.db, &state.0.documents.signer, &id).await {
+        Ok(v) => v,
+        Err(e) if json => return ApiError::internal(e).into_response(),
+        Err(e) => return PageError::internal(e).into_response(),
+    };
+    let status = if verdict == Verdict::Unknown { StatusCode::NOT_FOUND } else { StatusCode::OK };
+    let mut res = if json {
+        (status, Json(json_body(&id, &verdict))).into_response()
+    } else {
+        match page(&state, &id, &verdict, lang) {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(e) => return PageError::internal(e).into_response(),
+        }
+    };
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut().insert(header::VARY, HeaderValue::from_static("accept"));
+    res
+}
+
+async fn run_check(db: &Db, signer: &Signer, id: &str) -> Result<Verdict, crate::documents::DocumentError> {
+    check(db, signer, id, now()).await
+}
+
+/// The JSON answer: `status` genuine | revoked | not_genuine, the content and the JWS.
+pub fn json_body(id: &str, verdict: &Verdict) -> serde_json::Value {
+    match verdict {
+        Verdict::Genuine { content, jws } => {
+            json!({ "id": id, "status": "genuine", "content": content, "jws": jws })
+        }
+        Verdict::Revoked { content, jws, revoked_at, reason } => json!({
+            "id": id, "status": "revoked", "revoked_at": revoked_at, "revoked_reason": reason,
+            "content": content, "jws": jws,
+        }),
+        Verdict::NotGenuine { reason } => json!({ "id": id, "status": "not_genuine", "reason": reason }),
+        Verdict::Unknown => json!({ "id": id, "status": "not_genuine", "reason": "no document has this id" }),
+    }
+}
+
+fn ymd(d: time::Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+fn page(state: &AppState, id: &str, verdict: &Verdict, lang: Lang) -> Result<String, String> {
+    let mut ctx = web::templates::Context::new();
+    ctx.insert("id", id);
+    let (status, content, jws) = match verdict {
+        Verdict::Genuine { content, jws } => ("genuine", Some(content), Some(jws)),
+        Verdict::Revoked { content, jws, revoked_at, reason } => {
+            ctx.insert("revoked_on", &ymd(japan_date(*revoked_at)));
+            ctx.insert("revoked_reason", reason);
+            ("revoked", Some(content), Some(jws))
+        }
+        Verdict::NotGenuine { .. } | Verdict::Unknown => ("not_genuine", None, None),
+    };
+    ctx.insert("status", status);
+    ctx.insert("jws", &jws);
+    if let Some(c) = content {
+        ctx.insert("title_ja", c.kind.title_ja());
+        ctx.insert("title_en", c.kind.title_en());
+        ctx.insert("issued_on", &ymd(japan_date(c.iat)));
+        ctx.insert("content", c);
+    } else {
+        ctx.insert("content", &None::<()>);
+    }
+    state.0.templates.render("portal/verify.html", lang, &ctx).map_err(|e| e.to_string())
+}
