@@ -15,7 +15,7 @@ use web::{Lang, PageError, Site, Templates};
 
 use crate::keys::{KeyError, KeyPolicy, Keys, MasterKey, OWNER_IDP, SigningAlg};
 use crate::trust::Trust;
-use crate::{authorize, discovery, introspect, jwks, login, logout, token, userinfo};
+use crate::{authorize, discovery, introspect, jwks, login, logout, par, token, userinfo};
 
 /// The idp's settings (the binary fills them from `shikaku.toml` and the environment).
 #[derive(Debug, Clone)]
@@ -143,6 +143,7 @@ pub async fn build(
         .route("/.well-known/openid-configuration", get(discovery::metadata))
         .route("/jwks", get(jwks::get))
         .route("/token", post(token::token))
+        .route("/par", post(par::push))
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(introspect::revoke))
         .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo));

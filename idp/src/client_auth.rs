@@ -20,6 +20,8 @@ pub struct Presented {
     pub client_secret: Option<String>,
     /// `client_assertion` form field.
     pub client_assertion: Option<String>,
+    /// `client_assertion_type` form field.
+    pub client_assertion_type: Option<String>,
 }
 
 fn invalid_client() -> OAuthError {

@@ -14,6 +14,7 @@ pub mod jwks;
 pub mod keys;
 pub mod login;
 pub mod logout;
+pub mod par;
 pub mod session;
 pub mod store;
 pub mod token;

@@ -35,6 +35,7 @@ pub struct TokenForm {
     client_id: Option<String>,
     client_secret: Option<String>,
     client_assertion: Option<String>,
+    client_assertion_type: Option<String>,
 }
 
 fn invalid_grant(description: &'static str) -> OAuthError {
@@ -59,6 +60,7 @@ pub async fn token(
         client_id: f.client_id.clone(),
         client_secret: f.client_secret.clone(),
         client_assertion: f.client_assertion.clone(),
+        client_assertion_type: f.client_assertion_type.clone(),
     };
     let result = async {
         let client = client_auth::authenticate(app, &headers, &presented).await?;
