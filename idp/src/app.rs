@@ -40,6 +40,12 @@ pub struct IdpConfig {
     pub crl_grace: Duration,
     /// Demo mode: virtual cards offered on the sign-in page (empty otherwise).
     pub demo_cards: Vec<crate::demo::DemoCard>,
+    /// Back-channel logout: deliveries tried per client before giving up.
+    pub backchannel_attempts: u32,
+    /// Back-channel logout: wait before the first retry (doubled for each further one).
+    pub backchannel_retry_base: Duration,
+    /// Back-channel logout: timeout of one delivery.
+    pub backchannel_timeout: Duration,
 }
 
 impl IdpConfig {
@@ -59,6 +65,9 @@ impl IdpConfig {
             refresh_token_ttl: Duration::from_secs(30 * 86_400),
             crl_grace: Duration::from_secs(3600),
             demo_cards: Vec::new(),
+            backchannel_attempts: 4,
+            backchannel_retry_base: Duration::from_secs(2),
+            backchannel_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod audit;
 pub mod authorize;
+pub mod backchannel;
 pub mod client_auth;
 pub mod client_jwt;
 pub mod clients;
