@@ -46,6 +46,10 @@ pub struct IdpConfig {
     pub backchannel_retry_base: Duration,
     /// Back-channel logout: timeout of one delivery.
     pub backchannel_timeout: Duration,
+    /// Rate limits of sign-in and the token endpoint.
+    pub rate_limits: crate::rate_limit::RateLimits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl IdpConfig {
@@ -68,6 +72,8 @@ impl IdpConfig {
             backchannel_attempts: 4,
             backchannel_retry_base: Duration::from_secs(2),
             backchannel_timeout: Duration::from_secs(5),
+            rate_limits: crate::rate_limit::RateLimits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

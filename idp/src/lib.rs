@@ -18,6 +18,7 @@ pub mod login;
 pub mod logout;
 pub mod outbound;
 pub mod par;
+pub mod rate_limit;
 pub mod session;
 pub mod store;
 pub mod token;

@@ -223,3 +223,29 @@ fn admin_client_private_key_jwt_needs_keys() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("only for --auth-method private_key_jwt"), "{}", stderr(&out));
 }
+
+#[test]
+fn rate_limit_keys_are_checked_and_shown() {
+    assert_eq!(
+        config_error(Some("rate_limit_token_per_ip = \"many\"\n"), &[]),
+        "error: invalid config key `rate_limit_token_per_ip`: expected COUNT/SECONDS, e.g. 20/60, got \"many\""
+    );
+    assert_eq!(
+        config_error(None, &[("SHIKAKU_RATE_LIMIT_SIGN_IN_PER_IP", "5/0")]),
+        "error: invalid config key `rate_limit_sign_in_per_ip`: SECONDS must be at least 1, got \"5/0\""
+    );
+    let w = Workdir::new().env("SHIKAKU_RATE_LIMIT_TOKEN_PER_CLIENT", "100/10");
+    w.file("shikaku.toml", "trusted_proxies = [\"10.0.0.1\"]\n");
+    let out = w.run(&["config", "check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "rate_limit_sign_in_per_ip = \"20/60\"",
+        "rate_limit_sign_in_per_account = \"10/300\"",
+        "rate_limit_token_per_ip = \"300/60\"",
+        "rate_limit_token_per_client = \"100/10\"",
+        "trusted_proxies = [\"10.0.0.1\"]",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+}

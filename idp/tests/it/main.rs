@@ -8,6 +8,7 @@ mod lifecycle;
 mod live;
 mod oidc;
 mod par;
+mod rate_limit;
 
 use std::sync::Arc;
 use std::time::Duration;
