@@ -33,6 +33,8 @@ const MAX_ASSERTION: usize = 8 * 1024;
 const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
 const JWKS_MAX_BYTES: usize = 64 * 1024;
 const JWKS_CACHE: Duration = Duration::from_secs(300);
+/// Shortest time between two early refetches (an unknown `kid`) of one client's `jwks_uri`.
+const JWKS_REFETCH: Duration = Duration::from_secs(30);
 /// Smallest RSA modulus accepted.
 const MIN_RSA_BITS: usize = 2048;
 
@@ -79,8 +81,12 @@ pub async fn verify(
     if jws.header.get("crit").is_some() {
         return Err("crit header parameters are not supported");
     }
-    let jwks = client_keys(app, client).await?;
     let kid = jws.header["kid"].as_str();
+    let (mut jwks, cached) = client_keys(app, client, false).await?;
+    if cached && kid.is_some_and(|kid| !has_kid(&jwks, kid)) && may_refetch(app, client).await {
+        // The client may have rotated its keys since they were cached.
+        jwks = client_keys(app, client, true).await?.0;
+    }
     let candidates: Vec<&Value> = jwks["keys"]
         .as_array()
         .map(|keys| {
@@ -137,17 +143,29 @@ pub async fn verify(
     }
 }
 
-/// The client's JWK Set: by value, or fetched from its `jwks_uri` (cached).
-async fn client_keys(app: &App, client: &Client) -> Result<Value, &'static str> {
+fn has_kid(jwks: &Value, kid: &str) -> bool {
+    jwks["keys"].as_array().is_some_and(|keys| keys.iter().any(|k| k["kid"].as_str() == Some(kid)))
+}
+
+/// At most one early refetch of a client's `jwks_uri` per [`JWKS_REFETCH`].
+async fn may_refetch(app: &App, client: &Client) -> bool {
+    let key = format!("jwks_refetch:{}", ids::hash(&client.client_id));
+    app.kv.put_if_absent(&key, b"1", JWKS_REFETCH).await.unwrap_or(false)
+}
+
+/// The client's JWK Set: by value, or fetched from its `jwks_uri` (cached unless `fresh`);
+/// true when it came from the cache.
+async fn client_keys(app: &App, client: &Client, fresh: bool) -> Result<(Value, bool), &'static str> {
     if let Some(jwks) = &client.jwks {
-        return Ok(jwks.clone());
+        return Ok((jwks.clone(), false));
     }
     let uri = client.jwks_uri.as_deref().ok_or("the client has no registered keys")?;
     let cache_key = format!("jwks:{}", ids::hash(uri));
-    if let Ok(Some(raw)) = app.kv.get(&cache_key).await
+    if !fresh
+        && let Ok(Some(raw)) = app.kv.get(&cache_key).await
         && let Ok(v) = serde_json::from_slice(&raw)
     {
-        return Ok(v);
+        return Ok((v, true));
     }
     let body = outbound::get_limited(uri, JWKS_TIMEOUT, JWKS_MAX_BYTES).await.map_err(|e| {
         tracing::warn!(client = %client.client_id, error = %e, "jwks_uri fetch failed");
@@ -158,7 +176,7 @@ async fn client_keys(app: &App, client: &Client) -> Result<Value, &'static str> 
         return Err("the client's jwks_uri is not a JWK Set");
     }
     let _ = app.kv.set(&cache_key, &body, JWKS_CACHE).await;
-    Ok(jwks)
+    Ok((jwks, false))
 }
 
 fn member(jwk: &Value, name: &str) -> Option<Vec<u8>> {

@@ -1,6 +1,8 @@
 //! `private_key_jwt` client authentication (RFC 7523, OIDC Core §9): keys by value and by
 //! `jwks_uri`, and every refusal as `invalid_client`.
 
+use std::sync::{Arc, Mutex};
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use idp::clients::{AuthMethod, GrantType};
@@ -208,11 +210,17 @@ async fn keys_from_jwks_uri_rs256_and_ps256(env: TestEnv) {
     let rsa =
         tokio::task::spawn_blocking(|| rsa::RsaPrivateKey::new(&mut OsRng, 2048).unwrap()).await.unwrap();
     let key = Key::Rsa(Box::new(rsa));
-    let jwks = json!({"keys": [key.public_jwk("r1")]});
+    let jwks = Arc::new(Mutex::new(json!({"keys": [key.public_jwk("r1")]})));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let jwks_uri = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-    let served =
-        axum::Router::new().route("/jwks.json", axum::routing::get(move || async move { axum::Json(jwks) }));
+    let published = jwks.clone();
+    let served = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let jwks = published.lock().unwrap().clone();
+            async move { axum::Json(jwks) }
+        }),
+    );
     tokio::spawn(async move { axum::serve(listener, served).await.unwrap() });
     with_client(&live, None, Some(jwks_uri)).await;
 
@@ -227,4 +235,10 @@ async fn keys_from_jwks_uri_rs256_and_ps256(env: TestEnv) {
     let forged = format!("{}.{rest}", b64(header.to_string().as_bytes()));
     let (status, _) = with_assertion(&live, &forged).await;
     assert_eq!(status, 401);
+
+    // The client rotates to a new key: an unknown kid makes the idp fetch its keys again.
+    let rotated = Key::Ec(p256::ecdsa::SigningKey::random(&mut OsRng));
+    *jwks.lock().unwrap() = json!({"keys": [rotated.public_jwk("e2")]});
+    let (status, body) = with_assertion(&live, &rotated.sign("ES256", "e2", &claims(&live))).await;
+    assert_eq!(status, 200, "{body}");
 }
