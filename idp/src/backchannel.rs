@@ -1,5 +1,5 @@
-//! Back-channel logout (OpenID Connect Back-Channel Logout 1.0): when an idp session ends, every
-//! client that received tokens in it and registered a `backchannel_logout_uri` gets a signed
+//! Back-channel logout (OpenID Connect Back-Channel Logout 1.0): when an idp session ends (logout,
+//! or revocation when a new sign-in replaces it), every client that received tokens in it and registered a `backchannel_logout_uri` gets a signed
 //! logout token, POSTed as `logout_token=…` from a background task.
 //!
 //! Only registered URIs are called (an operator sets them). A failed delivery (network error or

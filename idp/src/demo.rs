@@ -57,6 +57,7 @@ pub async fn sign_in(
         Err(e) => return web::PageError::internal(e).into_response(),
     };
     let ip = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let previous = crate::session::current(app, &headers, now()).await;
     match login::complete(
         app,
         &token,
@@ -69,6 +70,9 @@ pub async fn sign_in(
     .await
     {
         Ok((next, cookie)) => {
+            if let Some(old) = previous {
+                crate::session::revoke(app, &old, "replaced_by_sign_in", now()).await;
+            }
             let mut res = Redirect::to(&next).into_response();
             res.headers_mut().append(header::SET_COOKIE, cookie);
             res

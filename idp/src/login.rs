@@ -128,8 +128,12 @@ pub async fn submit(
         audit_failure(app, now, ip, "nonce_unknown").await;
         return card_error(lang, ErrorCode::NonceUnknown, StatusCode::BAD_REQUEST);
     };
+    let previous = session::current(app, &headers, now).await;
     match complete(app, &body.auth_token.to_string(), &nonce, body.request.as_deref(), ip, lang, now).await {
         Ok((next, cookie)) => {
+            if let Some(old) = previous {
+                session::revoke(app, &old, "replaced_by_sign_in", now).await;
+            }
             let mut res = Json(serde_json::json!({ "next": next })).into_response();
             session::set_cookie(res.headers_mut(), cookie);
             res

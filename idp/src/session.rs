@@ -1,6 +1,8 @@
 //! Browser sessions at the idp: a random id in a `__Host-` cookie (plain name over HTTP), the
 //! session itself in the key-value store with idle and absolute timeouts.
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, HeaderValue, header};
 use serde::{Deserialize, Serialize};
 
@@ -99,6 +101,26 @@ pub async fn end(app: &App, session: &Session) -> HeaderValue {
     let _ = app.kv.delete(&key(&session.sid)).await;
     let cookie = web::cookies::set(&app.site, &app.site.cookie_name(COOKIE), "", 0, true);
     HeaderValue::from_str(&cookie).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// Revokes a session that ends other than by logout (a new sign-in in the same browser
+/// replaces it): deletes it, audits `session_revoked` with `reason`, and tells its clients over
+/// the back channel.
+pub async fn revoke(app: &Arc<App>, session: &Session, reason: &str, now: i64) {
+    let _ = app.kv.delete(&key(&session.sid)).await;
+    crate::audit::log(
+        &app.db,
+        now,
+        crate::audit::Entry {
+            event: "session_revoked".into(),
+            outcome: reason.into(),
+            actor: Some(session.account_id.clone()),
+            detail: serde_json::json!({ "sid_hash": ids::hash(&session.sid), "clients": session.clients }),
+            ..crate::audit::Entry::default()
+        },
+    )
+    .await;
+    crate::backchannel::notify(app, session, now).await;
 }
 
 /// Appends a `Set-Cookie` header.

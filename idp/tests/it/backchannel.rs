@@ -18,7 +18,11 @@ use tokio::sync::mpsc;
 
 use crate::live::{self, Live, REDIRECT, browser, post_as, query_param};
 
-storage::each_backend!(logout_token_reaches_the_rp, failing_rp_is_retried_and_audited);
+storage::each_backend!(
+    logout_token_reaches_the_rp,
+    failing_rp_is_retried_and_audited,
+    new_sign_in_revokes_the_previous_session,
+);
 
 const RP: &str = "bcl-rp";
 
@@ -192,4 +196,31 @@ async fn failing_rp_is_retried_and_audited(env: TestEnv) {
         assert_eq!(detail["status"], 500);
     }
     assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
+
+async fn new_sign_in_revokes_the_previous_session(env: TestEnv) {
+    let live = Live::start(env).await;
+    let (uri, mut received, _) = rp_listener(StatusCode::OK).await;
+    let mut c = live::client(RP, AuthMethod::ClientSecretBasic);
+    c.backchannel_logout_uri = Some(uri);
+    live::register(&live.env.db.db, c).await;
+    let (b, id_claims, _) = signed_in(&live).await;
+
+    // Another card signs in on the same browser: the first session ends and the RP is told.
+    let (status, body) = live::card_sign_in(&live, &b, "/login", "doctor-auth-p256").await;
+    assert_eq!(status, 200, "{body}");
+    let token = tokio::time::timeout(Duration::from_secs(30), received.recv()).await.unwrap().unwrap();
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert_eq!(claims["sid"], id_claims["sid"]);
+    assert_eq!(claims["sub"], id_claims["sub"]);
+    let revoked: Vec<String> = sqlx::query("SELECT outcome FROM audit_log WHERE event = 'session_revoked'")
+        .fetch_all(live.env.db.db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("outcome"))
+        .collect();
+    assert_eq!(revoked, ["replaced_by_sign_in"]);
+    until_audited(&live, "success").await;
 }
