@@ -1,7 +1,7 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3): `client_secret_basic`,
 //! `client_secret_post`, `private_key_jwt` (see [`crate::client_jwt`]), and `none` for public
-//! clients. A client must use the method it was
-//! registered with; secrets are compared as hashes in constant time.
+//! clients. A client must use the method it was registered with; secrets are compared as hashes
+//! in constant time.
 
 use axum::http::{HeaderMap, header};
 use base64::Engine;

@@ -135,6 +135,27 @@ async fn valid_assertion_is_accepted_once(env: TestEnv) {
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["active"], true);
 
+    // A pushed authorization request authenticated by an assertion for the PAR endpoint.
+    let mut c = claims(&live);
+    c["aud"] = json!(live.url("/par"));
+    let res = reqwest::Client::new()
+        .post(live.url("/par"))
+        .form(&[
+            ("client_assertion_type", TYPE),
+            ("client_assertion", &key.sign("ES256", "k1", &c)),
+            ("response_type", "code"),
+            ("client_id", ID),
+            ("redirect_uri", live::REDIRECT),
+            ("scope", "openid"),
+            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400, "the client may not use the code grant");
+    insta::assert_snapshot!(res.text().await.unwrap(), @r#"{"error":"unauthorized_client","error_description":"the client may not use the authorization code grant"}"#);
+
     let meta: Value =
         reqwest::get(live.url("/.well-known/openid-configuration")).await.unwrap().json().await.unwrap();
     assert!(
