@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Every key, as written in the file and (upper-cased, `SHIKAKU_` before it) in the environment.
-pub const KEYS: [&str; 25] = [
+pub const KEYS: [&str; 30] = [
     "data_dir",
     "database_url",
     "database_max_connections",
@@ -39,6 +39,11 @@ pub const KEYS: [&str; 25] = [
     "portal_client_id",
     "portal_client_secret",
     "portal_font_path",
+    "rate_limit_sign_in_per_ip",
+    "rate_limit_sign_in_per_account",
+    "rate_limit_token_per_ip",
+    "rate_limit_token_per_client",
+    "trusted_proxies",
 ];
 
 /// Log output format.
@@ -80,6 +85,11 @@ struct Raw {
     portal_client_id: Option<String>,
     portal_client_secret: Option<SecretString>,
     portal_font_path: Option<PathBuf>,
+    rate_limit_sign_in_per_ip: Option<String>,
+    rate_limit_sign_in_per_account: Option<String>,
+    rate_limit_token_per_ip: Option<String>,
+    rate_limit_token_per_client: Option<String>,
+    trusted_proxies: Option<Vec<std::net::IpAddr>>,
 }
 
 /// The effective configuration.
@@ -135,6 +145,10 @@ pub struct Config {
     pub portal_client_secret: Option<SecretString>,
     /// Japanese font (face 0 of a TrueType/OpenType file or collection) for document PDFs.
     pub portal_font_path: PathBuf,
+    /// Rate limits of the idp (`rate_limit_*` keys, `COUNT/SECONDS`).
+    pub rate_limits: idp::rate_limit::RateLimits,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Config {
@@ -194,7 +208,37 @@ impl Config {
                 idp::jwks::MAX_AGE_SECS
             );
         }
+        let defaults = idp::rate_limit::RateLimits::default();
+        let limit = |key: &str, value: Option<String>, default: idp::rate_limit::Limit| match value {
+            None => Ok(default),
+            Some(v) => idp::rate_limit::Limit::parse(&v)
+                .map_err(|e| anyhow::anyhow!("invalid config key `{key}`: {e}, got {v:?}")),
+        };
+        let rate_limits = idp::rate_limit::RateLimits {
+            sign_in_per_ip: limit(
+                "rate_limit_sign_in_per_ip",
+                raw.rate_limit_sign_in_per_ip,
+                defaults.sign_in_per_ip,
+            )?,
+            sign_in_per_account: limit(
+                "rate_limit_sign_in_per_account",
+                raw.rate_limit_sign_in_per_account,
+                defaults.sign_in_per_account,
+            )?,
+            token_per_ip: limit(
+                "rate_limit_token_per_ip",
+                raw.rate_limit_token_per_ip,
+                defaults.token_per_ip,
+            )?,
+            token_per_client: limit(
+                "rate_limit_token_per_client",
+                raw.rate_limit_token_per_client,
+                defaults.token_per_client,
+            )?,
+        };
         Ok(Self {
+            rate_limits,
+            trusted_proxies: raw.trusted_proxies.unwrap_or_default(),
             data_dir,
             database_url,
             database_max_connections: max_connections,
@@ -263,6 +307,11 @@ impl Config {
             "portal_client_id": self.portal_client_id,
             "portal_client_secret": secret(&self.portal_client_secret),
             "portal_font_path": self.portal_font_path,
+            "rate_limit_sign_in_per_ip": self.rate_limits.sign_in_per_ip.to_string(),
+            "rate_limit_sign_in_per_account": self.rate_limits.sign_in_per_account.to_string(),
+            "rate_limit_token_per_ip": self.rate_limits.token_per_ip.to_string(),
+            "rate_limit_token_per_client": self.rate_limits.token_per_client.to_string(),
+            "trusted_proxies": self.trusted_proxies,
         });
         let mut view = view;
         if let Some(map) = view.as_object_mut() {

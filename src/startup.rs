@@ -56,6 +56,8 @@ pub fn idp_config(config: &Config) -> idp::IdpConfig {
         id_token_ttl: secs(config.id_token_ttl_secs),
         crl_grace: secs(config.crl_grace_secs),
         refresh_token_ttl: secs(config.refresh_token_ttl_secs),
+        rate_limits: config.rate_limits,
+        trusted_proxies: config.trusted_proxies.clone(),
         ..idp::IdpConfig::new(&config.idp_public_url)
     }
 }

@@ -15,7 +15,7 @@ use web::{Lang, PageError, Site, Templates};
 
 use crate::keys::{KeyError, KeyPolicy, Keys, MasterKey, OWNER_IDP, SigningAlg};
 use crate::trust::Trust;
-use crate::{account, authorize, discovery, introspect, jwks, login, logout, token, userinfo};
+use crate::{account, authorize, discovery, introspect, jwks, login, logout, par, token, userinfo};
 
 /// The idp's settings (the binary fills them from `shikaku.toml` and the environment).
 #[derive(Debug, Clone)]
@@ -40,6 +40,16 @@ pub struct IdpConfig {
     pub crl_grace: Duration,
     /// Demo mode: virtual cards offered on the sign-in page (empty otherwise).
     pub demo_cards: Vec<crate::demo::DemoCard>,
+    /// Back-channel logout: deliveries tried per client before giving up.
+    pub backchannel_attempts: u32,
+    /// Back-channel logout: wait before the first retry (doubled for each further one).
+    pub backchannel_retry_base: Duration,
+    /// Back-channel logout: timeout of one delivery.
+    pub backchannel_timeout: Duration,
+    /// Rate limits of sign-in and the token endpoint.
+    pub rate_limits: crate::rate_limit::RateLimits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client address.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl IdpConfig {
@@ -59,6 +69,11 @@ impl IdpConfig {
             refresh_token_ttl: Duration::from_secs(30 * 86_400),
             crl_grace: Duration::from_secs(3600),
             demo_cards: Vec::new(),
+            backchannel_attempts: 4,
+            backchannel_retry_base: Duration::from_secs(2),
+            backchannel_timeout: Duration::from_secs(5),
+            rate_limits: crate::rate_limit::RateLimits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -146,6 +161,7 @@ pub async fn build(
         .route("/.well-known/openid-configuration", get(discovery::metadata))
         .route("/jwks", get(jwks::get))
         .route("/token", post(token::token))
+        .route("/par", post(par::push))
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(introspect::revoke))
         .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo));

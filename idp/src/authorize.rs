@@ -27,12 +27,12 @@ pub const CODE_TTL: Duration = Duration::from_secs(60);
 /// `acr` values this idp can satisfy, strongest first.
 pub const ACR_VALUES: [&str; 3] = ["phrh", "phr", "emergency"];
 
-/// Query parameters of `/authorize`.
-#[derive(Debug, Default, Deserialize)]
+/// Query parameters of `/authorize` (also the body of a pushed authorization request).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Params {
     response_type: Option<String>,
-    client_id: Option<String>,
-    redirect_uri: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) redirect_uri: Option<String>,
     scope: Option<String>,
     state: Option<String>,
     nonce: Option<String>,
@@ -41,8 +41,8 @@ pub struct Params {
     prompt: Option<String>,
     max_age: Option<String>,
     acr_values: Option<String>,
-    request: Option<String>,
-    request_uri: Option<String>,
+    pub(crate) request: Option<String>,
+    pub(crate) request_uri: Option<String>,
     response_mode: Option<String>,
 }
 
@@ -95,11 +95,13 @@ pub struct CodeGrant {
 }
 
 /// An error that goes back to the client's redirect URI.
-struct Redirected {
+pub(crate) struct Redirected {
     redirect_uri: String,
     state: Option<String>,
-    error: &'static str,
-    description: String,
+    /// The OAuth error code.
+    pub(crate) error: &'static str,
+    /// What is wrong.
+    pub(crate) description: String,
 }
 
 fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
@@ -124,7 +126,7 @@ impl Redirected {
     }
 }
 
-fn page(status: StatusCode, key: &'static str) -> PageError {
+pub(crate) fn page(status: StatusCode, key: &'static str) -> PageError {
     PageError::new(status, "authorize_error_title", key)
 }
 
@@ -136,11 +138,29 @@ pub async fn authorize(
 ) -> Response {
     let app = &state.0;
     let now = now();
+    let pushed = p.request_uri.is_some();
+    let p = if pushed {
+        match crate::par::take(app, &p).await {
+            Ok(p) => p,
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        p
+    };
     let client = match validate_client(app, &p).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
     let redirect_uri = p.redirect_uri.clone().unwrap_or_default();
+    if client.require_par && !pushed {
+        return Redirected {
+            redirect_uri,
+            state: p.state.clone(),
+            error: "invalid_request",
+            description: "this client must use pushed authorization requests (PAR)".into(),
+        }
+        .into_response(app.site.public_url());
+    }
     let request = match validate(&client, &redirect_uri, p, now) {
         Ok(r) => r,
         Err(e) => return e.into_response(app.site.public_url()),
@@ -152,7 +172,7 @@ pub async fn authorize(
     proceed(app, &client, request, session::current(app, &headers, now).await, now).await
 }
 
-async fn validate_client(app: &App, p: &Params) -> Result<Client, PageError> {
+pub(crate) async fn validate_client(app: &App, p: &Params) -> Result<Client, PageError> {
     let client_id =
         p.client_id.as_deref().ok_or(page(StatusCode::BAD_REQUEST, "authorize_error_no_client"))?;
     let client = client_store::find_client(&app.db, client_id)
@@ -167,7 +187,13 @@ async fn validate_client(app: &App, p: &Params) -> Result<Client, PageError> {
     Ok(client)
 }
 
-fn validate(client: &Client, redirect_uri: &str, p: Params, now: i64) -> Result<AuthRequest, Redirected> {
+/// Checks an authorization request of a known client whose redirect URI is registered.
+pub(crate) fn validate(
+    client: &Client,
+    redirect_uri: &str,
+    p: Params,
+    now: i64,
+) -> Result<AuthRequest, Redirected> {
     let fail = |error: &'static str, description: &str| Redirected {
         redirect_uri: redirect_uri.to_owned(),
         state: p.state.clone(),

@@ -1,6 +1,7 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3): `client_secret_basic`,
-//! `client_secret_post`, and `none` for public clients. A client must use the method it was
-//! registered with; secrets are compared as hashes in constant time.
+//! `client_secret_post`, `private_key_jwt` (see [`crate::client_jwt`]), and `none` for public
+//! clients. A client must use the method it was registered with; secrets are compared as hashes
+//! in constant time.
 
 use axum::http::{HeaderMap, header};
 use base64::Engine;
@@ -8,6 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use web::{OAuthError, OAuthErrorCode};
 
 use crate::app::App;
+use crate::client_jwt;
 use crate::clients::{AuthMethod, Client};
 use crate::store::clients as store;
 
@@ -20,6 +22,8 @@ pub struct Presented {
     pub client_secret: Option<String>,
     /// `client_assertion` form field.
     pub client_assertion: Option<String>,
+    /// `client_assertion_type` form field.
+    pub client_assertion_type: Option<String>,
 }
 
 fn invalid_client() -> OAuthError {
@@ -57,8 +61,8 @@ pub async fn authenticate(app: &App, headers: &HeaderMap, p: &Presented) -> Resu
             "use exactly one client authentication method",
         ));
     }
-    if p.client_assertion.is_some() {
-        return Err(OAuthError::new(OAuthErrorCode::InvalidClient, "private_key_jwt is not supported yet"));
+    if let Some(assertion) = &p.client_assertion {
+        return private_key_jwt(app, p, assertion).await;
     }
     let (client_id, secret, method) = match (basic, &p.client_secret) {
         (Some((id, secret)), _) => {
@@ -91,5 +95,38 @@ pub async fn authenticate(app: &App, headers: &HeaderMap, p: &Presented) -> Resu
     {
         return Err(invalid_client());
     }
+    Ok(client)
+}
+
+/// `private_key_jwt`: the client is named by `client_id` or else by the assertion's `sub`, and
+/// must be registered for this method. Every failure is `invalid_client`.
+async fn private_key_jwt(app: &App, p: &Presented, assertion: &str) -> Result<Client, OAuthError> {
+    let reject = |why: &'static str| {
+        OAuthError::new(OAuthErrorCode::InvalidClient, format!("client assertion rejected: {why}"))
+    };
+    if p.client_assertion_type.as_deref() != Some(client_jwt::ASSERTION_TYPE) {
+        return Err(reject(
+            "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ));
+    }
+    let unverified = client_jwt::parse(assertion).map_err(reject)?;
+    let client_id = match (&p.client_id, unverified.claims["sub"].as_str()) {
+        (Some(id), _) => id.clone(),
+        (None, Some(sub)) => sub.to_owned(),
+        (None, None) => return Err(reject("sub is required")),
+    };
+    let client = store::find_client(&app.db, &client_id)
+        .await
+        .map_err(OAuthError::internal)?
+        .ok_or_else(invalid_client)?;
+    if client.auth_method != AuthMethod::PrivateKeyJwt {
+        return Err(invalid_client());
+    }
+    let issuer = app.site.public_url();
+    let audiences = [issuer.to_owned(), format!("{issuer}/token"), format!("{issuer}/par")];
+    client_jwt::verify(app, &client, assertion, &audiences, crate::app::now()).await.map_err(|why| {
+        tracing::info!(client = %client.client_id, why, "client assertion rejected");
+        reject(why)
+    })?;
     Ok(client)
 }

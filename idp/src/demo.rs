@@ -4,7 +4,7 @@
 
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -14,6 +14,7 @@ use web::Lang;
 
 use crate::app::{AppState, now};
 use crate::login;
+use crate::rate_limit::{self, ClientIp};
 
 /// One virtual card offered on the sign-in page.
 #[derive(Debug, Clone)]
@@ -38,9 +39,15 @@ pub async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
     lang: Lang,
+    client_ip: ClientIp,
     Form(f): Form<VirtualLogin>,
 ) -> Response {
     let app = &state.0;
+    if let Err(l) =
+        rate_limit::hit(app, "sign_in_ip", &client_ip.subject(), app.config.rate_limits.sign_in_per_ip).await
+    {
+        return rate_limited_page(l.retry_after);
+    }
     let Some(card) = app.config.demo_cards.iter().find(|c| c.id == f.card) else {
         return web::PageError::not_found().into_response();
     };
@@ -50,6 +57,7 @@ pub async fn sign_in(
         Err(e) => return web::PageError::internal(e).into_response(),
     };
     let ip = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let previous = crate::session::current(app, &headers, now()).await;
     match login::complete(
         app,
         &token,
@@ -62,13 +70,33 @@ pub async fn sign_in(
     .await
     {
         Ok((next, cookie)) => {
+            if let Some(old) = previous {
+                crate::session::revoke(app, &old, "replaced_by_sign_in", now()).await;
+            }
             let mut res = Redirect::to(&next).into_response();
             res.headers_mut().append(header::SET_COOKIE, cookie);
             res
+        }
+        Err(refused) if refused.status() == StatusCode::TOO_MANY_REQUESTS => {
+            let retry = refused
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .unwrap_or(60);
+            rate_limited_page(retry)
         }
         // The card was refused (e.g. the revoked demo card): show why, as a page.
         Err(refused) => {
             web::PageError::new(refused.status(), "card_failed", "demo_card_refused").into_response()
         }
     }
+}
+
+/// The 429 page with `Retry-After`.
+fn rate_limited_page(retry_after: u64) -> Response {
+    let mut res =
+        web::PageError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited_title", "rate_limited_message")
+            .into_response();
+    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    res
 }

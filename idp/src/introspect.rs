@@ -23,6 +23,7 @@ pub struct TokenParam {
     client_id: Option<String>,
     client_secret: Option<String>,
     client_assertion: Option<String>,
+    client_assertion_type: Option<String>,
 }
 
 /// What a presented token is.
@@ -55,6 +56,7 @@ async fn authenticated(app: &App, headers: &HeaderMap, p: &TokenParam) -> Result
         client_id: p.client_id.clone(),
         client_secret: p.client_secret.clone(),
         client_assertion: p.client_assertion.clone(),
+        client_assertion_type: p.client_assertion_type.clone(),
     };
     let client = client_auth::authenticate(app, headers, &presented).await?;
     if client.is_public() {

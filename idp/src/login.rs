@@ -18,6 +18,7 @@ use web::csrf::CsrfToken;
 use web::{ApiError, Lang, PageError};
 
 use crate::app::{App, AppState, now};
+use crate::rate_limit::{self, ClientIp, Limited};
 use crate::session::{self, Authentication};
 use crate::store::accounts::{self, Account, Card};
 use crate::{audit, ids};
@@ -102,10 +103,16 @@ pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     lang: Lang,
+    client_ip: ClientIp,
     body: Result<Json<CardLogin>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let app = &state.0;
     let now = now();
+    if let Err(l) =
+        rate_limit::hit(app, "sign_in_ip", &client_ip.subject(), app.config.rate_limits.sign_in_per_ip).await
+    {
+        return rate_limited(app, lang, l);
+    }
     let ip = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let Ok(Json(body)) = body else {
         return card_error(lang, ErrorCode::TokenMalformed, StatusCode::BAD_REQUEST);
@@ -121,8 +128,12 @@ pub async fn submit(
         audit_failure(app, now, ip, "nonce_unknown").await;
         return card_error(lang, ErrorCode::NonceUnknown, StatusCode::BAD_REQUEST);
     };
+    let previous = session::current(app, &headers, now).await;
     match complete(app, &body.auth_token.to_string(), &nonce, body.request.as_deref(), ip, lang, now).await {
         Ok((next, cookie)) => {
+            if let Some(old) = previous {
+                session::revoke(app, &old, "replaced_by_sign_in", now).await;
+            }
             let mut res = Json(serde_json::json!({ "next": next })).into_response();
             session::set_cookie(res.headers_mut(), cookie);
             res
@@ -157,6 +168,15 @@ pub(crate) async fn complete(
             return Err(card_error(lang, e.code, status));
         }
     };
+    let card_subject =
+        format!("{}|{}", identity.issuer, identity.subscriber_id.as_deref().unwrap_or(&identity.serial));
+    if let Err(l) =
+        rate_limit::hit(app, "sign_in_account", &card_subject, app.config.rate_limits.sign_in_per_account)
+            .await
+    {
+        audit_failure(app, now, ip, "rate_limited").await;
+        return Err(rate_limited(app, lang, l));
+    }
     let account =
         account_for(app, &identity, now).await.map_err(|e| ApiError::internal(e).into_response())?;
     if account.status != "active" {
@@ -201,6 +221,16 @@ pub(crate) async fn complete(
         _ => "/".to_owned(),
     };
     Ok((next, cookie))
+}
+
+/// 429 problem+json (`rate_limited`) with `Retry-After`, for the sign-in API.
+pub(crate) fn rate_limited(app: &App, lang: Lang, l: Limited) -> Response {
+    let detail = app.templates.text(lang, "rate_limited_message").to_owned();
+    let mut res = ApiError::typed(StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests", detail)
+        .with_code("rate_limited")
+        .into_response();
+    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(l.retry_after));
+    res
 }
 
 async fn audit_failure(app: &App, now: i64, ip: Option<String>, code: &str) {

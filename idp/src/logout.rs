@@ -3,7 +3,10 @@
 //! With a valid `id_token_hint` for the current session the session ends at once; otherwise
 //! the person confirms on a page (a form with CSRF protection), so that no third party can sign
 //! anyone out. `post_logout_redirect_uri` must exactly match the client's registration; an
-//! unregistered one is never redirected to.
+//! unregistered one is never redirected to. Clients of the ended session with a back-channel
+//! logout URI are told in the background ([`crate::backchannel`]).
+
+use std::sync::Arc;
 
 use axum::Form;
 use axum::extract::{Query, State};
@@ -77,7 +80,7 @@ async fn check(
 }
 
 async fn finish(
-    app: &App,
+    app: &Arc<App>,
     session: Option<Session>,
     target: Option<String>,
     lang: Lang,
@@ -86,6 +89,7 @@ async fn finish(
     let mut cookie = None;
     if let Some(s) = &session {
         cookie = Some(session::end(app, s).await);
+        crate::backchannel::notify(app, s, now).await;
         audit::log(
             &app.db,
             now,

@@ -2,6 +2,8 @@
 //! session itself in the key-value store with idle and absolute timeouts, under the id's hash
 //! (the same hash names its row in SQL `sessions`, which lists a person's sessions).
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, HeaderValue, header};
 use serde::{Deserialize, Serialize};
 
@@ -129,10 +131,17 @@ pub async fn end(app: &App, session: &Session) -> HeaderValue {
 
 /// Ends a session of `account_id` by its listed id (from the account page); false when it was
 /// not theirs or already over.
-pub async fn end_by_id(app: &App, account_id: &str, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+/// Its clients are told over the back channel.
+pub async fn end_by_id(app: &Arc<App>, account_id: &str, id: &str, now: i64) -> Result<bool, sqlx::Error> {
     let ended = sessions::update_session_ended(&app.db, account_id, id, now).await?;
-    if ended && let Err(e) = app.kv.delete(&key_of_id(id)).await {
-        tracing::warn!(error = %e, "cannot delete the session");
+    if ended {
+        let live = app.kv.get(&key_of_id(id)).await.ok().flatten();
+        if let Err(e) = app.kv.delete(&key_of_id(id)).await {
+            tracing::warn!(error = %e, "cannot delete the session");
+        }
+        if let Some(session) = live.and_then(|raw| serde_json::from_slice::<Session>(&raw).ok()) {
+            crate::backchannel::notify(app, &session, now).await;
+        }
     }
     Ok(ended)
 }
@@ -156,6 +165,27 @@ pub async fn list(
         }
     }
     Ok(alive)
+}
+
+/// Revokes a session that ends other than by logout (a new sign-in in the same browser
+/// replaces it): deletes it, audits `session_revoked` with `reason`, and tells its clients over
+/// the back channel.
+pub async fn revoke(app: &Arc<App>, session: &Session, reason: &str, now: i64) {
+    let _ = app.kv.delete(&key(&session.sid)).await;
+    let _ = sessions::update_session_ended(&app.db, &session.account_id, &ids::hash(&session.sid), now).await;
+    crate::audit::log(
+        &app.db,
+        now,
+        crate::audit::Entry {
+            event: "session_revoked".into(),
+            outcome: reason.into(),
+            actor: Some(session.account_id.clone()),
+            detail: serde_json::json!({ "sid_hash": ids::hash(&session.sid), "clients": session.clients }),
+            ..crate::audit::Entry::default()
+        },
+    )
+    .await;
+    crate::backchannel::notify(app, session, now).await;
 }
 
 /// Appends a `Set-Cookie` header.

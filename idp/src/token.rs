@@ -17,6 +17,7 @@ use crate::app::{App, AppState, now};
 use crate::authorize::CodeGrant;
 use crate::client_auth::{self, Presented};
 use crate::clients::{Client, GrantType, SCOPES};
+use crate::rate_limit::{self, ClientIp, Limited};
 use crate::tokens::{self, Grant};
 use crate::{audit, ids};
 
@@ -35,6 +36,15 @@ pub struct TokenForm {
     client_id: Option<String>,
     client_secret: Option<String>,
     client_assertion: Option<String>,
+    client_assertion_type: Option<String>,
+}
+
+/// 429 `slow_down` with `Retry-After`.
+fn slow_down(l: Limited) -> OAuthError {
+    let mut e =
+        OAuthError::new(OAuthErrorCode::SlowDown, "too many token requests; retry after Retry-After seconds");
+    e.retry_after = Some(l.retry_after);
+    e
 }
 
 fn invalid_grant(description: &'static str) -> OAuthError {
@@ -45,9 +55,14 @@ fn invalid_grant(description: &'static str) -> OAuthError {
 pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
+    ip: ClientIp,
     form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let app = &state.0;
+    let limits = app.config.rate_limits;
+    if let Err(l) = rate_limit::hit(app, "token_ip", &ip.subject(), limits.token_per_ip).await {
+        return slow_down(l).into_response();
+    }
     let Ok(Form(f)) = form else {
         return OAuthError::new(
             OAuthErrorCode::InvalidRequest,
@@ -59,9 +74,13 @@ pub async fn token(
         client_id: f.client_id.clone(),
         client_secret: f.client_secret.clone(),
         client_assertion: f.client_assertion.clone(),
+        client_assertion_type: f.client_assertion_type.clone(),
     };
     let result = async {
         let client = client_auth::authenticate(app, &headers, &presented).await?;
+        rate_limit::hit(app, "token_client", &client.client_id, limits.token_per_client)
+            .await
+            .map_err(slow_down)?;
         let now = now();
         let grant_type = f
             .grant_type

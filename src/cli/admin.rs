@@ -16,7 +16,7 @@ pub enum AdminCommand {
     Keys(KeysCommand),
     /// OAuth clients (relying parties).
     #[command(subcommand)]
-    Client(crate::cli::clients::ClientCommand),
+    Client(Box<crate::cli::clients::ClientCommand>),
     /// CA certificates that card certificates must chain to.
     #[command(subcommand)]
     Ca(crate::cli::trust::CaCommand),
@@ -74,7 +74,7 @@ pub async fn run(cmd: AdminCommand, config: &Config) -> anyhow::Result<()> {
         let db = startup::open_database(config).await?;
         db.migrate().await?;
         let out = match cmd {
-            AdminCommand::Client(c) => crate::cli::clients::run(c, &db, &config.signing_algs, now).await,
+            AdminCommand::Client(c) => crate::cli::clients::run(*c, &db, &config.signing_algs, now).await,
             AdminCommand::Ca(c) => crate::cli::trust::run_ca(c, &db, now).await,
             AdminCommand::Crl(c) => crate::cli::trust::run_crl(c, &db, now).await,
             AdminCommand::Account(c) => crate::cli::accounts::run_account(c, &db, now).await,

@@ -55,10 +55,16 @@ pub struct ClientFields {
     /// Exact post-logout redirect URI (repeat for several).
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Vec<String>,
-    /// Token endpoint authentication: client_secret_basic (default), client_secret_post or none
-    /// (public client, PKCE only).
+    /// Token endpoint authentication: client_secret_basic (default), client_secret_post,
+    /// private_key_jwt (with --jwks or --jwks-uri) or none (public client, PKCE only).
     #[arg(long, value_parser = parse_auth_method)]
     auth_method: Option<AuthMethod>,
+    /// private_key_jwt: file holding the client's public JWK Set (EC P-256 or RSA ≥ 2048).
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
+    jwks: Option<std::path::PathBuf>,
+    /// private_key_jwt: https URL of the client's public JWK Set (fetched and cached 5 min).
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
     /// Allowed grant (repeat): authorization_code (default), refresh_token (with the
     /// offline_access scope), client_credentials.
     #[arg(long = "grant-type", value_parser = parse_grant)]
@@ -88,11 +94,10 @@ fn parse_named<T: serde::de::DeserializeOwned>(s: &str, what: &str, choices: &st
 }
 
 fn parse_auth_method(s: &str) -> Result<AuthMethod, String> {
-    let m: AuthMethod = parse_named(s, "auth method", "client_secret_basic, client_secret_post or none")?;
+    let m: AuthMethod =
+        parse_named(s, "auth method", "client_secret_basic, client_secret_post, private_key_jwt or none")?;
     match m {
-        AuthMethod::PrivateKeyJwt | AuthMethod::TlsClientAuth => {
-            Err(format!("auth method {s} is not available yet"))
-        }
+        AuthMethod::TlsClientAuth => Err(format!("auth method {s} is not available yet")),
         m => Ok(m),
     }
 }
@@ -131,6 +136,29 @@ fn check_redirect_uri(uri: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Checks a URL the idp will call (jwks_uri, back-channel logout): https, or http on loopback.
+fn check_outbound_uri(what: &str, uri: &str) -> anyhow::Result<()> {
+    let authority = |prefix: &str| {
+        uri.strip_prefix(prefix).map(|rest| rest.split(['/', '?']).next().unwrap_or("").to_owned())
+    };
+    let ok = match (authority("https://"), authority("http://")) {
+        (Some(host), _) => !host.is_empty() && !host.contains('@'),
+        (None, Some(host)) => {
+            host == "127.0.0.1"
+                || host.starts_with("127.0.0.1:")
+                || host == "[::1]"
+                || host.starts_with("[::1]:")
+        }
+        _ => false,
+    };
+    if !ok || uri.contains('#') {
+        bail!(
+            "{what} {uri:?} must be an https URL (plain http only on 127.0.0.1 or [::1]), without fragment"
+        );
+    }
+    Ok(())
+}
+
 /// Applies the given fields to `c` and checks the result.
 fn apply(c: &mut Client, f: ClientFields, signing_algs: &[SigningAlg]) -> anyhow::Result<()> {
     if let Some(n) = f.name {
@@ -144,6 +172,20 @@ fn apply(c: &mut Client, f: ClientFields, signing_algs: &[SigningAlg]) -> anyhow
     }
     if let Some(m) = f.auth_method {
         c.auth_method = m;
+    }
+    if let Some(path) = &f.jwks {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --jwks {}", path.display()))?;
+        let jwks: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("--jwks {} is not JSON", path.display()))?;
+        idp::client_jwt::check_jwks(&jwks).map_err(|e| anyhow::anyhow!("--jwks {}: {e}", path.display()))?;
+        c.jwks = Some(jwks);
+        c.jwks_uri = None;
+    }
+    if let Some(uri) = f.jwks_uri {
+        check_outbound_uri("--jwks-uri", &uri)?;
+        c.jwks_uri = Some(uri);
+        c.jwks = None;
     }
     if !f.grant_types.is_empty() {
         c.grant_types = f.grant_types;
@@ -160,8 +202,9 @@ fn apply(c: &mut Client, f: ClientFields, signing_algs: &[SigningAlg]) -> anyhow
     if let Some(a) = f.id_token_alg {
         c.id_token_alg = a;
     }
-    if f.backchannel_logout_uri.is_some() {
-        c.backchannel_logout_uri = f.backchannel_logout_uri;
+    if let Some(uri) = f.backchannel_logout_uri {
+        check_outbound_uri("--backchannel-logout-uri", &uri)?;
+        c.backchannel_logout_uri = Some(uri);
     }
     if !f.allowed_roles.is_empty() {
         c.allowed_roles = f.allowed_roles;
@@ -177,6 +220,13 @@ fn apply(c: &mut Client, f: ClientFields, signing_algs: &[SigningAlg]) -> anyhow
     }
     if let Some(bad) = c.scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
         bail!("unknown scope {bad:?}: use {}", SCOPES.join(", "));
+    }
+    let has_keys = c.jwks.is_some() || c.jwks_uri.is_some();
+    if c.auth_method == AuthMethod::PrivateKeyJwt && !has_keys {
+        bail!("private_key_jwt needs the client's public keys: --jwks FILE or --jwks-uri URL");
+    }
+    if c.auth_method != AuthMethod::PrivateKeyJwt && has_keys {
+        bail!("--jwks and --jwks-uri are only for --auth-method private_key_jwt");
     }
     if c.is_public() && c.allows_grant(GrantType::ClientCredentials) {
         bail!("a public client (--auth-method none) cannot use client_credentials");

@@ -177,3 +177,75 @@ fn config_check_with_defaults_only() {
     );
     assert!(!w.path().join("data").exists(), "config check writes nothing");
 }
+
+#[test]
+fn admin_client_private_key_jwt_needs_keys() {
+    let w = Workdir::new();
+    let migrated = w.run(&["migrate"]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k1"}]}"#;
+    let file = w.file("jwks.json", jwks);
+    let base = ["admin", "client", "add", "--name", "RP", "--redirect-uri", "https://rp.example.jp/cb"];
+    let run = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        w.run(&args)
+    };
+    let out =
+        run(&["--client-id", "k1", "--auth-method", "private_key_jwt", "--jwks", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let added: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(added["auth_method"], "private_key_jwt");
+    assert_eq!(added["jwks"]["keys"][0]["kid"], "k1");
+    assert!(added.get("client_secret").is_none(), "no secret for private_key_jwt");
+
+    let out = w.run(&["admin", "client", "update", "k1", "--jwks-uri", "https://rp.example.jp/jwks.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let updated: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(updated["jwks_uri"], "https://rp.example.jp/jwks.json");
+    assert!(updated["jwks"].is_null());
+
+    let out = run(&["--auth-method", "private_key_jwt"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: private_key_jwt needs the client's public keys: --jwks FILE or --jwks-uri URL"
+    );
+    let out = run(&["--auth-method", "private_key_jwt", "--jwks-uri", "http://rp.example.jp/jwks"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("must be an https URL"), "{}", stderr(&out));
+    let private =
+        w.file("private.json", r#"{"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA","d":"AA"}]}"#);
+    let out = run(&["--auth-method", "private_key_jwt", "--jwks", private.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("private key"), "{}", stderr(&out));
+    let out = run(&["--jwks-uri", "https://rp.example.jp/jwks.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("only for --auth-method private_key_jwt"), "{}", stderr(&out));
+}
+
+#[test]
+fn rate_limit_keys_are_checked_and_shown() {
+    assert_eq!(
+        config_error(Some("rate_limit_token_per_ip = \"many\"\n"), &[]),
+        "error: invalid config key `rate_limit_token_per_ip`: expected COUNT/SECONDS, e.g. 20/60, got \"many\""
+    );
+    assert_eq!(
+        config_error(None, &[("SHIKAKU_RATE_LIMIT_SIGN_IN_PER_IP", "5/0")]),
+        "error: invalid config key `rate_limit_sign_in_per_ip`: SECONDS must be at least 1, got \"5/0\""
+    );
+    let w = Workdir::new().env("SHIKAKU_RATE_LIMIT_TOKEN_PER_CLIENT", "100/10");
+    w.file("shikaku.toml", "trusted_proxies = [\"10.0.0.1\"]\n");
+    let out = w.run(&["config", "check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "rate_limit_sign_in_per_ip = \"20/60\"",
+        "rate_limit_sign_in_per_account = \"10/300\"",
+        "rate_limit_token_per_ip = \"300/60\"",
+        "rate_limit_token_per_client = \"100/10\"",
+        "trusted_proxies = [\"10.0.0.1\"]",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+}

@@ -85,9 +85,14 @@ async fn serve_on_postgres_and_redis() {
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     assert_eq!(server.terminate(), Some(0));
     assert!(!w.path().join("data/master.key").exists(), "master_key from config, no key file");
-    let stored: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys").fetch_one(db.db.pool()).await.unwrap();
-    assert_eq!(stored, 2);
+    let stored: Vec<(String, String)> =
+        sqlx::query_as("SELECT owner, alg FROM signing_keys ORDER BY owner, alg")
+            .fetch_all(db.db.pool())
+            .await
+            .unwrap();
+    let stored: Vec<(&str, &str)> = stored.iter().map(|(o, a)| (o.as_str(), a.as_str())).collect();
+    // The idp's two series, and the portal's key for signing documents.
+    assert_eq!(stored, [("idp", "ES256"), ("idp", "RS256"), ("portal", "ES256")]);
 }
 
 #[test]

@@ -2,11 +2,15 @@
 //! configured.
 
 mod account;
+mod backchannel;
+mod client_jwt;
 mod keys;
 mod license;
 mod lifecycle;
 mod live;
 mod oidc;
+mod par;
+mod rate_limit;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,248 @@
+//! `private_key_jwt` client authentication (RFC 7523 §2.2, OpenID Connect Core §9): the client
+//! signs a short-lived JWT with its own key (RS256, PS256 or ES256) and sends it as
+//! `client_assertion`.
+//!
+//! Keys come from the client's registered JWK Set, by value (`jwks`) or by reference
+//! (`jwks_uri`, fetched with a timeout and a size cap, cached in the key-value store). Checks:
+//! signature, `iss` = `sub` = client id, `aud` naming this idp (issuer, token or PAR endpoint),
+//! `exp` with a small leeway and a maximum lifetime, `nbf`/`iat` not in the future, and `jti`
+//! used once until the assertion expires.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::app::App;
+use crate::clients::Client;
+use crate::{ids, outbound};
+
+/// `client_assertion_type` of a JWT assertion.
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Accepted assertion signing algorithms.
+pub const ALGS: [&str; 3] = ["RS256", "PS256", "ES256"];
+/// Clock leeway for `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY: i64 = 30;
+/// An assertion may not be valid for longer than this from now, in seconds.
+pub const MAX_LIFETIME: i64 = 300;
+/// Longest accepted assertion, in bytes.
+const MAX_ASSERTION: usize = 8 * 1024;
+/// `jwks_uri` fetch limits and cache time.
+const JWKS_TIMEOUT: Duration = Duration::from_secs(5);
+const JWKS_MAX_BYTES: usize = 64 * 1024;
+const JWKS_CACHE: Duration = Duration::from_secs(300);
+/// Shortest time between two early refetches (an unknown `kid`) of one client's `jwks_uri`.
+const JWKS_REFETCH: Duration = Duration::from_secs(30);
+/// Smallest RSA modulus accepted.
+const MIN_RSA_BITS: usize = 2048;
+
+/// The parts of a compact JWS, decoded but not verified.
+#[derive(Debug)]
+pub struct Unverified {
+    header: Value,
+    /// The claims (not yet trusted).
+    pub claims: Value,
+    signing_input: String,
+    signature: Vec<u8>,
+}
+
+/// Splits and decodes a compact JWS without checking anything.
+pub fn parse(jws: &str) -> Result<Unverified, &'static str> {
+    if jws.len() > MAX_ASSERTION {
+        return Err("assertion too long");
+    }
+    let mut parts = jws.split('.');
+    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err("assertion is not a compact JWS");
+    };
+    let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| "assertion is not base64url");
+    let header: Value = serde_json::from_slice(&decode(h)?).map_err(|_| "assertion header is not JSON")?;
+    let claims: Value = serde_json::from_slice(&decode(p)?).map_err(|_| "assertion claims are not JSON")?;
+    if !claims.is_object() {
+        return Err("assertion claims are not an object");
+    }
+    Ok(Unverified { header, claims, signing_input: format!("{h}.{p}"), signature: decode(s)? })
+}
+
+/// Verifies `assertion` for `client` at `now`; `audiences` are the accepted `aud` values.
+/// The error is a short reason for the client developer.
+pub async fn verify(
+    app: &App,
+    client: &Client,
+    assertion: &str,
+    audiences: &[String],
+    now: i64,
+) -> Result<(), &'static str> {
+    let jws = parse(assertion)?;
+    let alg =
+        jws.header["alg"].as_str().filter(|a| ALGS.contains(a)).ok_or("alg must be RS256, PS256 or ES256")?;
+    if jws.header.get("crit").is_some() {
+        return Err("crit header parameters are not supported");
+    }
+    let kid = jws.header["kid"].as_str();
+    let (mut jwks, cached) = client_keys(app, client, false).await?;
+    if cached && kid.is_some_and(|kid| !has_kid(&jwks, kid)) && may_refetch(app, client).await {
+        // The client may have rotated its keys since they were cached.
+        jwks = client_keys(app, client, true).await?.0;
+    }
+    let candidates: Vec<&Value> = jwks["keys"]
+        .as_array()
+        .map(|keys| {
+            keys.iter()
+                .filter(|k| kid.is_none_or(|kid| k["kid"].as_str() == Some(kid)))
+                .filter(|k| k["use"].as_str().is_none_or(|u| u == "sig"))
+                .filter(|k| k["alg"].as_str().is_none_or(|a| a == alg))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !candidates.iter().any(|k| verify_with(k, alg, jws.signing_input.as_bytes(), &jws.signature)) {
+        return Err("signature does not verify with a registered key");
+    }
+    let c = &jws.claims;
+    if c["iss"].as_str() != Some(client.client_id.as_str()) {
+        return Err("iss must be the client_id");
+    }
+    if c["sub"].as_str() != Some(client.client_id.as_str()) {
+        return Err("sub must be the client_id");
+    }
+    let aud_ok = match &c["aud"] {
+        Value::String(a) => audiences.contains(a),
+        Value::Array(list) => {
+            list.iter().any(|a| a.as_str().is_some_and(|a| audiences.iter().any(|x| x == a)))
+        }
+        _ => false,
+    };
+    if !aud_ok {
+        return Err("aud must be the issuer or the token endpoint URL");
+    }
+    let exp = c["exp"].as_i64().ok_or("exp is required")?;
+    if exp + LEEWAY <= now {
+        return Err("assertion expired");
+    }
+    if exp > now + MAX_LIFETIME {
+        return Err("assertion lifetime is too long");
+    }
+    if c["nbf"].as_i64().is_some_and(|nbf| nbf > now + LEEWAY) {
+        return Err("assertion not yet valid");
+    }
+    if c["iat"].as_i64().is_some_and(|iat| iat > now + LEEWAY) {
+        return Err("iat is in the future");
+    }
+    let jti = c["jti"].as_str().filter(|j| !j.is_empty() && j.len() <= 256).ok_or("jti is required")?;
+    let ttl = Duration::from_secs(u64::try_from(exp + LEEWAY - now).unwrap_or(1).max(1));
+    let key = format!("jti:{}:{}", ids::hash(&client.client_id), ids::hash(jti));
+    match app.kv.put_if_absent(&key, b"1", ttl).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("jti already used"),
+        Err(e) => {
+            tracing::warn!(error = %e, "replay cache unavailable");
+            Err("replay cache unavailable")
+        }
+    }
+}
+
+fn has_kid(jwks: &Value, kid: &str) -> bool {
+    jwks["keys"].as_array().is_some_and(|keys| keys.iter().any(|k| k["kid"].as_str() == Some(kid)))
+}
+
+/// At most one early refetch of a client's `jwks_uri` per [`JWKS_REFETCH`].
+async fn may_refetch(app: &App, client: &Client) -> bool {
+    let key = format!("jwks_refetch:{}", ids::hash(&client.client_id));
+    app.kv.put_if_absent(&key, b"1", JWKS_REFETCH).await.unwrap_or(false)
+}
+
+/// The client's JWK Set: by value, or fetched from its `jwks_uri` (cached unless `fresh`);
+/// true when it came from the cache.
+async fn client_keys(app: &App, client: &Client, fresh: bool) -> Result<(Value, bool), &'static str> {
+    if let Some(jwks) = &client.jwks {
+        return Ok((jwks.clone(), false));
+    }
+    let uri = client.jwks_uri.as_deref().ok_or("the client has no registered keys")?;
+    let cache_key = format!("jwks:{}", ids::hash(uri));
+    if !fresh
+        && let Ok(Some(raw)) = app.kv.get(&cache_key).await
+        && let Ok(v) = serde_json::from_slice(&raw)
+    {
+        return Ok((v, true));
+    }
+    let body = outbound::get_limited(uri, JWKS_TIMEOUT, JWKS_MAX_BYTES).await.map_err(|e| {
+        tracing::warn!(client = %client.client_id, error = %e, "jwks_uri fetch failed");
+        "the client's jwks_uri could not be fetched"
+    })?;
+    let jwks: Value = serde_json::from_slice(&body).map_err(|_| "the client's jwks_uri is not a JWK Set")?;
+    if !jwks["keys"].is_array() {
+        return Err("the client's jwks_uri is not a JWK Set");
+    }
+    let _ = app.kv.set(&cache_key, &body, JWKS_CACHE).await;
+    Ok((jwks, false))
+}
+
+fn member(jwk: &Value, name: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(jwk[name].as_str()?).ok()
+}
+
+/// Checks `signature` over `message` with a public JWK for `alg` (raw r‖s for ES256).
+pub fn verify_with(jwk: &Value, alg: &str, message: &[u8], signature: &[u8]) -> bool {
+    use p256::ecdsa::signature::Verifier;
+    match alg {
+        "ES256" => {
+            if jwk["kty"] != "EC" || jwk["crv"] != "P-256" {
+                return false;
+            }
+            let (Some(x), Some(y)) = (member(jwk, "x"), member(jwk, "y")) else { return false };
+            if x.len() != 32 || y.len() != 32 {
+                return false;
+            }
+            let point =
+                p256::EncodedPoint::from_affine_coordinates(x.as_slice().into(), y.as_slice().into(), false);
+            let Ok(key) = p256::ecdsa::VerifyingKey::from_encoded_point(&point) else { return false };
+            p256::ecdsa::Signature::from_slice(signature).is_ok_and(|sig| key.verify(message, &sig).is_ok())
+        }
+        "RS256" | "PS256" => {
+            if jwk["kty"] != "RSA" {
+                return false;
+            }
+            let (Some(n), Some(e)) = (member(jwk, "n"), member(jwk, "e")) else { return false };
+            let Ok(key) =
+                rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n), rsa::BigUint::from_bytes_be(&e))
+            else {
+                return false;
+            };
+            if rsa::traits::PublicKeyParts::n(&key).bits() < MIN_RSA_BITS {
+                return false;
+            }
+            if alg == "PS256" {
+                rsa::pss::Signature::try_from(signature)
+                    .is_ok_and(|sig| rsa::pss::VerifyingKey::<Sha256>::new(key).verify(message, &sig).is_ok())
+            } else {
+                rsa::pkcs1v15::Signature::try_from(signature).is_ok_and(|sig| {
+                    rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key).verify(message, &sig).is_ok()
+                })
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Checks registered keys (CLI): a JWK Set whose keys are usable for the accepted algorithms.
+pub fn check_jwks(jwks: &Value) -> Result<(), String> {
+    let keys = jwks["keys"].as_array().ok_or("not a JWK Set: no \"keys\" array")?;
+    if keys.is_empty() {
+        return Err("the JWK Set has no keys".into());
+    }
+    for k in keys {
+        if k.get("d").is_some() || k.get("p").is_some() {
+            return Err("the JWK Set holds a private key: register public keys only".into());
+        }
+        match k["kty"].as_str() {
+            Some("EC") if k["crv"] == "P-256" && member(k, "x").is_some() && member(k, "y").is_some() => {}
+            Some("RSA")
+                if member(k, "n").is_some_and(|n| n.len() * 8 >= MIN_RSA_BITS)
+                    && member(k, "e").is_some() => {}
+            _ => return Err(format!("unsupported key {k}: use EC P-256 or RSA ≥ 2048 bits")),
+        }
+    }
+    Ok(())
+}

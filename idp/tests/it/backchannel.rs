@@ -1,0 +1,226 @@
+//! Back-channel logout: a real relying-party listener receives the logout token after an
+//! RP-initiated logout; a failing one is retried and every attempt audited.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use idp::clients::AuthMethod;
+use p256::ecdsa::signature::Verifier;
+use serde_json::Value;
+use sqlx::Row;
+use storage::testing::TestEnv;
+use tokio::sync::mpsc;
+
+use crate::live::{self, Live, REDIRECT, browser, post_as, query_param};
+
+storage::each_backend!(
+    logout_token_reaches_the_rp,
+    failing_rp_is_retried_and_audited,
+    new_sign_in_revokes_the_previous_session,
+);
+
+const RP: &str = "bcl-rp";
+
+/// A relying party's back-channel endpoint: forwards each `logout_token` and answers `status`.
+async fn rp_listener(status: StatusCode) -> (String, mpsc::UnboundedReceiver<String>, Arc<AtomicUsize>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let state = (tx, hits.clone(), status);
+    let app = axum::Router::new()
+        .route(
+            "/backchannel",
+            axum::routing::post(
+                |State((tx, hits, status)): State<(
+                    mpsc::UnboundedSender<String>,
+                    Arc<AtomicUsize>,
+                    StatusCode,
+                )>,
+                 axum::Form(form): axum::Form<std::collections::HashMap<String, String>>| async move {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    let _ = tx.send(form.get("logout_token").cloned().unwrap_or_default());
+                    status
+                },
+            ),
+        )
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("http://{}/backchannel", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (uri, rx, hits)
+}
+
+/// Signs in to `RP` in a browser and gets its tokens; returns the browser and the ID token claims
+/// and text.
+async fn signed_in(live: &Live) -> (reqwest::Client, Value, String) {
+    use sha2::Digest;
+    let verifier = idp::ids::random(32);
+    let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("response_type", "code"),
+            ("client_id", RP),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ])
+        .finish();
+    let b = browser();
+    let back = live::authorize(live, &b, &format!("{}?{query}", live.url("/authorize")), "doctor-auth").await;
+    let code = query_param(&back, "code").unwrap();
+    let (status, tokens) = post_as(
+        live,
+        "/token",
+        RP,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap().to_owned();
+    let claims = live.app.keys.verify_jws(&id_token, "JWT", idp::app::now()).await.unwrap();
+    (b, claims, id_token)
+}
+
+async fn logout(live: &Live, b: &reqwest::Client, id_token: &str) {
+    let res = b.get(format!("{}?id_token_hint={id_token}", live.url("/logout"))).send().await.unwrap();
+    assert_eq!(res.status(), 200, "logged out at once with a matching hint");
+}
+
+async fn audited(live: &Live) -> Vec<(String, Value)> {
+    sqlx::query("SELECT outcome, detail FROM audit_log WHERE event = 'backchannel_logout' ORDER BY seq")
+        .fetch_all(live.env.db.db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (r.get::<String, _>("outcome"), serde_json::from_str(&r.get::<String, _>("detail")).unwrap())
+        })
+        .collect()
+}
+
+/// Waits (bounded) until the audit log holds an entry with `outcome`.
+async fn until_audited(live: &Live, outcome: &str) -> Vec<(String, Value)> {
+    for _ in 0..200 {
+        let entries = audited(live).await;
+        if entries.iter().any(|(o, _)| o == outcome) {
+            return entries;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no {outcome} entry: {:?}", audited(live).await);
+}
+
+async fn logout_token_reaches_the_rp(env: TestEnv) {
+    let live = Live::start(env).await;
+    let (uri, mut received, _) = rp_listener(StatusCode::OK).await;
+    let mut c = live::client(RP, AuthMethod::ClientSecretBasic);
+    c.backchannel_logout_uri = Some(uri);
+    live::register(&live.env.db.db, c).await;
+    let meta: Value =
+        reqwest::get(live.url("/.well-known/openid-configuration")).await.unwrap().json().await.unwrap();
+    assert_eq!(meta["backchannel_logout_supported"], true);
+    assert_eq!(meta["backchannel_logout_session_supported"], true);
+
+    let (b, id_claims, id_token) = signed_in(&live).await;
+    logout(&live, &b, &id_token).await;
+    let token = tokio::time::timeout(Duration::from_secs(30), received.recv()).await.unwrap().unwrap();
+
+    // Verify as an RP would: the key from /jwks by kid, ES256 over the signing input.
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3);
+    let decode = |s: &str| URL_SAFE_NO_PAD.decode(s).unwrap();
+    let header: Value = serde_json::from_slice(&decode(parts[0])).unwrap();
+    assert_eq!(header["typ"], "logout+jwt");
+    assert_eq!(header["alg"], "ES256");
+    let jwks: Value = reqwest::get(live.url("/jwks")).await.unwrap().json().await.unwrap();
+    let jwk =
+        jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header["kid"]).expect("kid in /jwks");
+    let point = p256::EncodedPoint::from_affine_coordinates(
+        decode(jwk["x"].as_str().unwrap()).as_slice().into(),
+        decode(jwk["y"].as_str().unwrap()).as_slice().into(),
+        false,
+    );
+    let key = p256::ecdsa::VerifyingKey::from_encoded_point(&point).unwrap();
+    let sig = p256::ecdsa::Signature::from_slice(&decode(parts[2])).unwrap();
+    key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig).expect("signature verifies");
+
+    let claims: Value = serde_json::from_slice(&decode(parts[1])).unwrap();
+    assert_eq!(claims["iss"], live.base);
+    assert_eq!(claims["aud"], RP);
+    assert_eq!(claims["sub"], id_claims["sub"]);
+    assert_eq!(claims["sid"], id_claims["sid"]);
+    assert_eq!(
+        claims["events"],
+        serde_json::json!({"http://schemas.openid.net/event/backchannel-logout": {}})
+    );
+    assert!(claims.get("nonce").is_none());
+    assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
+    let (iat, exp) = (claims["iat"].as_i64().unwrap(), claims["exp"].as_i64().unwrap());
+    assert!(exp > iat);
+
+    let entries = until_audited(&live, "success").await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].1["attempt"], 1);
+    assert_eq!(entries[0].1["status"], 200);
+}
+
+async fn failing_rp_is_retried_and_audited(env: TestEnv) {
+    let live = Live::start_with(env, |c| idp::IdpConfig {
+        backchannel_attempts: 3,
+        backchannel_retry_base: Duration::from_millis(20),
+        ..c
+    })
+    .await;
+    let (uri, _received, hits) = rp_listener(StatusCode::INTERNAL_SERVER_ERROR).await;
+    let mut c = live::client(RP, AuthMethod::ClientSecretBasic);
+    c.backchannel_logout_uri = Some(uri);
+    live::register(&live.env.db.db, c).await;
+
+    let (b, _, id_token) = signed_in(&live).await;
+    logout(&live, &b, &id_token).await;
+    let entries = until_audited(&live, "gave_up").await;
+    let outcomes: Vec<&str> = entries.iter().map(|(o, _)| o.as_str()).collect();
+    assert_eq!(outcomes, ["error", "error", "error", "gave_up"]);
+    for (i, (_, detail)) in entries.iter().take(3).enumerate() {
+        assert_eq!(detail["attempt"], i + 1);
+        assert_eq!(detail["status"], 500);
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+}
+
+async fn new_sign_in_revokes_the_previous_session(env: TestEnv) {
+    let live = Live::start(env).await;
+    let (uri, mut received, _) = rp_listener(StatusCode::OK).await;
+    let mut c = live::client(RP, AuthMethod::ClientSecretBasic);
+    c.backchannel_logout_uri = Some(uri);
+    live::register(&live.env.db.db, c).await;
+    let (b, id_claims, _) = signed_in(&live).await;
+
+    // Another card signs in on the same browser: the first session ends and the RP is told.
+    let (status, body) = live::card_sign_in(&live, &b, "/login", "doctor-auth-p256").await;
+    assert_eq!(status, 200, "{body}");
+    let token = tokio::time::timeout(Duration::from_secs(30), received.recv()).await.unwrap().unwrap();
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert_eq!(claims["sid"], id_claims["sid"]);
+    assert_eq!(claims["sub"], id_claims["sub"]);
+    let revoked: Vec<String> = sqlx::query("SELECT outcome FROM audit_log WHERE event = 'session_revoked'")
+        .fetch_all(live.env.db.db.pool())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("outcome"))
+        .collect();
+    assert_eq!(revoked, ["replaced_by_sign_in"]);
+    until_audited(&live, "success").await;
+}
