@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Every key, as written in the file and (upper-cased, `SHIKAKU_` before it) in the environment.
-pub const KEYS: [&str; 24] = [
+pub const KEYS: [&str; 29] = [
     "data_dir",
     "database_url",
     "database_max_connections",
@@ -38,6 +38,11 @@ pub const KEYS: [&str; 24] = [
     "refresh_token_ttl_secs",
     "portal_client_id",
     "portal_client_secret",
+    "crl_urls",
+    "crl_fetch_allow_hosts",
+    "crl_fetch_max_bytes",
+    "crl_fetch_timeout_secs",
+    "crl_refresh_secs",
 ];
 
 /// Log output format.
@@ -78,6 +83,11 @@ struct Raw {
     refresh_token_ttl_secs: Option<u64>,
     portal_client_id: Option<String>,
     portal_client_secret: Option<SecretString>,
+    crl_urls: Option<Vec<String>>,
+    crl_fetch_allow_hosts: Option<Vec<String>>,
+    crl_fetch_max_bytes: Option<u64>,
+    crl_fetch_timeout_secs: Option<u64>,
+    crl_refresh_secs: Option<u64>,
 }
 
 /// The effective configuration.
@@ -131,6 +141,16 @@ pub struct Config {
     pub portal_client_id: String,
     /// The portal's client secret at the idp.
     pub portal_client_secret: Option<SecretString>,
+    /// CRL URLs fetched besides the distribution points found in certificates.
+    pub crl_urls: Vec<String>,
+    /// Hosts CRLs may be fetched from.
+    pub crl_fetch_allow_hosts: Vec<String>,
+    /// Largest CRL accepted, in bytes.
+    pub crl_fetch_max_bytes: u64,
+    /// Time limit of one CRL fetch.
+    pub crl_fetch_timeout_secs: u64,
+    /// Interval of the background CRL refresh; 0 turns it off.
+    pub crl_refresh_secs: u64,
 }
 
 impl Config {
@@ -190,6 +210,11 @@ impl Config {
                 idp::jwks::MAX_AGE_SECS
             );
         }
+        let crl_urls = raw.crl_urls.unwrap_or_default();
+        if let Some(bad) = crl_urls.iter().find(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            bail!("invalid config key `crl_urls`: expected http:// or https:// URLs, got {bad:?}");
+        }
         Ok(Self {
             data_dir,
             database_url,
@@ -219,6 +244,11 @@ impl Config {
             )?,
             portal_client_id: raw.portal_client_id.unwrap_or_else(|| "portal".into()),
             portal_client_secret: raw.portal_client_secret,
+            crl_urls,
+            crl_fetch_allow_hosts: raw.crl_fetch_allow_hosts.unwrap_or_default(),
+            crl_fetch_max_bytes: positive("crl_fetch_max_bytes", raw.crl_fetch_max_bytes, 20 * 1024 * 1024)?,
+            crl_fetch_timeout_secs: positive("crl_fetch_timeout_secs", raw.crl_fetch_timeout_secs, 30)?,
+            crl_refresh_secs: raw.crl_refresh_secs.unwrap_or(3600),
         })
     }
 
@@ -255,6 +285,11 @@ impl Config {
             "refresh_token_ttl_secs": self.refresh_token_ttl_secs,
             "portal_client_id": self.portal_client_id,
             "portal_client_secret": secret(&self.portal_client_secret),
+            "crl_urls": self.crl_urls,
+            "crl_fetch_allow_hosts": self.crl_fetch_allow_hosts,
+            "crl_fetch_max_bytes": self.crl_fetch_max_bytes,
+            "crl_fetch_timeout_secs": self.crl_fetch_timeout_secs,
+            "crl_refresh_secs": self.crl_refresh_secs,
         });
         let mut view = view;
         if let Some(map) = view.as_object_mut() {

@@ -56,7 +56,19 @@ pub fn idp_config(config: &Config) -> idp::IdpConfig {
         id_token_ttl: secs(config.id_token_ttl_secs),
         crl_grace: secs(config.crl_grace_secs),
         refresh_token_ttl: secs(config.refresh_token_ttl_secs),
+        crl_fetch: crl_fetch_config(config),
         ..idp::IdpConfig::new(&config.idp_public_url)
+    }
+}
+
+/// CRL fetching settings from the configuration.
+pub fn crl_fetch_config(config: &Config) -> idp::crl_fetch::FetchConfig {
+    idp::crl_fetch::FetchConfig {
+        urls: config.crl_urls.clone(),
+        allow_hosts: config.crl_fetch_allow_hosts.clone(),
+        max_bytes: config.crl_fetch_max_bytes,
+        timeout: Duration::from_secs(config.crl_fetch_timeout_secs),
+        refresh_every: (config.crl_refresh_secs > 0).then(|| Duration::from_secs(config.crl_refresh_secs)),
     }
 }
 
@@ -76,13 +88,15 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
 
     let demo = if demo { Some(crate::demo::prepare(&db, &config).await?) } else { None };
     let mut services = Vec::new();
+    let mut background = tokio::task::JoinSet::new();
     if sides != Sides::Portal {
         let master = master_key::resolve(&config, &db).await?;
         let mut idp_config = idp_config(&config);
         if let Some(d) = &demo {
             idp_config.demo_cards = d.cards.clone();
         }
-        let (router, _) = idp::build(idp_config, probes.clone(), templates.clone(), master).await?;
+        let (router, app) = idp::build(idp_config, probes.clone(), templates.clone(), master).await?;
+        background.spawn(idp::crl_fetch::run_schedule(app));
         let listener = web::serve::bind(config.idp_listen).await?;
         tracing::info!(addr = %listener.local_addr()?, public_url = %config.idp_public_url, "idp listening");
         services.push((listener, router));
@@ -103,7 +117,9 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
         services.push((listener, router));
     }
     let shutdown = web::serve::shutdown_on_signals();
-    web::serve::serve_all(services, shutdown).await?;
+    let served = web::serve::serve_all(services, shutdown).await;
+    background.abort_all();
+    served?;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -13,6 +13,7 @@ use storage::{Db, Kv};
 use web::ops::Probes;
 use web::{Lang, PageError, Site, Templates};
 
+use crate::crl_fetch::{CrlFetcher, FetchConfig};
 use crate::keys::{KeyError, KeyPolicy, Keys, MasterKey, OWNER_IDP, SigningAlg};
 use crate::trust::Trust;
 use crate::{authorize, discovery, introspect, jwks, login, logout, token, userinfo};
@@ -40,6 +41,8 @@ pub struct IdpConfig {
     pub crl_grace: Duration,
     /// Demo mode: virtual cards offered on the sign-in page (empty otherwise).
     pub demo_cards: Vec<crate::demo::DemoCard>,
+    /// Fetching CRLs from distribution points.
+    pub crl_fetch: FetchConfig,
 }
 
 impl IdpConfig {
@@ -59,6 +62,7 @@ impl IdpConfig {
             refresh_token_ttl: Duration::from_secs(30 * 86_400),
             crl_grace: Duration::from_secs(3600),
             demo_cards: Vec::new(),
+            crl_fetch: FetchConfig::default(),
         }
     }
 }
@@ -69,6 +73,9 @@ pub enum IdpError {
     /// Signing keys could not be opened or created.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The HTTP client for CRL fetching could not be built.
+    #[error("CRL fetch client: {0}")]
+    Http(#[from] reqwest::Error),
 }
 
 /// Everything a handler can reach.
@@ -86,6 +93,8 @@ pub struct App {
     pub keys: Keys,
     /// Trusted CAs and CRLs for card validation.
     pub trust: Trust,
+    /// Fetches CRLs from distribution points.
+    pub crl_fetcher: CrlFetcher,
     /// Settings.
     pub config: IdpConfig,
 }
@@ -127,6 +136,7 @@ pub async fn build(
         site: site.clone(),
         keys,
         trust: Trust::new(probes.db.clone(), config.crl_grace),
+        crl_fetcher: CrlFetcher::new(config.crl_fetch.clone())?,
         config,
     });
     let state = AppState(app.clone());

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod authorize;
 pub mod client_auth;
 pub mod clients;
+pub mod crl_fetch;
 pub mod demo;
 pub mod discovery;
 pub mod ids;

@@ -147,6 +147,12 @@ pub(crate) async fn complete(
     let identity = match trust.validator.validate(token_json, app.site.origin(), nonce, &trust.crls, at) {
         Ok(id) => id,
         Err(e) => {
+            if e.code == ErrorCode::RevocationUnavailable
+                && let Some(cert) = token_certificate(token_json)
+            {
+                // The chain and the card's signature held: remember where its CRL lives.
+                crate::crl_fetch::record_points(&app.db, &cert, now).await;
+            }
             tracing::info!(code = e.code(), detail = %e.detail, "card sign-in refused");
             audit_failure(app, now, ip, e.code()).await;
             let status = if e.code == ErrorCode::RevocationUnavailable {
@@ -157,6 +163,7 @@ pub(crate) async fn complete(
             return Err(card_error(lang, e.code, status));
         }
     };
+    crate::crl_fetch::record_points(&app.db, &identity.certificate, now).await;
     let account =
         account_for(app, &identity, now).await.map_err(|e| ApiError::internal(e).into_response())?;
     if account.status != "active" {
@@ -201,6 +208,13 @@ pub(crate) async fn complete(
         _ => "/".to_owned(),
     };
     Ok((next, cookie))
+}
+
+/// The certificate inside a Web eID token, unverified.
+fn token_certificate(token_json: &str) -> Option<hpki::HpkiCertificate> {
+    let token: serde_json::Value = serde_json::from_str(token_json).ok()?;
+    let der = STANDARD.decode(token.get("unverifiedCertificate")?.as_str()?).ok()?;
+    hpki::HpkiCertificate::from_der(&der).ok()
 }
 
 async fn audit_failure(app: &App, now: i64, ip: Option<String>, code: &str) {

@@ -37,6 +37,12 @@ pub enum CrlCommand {
     },
     /// List stored CRLs, one JSON object per line.
     List,
+    /// Fetch the CRLs now: the configured `crl_urls`, the http(s) distribution points of trusted
+    /// CA certificates and of cards seen at sign-in, from `crl_fetch_allow_hosts` only. One JSON
+    /// object per URL; exit status 1 when any fetch failed.
+    Refresh,
+    /// List distribution points recorded from card certificates, one JSON object per line.
+    Sources,
 }
 
 /// Runs one `admin ca` subcommand; returns what to print.
@@ -90,7 +96,12 @@ pub async fn run_ca(cmd: CaCommand, db: &Db, now: i64) -> anyhow::Result<String>
 }
 
 /// Runs one `admin crl` subcommand; returns what to print.
-pub async fn run_crl(cmd: CrlCommand, db: &Db, now: i64) -> anyhow::Result<String> {
+pub async fn run_crl(
+    cmd: CrlCommand,
+    db: &Db,
+    fetch: idp::crl_fetch::FetchConfig,
+    now: i64,
+) -> anyhow::Result<String> {
     match cmd {
         CrlCommand::Add { files } => {
             let cas: Vec<hpki::HpkiCertificate> = store::find_cas(db)
@@ -129,6 +140,39 @@ pub async fn run_crl(cmd: CrlCommand, db: &Db, now: i64) -> anyhow::Result<Strin
                 );
             }
             Ok(out.join("\n"))
+        }
+        CrlCommand::Refresh => {
+            let fetcher = idp::crl_fetch::CrlFetcher::new(fetch)?;
+            let mut out = Vec::new();
+            let mut failed = 0;
+            for (url, outcome) in fetcher.refresh(db, now).await? {
+                out.push(match outcome {
+                    Ok(f) => json!({ "url": url, "issuer": f.issuer, "this_update": f.this_update,
+                                     "next_update": f.next_update, "entries": f.entries, "stored": f.stored })
+                    .to_string(),
+                    Err(e) => {
+                        failed += 1;
+                        json!({ "url": url, "error": e.code(), "detail": e.to_string() }).to_string()
+                    }
+                });
+            }
+            if failed > 0 {
+                println!("{}", out.join("\n"));
+                bail!("{failed} CRL fetch(es) failed");
+            }
+            Ok(out.join("\n"))
+        }
+        CrlCommand::Sources => {
+            let sources = store::find_crl_sources(db).await?;
+            Ok(sources
+                .iter()
+                .map(|s| {
+                    json!({ "url": s.url, "seen_at": s.seen_at, "last_attempt_at": s.last_attempt_at,
+                            "last_error": s.last_error })
+                    .to_string()
+                })
+                .collect::<Vec<_>>()
+                .join("\n"))
         }
         CrlCommand::List => {
             let crls = store::find_crls(db).await?;

@@ -177,3 +177,18 @@ fn config_check_with_defaults_only() {
     );
     assert!(!w.path().join("data").exists(), "config check writes nothing");
 }
+
+#[test]
+fn admin_crl_refresh_reports_each_url_and_fails_on_refusals() {
+    let w = Workdir::new().env("SHIKAKU_CRL_URLS", "[\"http://crl.example.invalid/a.crl\"]");
+    let out = w.run(&["admin", "crl", "refresh"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let line: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(line["url"], "http://crl.example.invalid/a.crl");
+    assert_eq!(line["error"], "host_not_allowed");
+    assert!(stderr(&out).contains("1 CRL fetch(es) failed"), "{}", stderr(&out));
+
+    let bad = Workdir::new().env("SHIKAKU_CRL_URLS", "[\"ldap://x/a.crl\"]").run(&["admin", "crl", "refresh"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("`crl_urls`"), "{}", stderr(&bad));
+}

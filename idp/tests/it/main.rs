@@ -5,6 +5,7 @@ mod keys;
 mod lifecycle;
 mod live;
 mod oidc;
+mod revocation;
 
 use std::sync::Arc;
 use std::time::Duration;
