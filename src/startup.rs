@@ -57,6 +57,11 @@ pub fn idp_config(config: &Config) -> idp::IdpConfig {
         crl_grace: secs(config.crl_grace_secs),
         refresh_token_ttl: secs(config.refresh_token_ttl_secs),
         crl_fetch: crl_fetch_config(config),
+        cert_login: idp::cert_login::CertLoginConfig {
+            trusted_proxies: config.mtls_trusted_proxies.clone(),
+            public_url: config.mtls_public_url.clone(),
+            listener: config.mtls_listen.is_some(),
+        },
         ..idp::IdpConfig::new(&config.idp_public_url)
     }
 }

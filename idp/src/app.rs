@@ -13,10 +13,11 @@ use storage::{Db, Kv};
 use web::ops::Probes;
 use web::{Lang, PageError, Site, Templates};
 
+use crate::cert_login::CertLoginConfig;
 use crate::crl_fetch::{CrlFetcher, FetchConfig};
 use crate::keys::{KeyError, KeyPolicy, Keys, MasterKey, OWNER_IDP, SigningAlg};
 use crate::trust::Trust;
-use crate::{authorize, discovery, introspect, jwks, login, logout, token, userinfo};
+use crate::{authorize, cert_login, discovery, introspect, jwks, login, logout, token, userinfo};
 
 /// The idp's settings (the binary fills them from `shikaku.toml` and the environment).
 #[derive(Debug, Clone)]
@@ -43,6 +44,8 @@ pub struct IdpConfig {
     pub demo_cards: Vec<crate::demo::DemoCard>,
     /// Fetching CRLs from distribution points.
     pub crl_fetch: FetchConfig,
+    /// Sign-in with a TLS client certificate.
+    pub cert_login: CertLoginConfig,
 }
 
 impl IdpConfig {
@@ -63,6 +66,7 @@ impl IdpConfig {
             crl_grace: Duration::from_secs(3600),
             demo_cards: Vec::new(),
             crl_fetch: FetchConfig::default(),
+            cert_login: CertLoginConfig::default(),
         }
     }
 }
@@ -148,6 +152,9 @@ pub async fn build(
         .route("/login", get(login::page))
         .route("/login/card/challenge", get(login::challenge))
         .route("/login/card", post(login::submit))
+        .route("/login/certificate", get(cert_login::start))
+        .route("/login/certificate/tls", get(cert_login::proxied))
+        .route("/login/certificate/complete", get(cert_login::complete))
         .route("/logout", get(logout::get).post(logout::post));
     let api = Router::new()
         .route("/.well-known/openid-configuration", get(discovery::metadata))

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod audit;
 pub mod authorize;
+pub mod cert_login;
 pub mod client_auth;
 pub mod clients;
 pub mod crl_fetch;

@@ -188,7 +188,8 @@ fn admin_crl_refresh_reports_each_url_and_fails_on_refusals() {
     assert_eq!(line["error"], "host_not_allowed");
     assert!(stderr(&out).contains("1 CRL fetch(es) failed"), "{}", stderr(&out));
 
-    let bad = Workdir::new().env("SHIKAKU_CRL_URLS", "[\"ldap://x/a.crl\"]").run(&["admin", "crl", "refresh"]);
+    let bad =
+        Workdir::new().env("SHIKAKU_CRL_URLS", "[\"ldap://x/a.crl\"]").run(&["admin", "crl", "refresh"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("`crl_urls`"), "{}", stderr(&bad));
 }

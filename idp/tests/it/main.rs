@@ -1,6 +1,7 @@
 //! Integration tests of the idp, on SQLite + memory always and PostgreSQL + Redis when
 //! configured.
 
+mod certificate;
 mod keys;
 mod lifecycle;
 mod live;

@@ -29,6 +29,8 @@ fn every_template_parses_and_renders_in_every_language() {
     ctx.insert("csrf_token", "c");
     ctx.insert("demo_cards", &[serde_json::json!({ "id": "d", "label": "日本　太郎" })]);
     ctx.insert("params", &serde_json::json!({ "state": "s" }));
+    ctx.insert("certificate_login", &true);
+    ctx.insert("code", "cert_revoked");
     ctx.insert(
         "session",
         &serde_json::json!({ "sub": "x", "name": "日本　太郎", "hc_roles": ["Medical Doctor"] }),
