@@ -193,3 +193,26 @@ fn admin_crl_refresh_reports_each_url_and_fails_on_refusals() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("`crl_urls`"), "{}", stderr(&bad));
 }
+
+#[test]
+fn certificate_sign_in_keys_are_checked() {
+    let err = |env: &[(&str, &str)]| {
+        let mut w = Workdir::new();
+        for (k, v) in env {
+            w = w.env(k, v);
+        }
+        let out = w.run(&["config", "check"]);
+        assert_eq!(out.status.code(), Some(1));
+        stderr(&out)
+    };
+    assert!(err(&[("SHIKAKU_MTLS_TRUSTED_PROXIES", "[\"10.0.0.0/40\"]")]).contains("`mtls_trusted_proxies`"));
+    assert!(err(&[("SHIKAKU_MTLS_LISTEN", "127.0.0.1:8443")]).contains("`mtls_cert_file`"));
+    let ok = Workdir::new()
+        .env("SHIKAKU_MTLS_TRUSTED_PROXIES", "[\"10.0.0.5\", \"fd00::/8\"]")
+        .run(&["config", "check"]);
+    assert!(
+        stdout(&ok).contains("mtls_trusted_proxies = [\"10.0.0.5/32\", \"fd00::/8\"]"),
+        "{}",
+        stdout(&ok)
+    );
+}

@@ -5,6 +5,7 @@ mod certificate;
 mod keys;
 mod lifecycle;
 mod live;
+mod mtls;
 mod oidc;
 mod revocation;
 
