@@ -20,6 +20,8 @@ pub struct Presented {
     pub client_secret: Option<String>,
     /// `client_assertion` form field.
     pub client_assertion: Option<String>,
+    /// The TLS client certificate (DER), from the mTLS listener or a trusted proxy.
+    pub tls_certificate: Option<Vec<u8>>,
 }
 
 fn invalid_client() -> OAuthError {
@@ -83,6 +85,12 @@ pub async fn authenticate(app: &App, headers: &HeaderMap, p: &Presented) -> Resu
         .await
         .map_err(OAuthError::internal)?
         .ok_or_else(invalid_client)?;
+    if client.auth_method == AuthMethod::TlsClientAuth && method == AuthMethod::None {
+        let subject = client.tls_subject_dn.as_deref();
+        crate::cert_login::client::check(app, subject, p.tls_certificate.as_deref(), crate::app::now())
+            .await?;
+        return Ok(client);
+    }
     if client.auth_method != method {
         return Err(invalid_client());
     }

@@ -55,6 +55,7 @@ async fn authenticated(app: &App, headers: &HeaderMap, p: &TokenParam) -> Result
         client_id: p.client_id.clone(),
         client_secret: p.client_secret.clone(),
         client_assertion: p.client_assertion.clone(),
+        ..Presented::default()
     };
     let client = client_auth::authenticate(app, headers, &presented).await?;
     if client.is_public() {

@@ -44,6 +44,7 @@ fn invalid_grant(description: &'static str) -> OAuthError {
 /// Handler.
 pub async fn token(
     State(state): State<AppState>,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -59,6 +60,7 @@ pub async fn token(
         client_id: f.client_id.clone(),
         client_secret: f.client_secret.clone(),
         client_assertion: f.client_assertion.clone(),
+        tls_certificate: crate::cert_login::client::request_certificate(app, &extensions, &headers),
     };
     let result = async {
         let client = client_auth::authenticate(app, &headers, &presented).await?;

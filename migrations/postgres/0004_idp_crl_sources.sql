@@ -6,3 +6,7 @@ CREATE TABLE crl_sources (
     last_attempt_at BIGINT,
     last_error      TEXT
 );
+
+-- What a trusted CA is trusted for: `card` (sign-in certificates) or `client` (RFC 8705
+-- tls_client_auth certificates of relying parties).
+ALTER TABLE trusted_cas ADD COLUMN purpose TEXT NOT NULL DEFAULT 'card';

@@ -15,6 +15,10 @@ pub enum CaCommand {
         /// Certificate files.
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
+        /// `card`: CAs of sign-in certificates (default); `client`: CAs of relying parties'
+        /// certificates for `tls_client_auth` (RFC 8705).
+        #[arg(long, default_value = "card", value_parser = ["card", "client"])]
+        purpose: String,
     },
     /// List trusted CAs, one JSON object per line.
     List,
@@ -48,7 +52,7 @@ pub enum CrlCommand {
 /// Runs one `admin ca` subcommand; returns what to print.
 pub async fn run_ca(cmd: CaCommand, db: &Db, now: i64) -> anyhow::Result<String> {
     match cmd {
-        CaCommand::Add { files } => {
+        CaCommand::Add { files, purpose } => {
             let mut out = Vec::new();
             for file in files {
                 let bytes =
@@ -65,10 +69,11 @@ pub async fn run_ca(cmd: CaCommand, db: &Db, now: i64) -> anyhow::Result<String>
                         subject: cert.subject.clone(),
                         der: cert.der().to_vec(),
                         added_at: now,
+                        purpose: purpose.clone(),
                     };
                     let added = store::create_ca(db, &ca).await?;
                     out.push(
-                        json!({ "fingerprint": fingerprint, "subject": cert.subject, "added": added })
+                        json!({ "fingerprint": fingerprint, "subject": cert.subject, "purpose": purpose, "added": added })
                             .to_string(),
                     );
                 }
@@ -80,7 +85,7 @@ pub async fn run_ca(cmd: CaCommand, db: &Db, now: i64) -> anyhow::Result<String>
             Ok(cas
                 .iter()
                 .map(|c| {
-                    json!({ "fingerprint": c.fingerprint, "subject": c.subject, "added_at": c.added_at })
+                    json!({ "fingerprint": c.fingerprint, "subject": c.subject, "purpose": c.purpose, "added_at": c.added_at })
                         .to_string()
                 })
                 .collect::<Vec<_>>()

@@ -216,3 +216,35 @@ fn certificate_sign_in_keys_are_checked() {
         stdout(&ok)
     );
 }
+
+#[test]
+fn tls_client_auth_clients_and_client_cas() {
+    let w = Workdir::new();
+    let add = |extra: &[&str]| {
+        let mut args = vec![
+            "admin",
+            "client",
+            "add",
+            "--name",
+            "RP",
+            "--grant-type",
+            "client_credentials",
+            "--auth-method",
+            "tls_client_auth",
+        ];
+        args.extend_from_slice(extra);
+        w.run(&args)
+    };
+    let out = add(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--tls-client-auth-subject-dn"), "{}", stderr(&out));
+    let out = add(&["--tls-client-auth-subject-dn", "C=JP, O=Example Network, CN=rp.example.jp"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let client: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(client["auth_method"], "tls_client_auth");
+    assert_eq!(client["tls_subject_dn"], "C=JP, O=Example Network, CN=rp.example.jp");
+    assert!(client.get("client_secret").is_none());
+
+    let bad = w.run(&["admin", "ca", "add", "--purpose", "server", "x.pem"]);
+    assert_eq!(bad.status.code(), Some(2), "only card or client");
+}

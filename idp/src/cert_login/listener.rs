@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::serve::{IncomingStream, Listener};
 use hpki::HpkiCertificate;
 use hpki::verify::{HashAlg, Scheme};
@@ -244,11 +244,15 @@ impl axum::extract::connect_info::Connected<IncomingStream<'_, TlsListener>> for
     }
 }
 
-/// The router of the mTLS listener (serve it with
-/// `into_make_service_with_connect_info::<PeerInfo>()`).
+/// The router of the mTLS listener: certificate sign-in and the token endpoint for
+/// `tls_client_auth` clients (the `mtls_endpoint_aliases` of discovery). Serve it with
+/// `into_make_service_with_connect_info::<PeerInfo>()`.
 pub fn router(app: Arc<App>, public_url: &str, templates: Arc<Templates>, probes: Probes) -> Router {
     let site = Site::new("idp-mtls", public_url);
-    let routes = Router::new().route("/login/certificate/tls", get(certificate)).with_state(AppState(app));
+    let routes = Router::new()
+        .route("/login/certificate/tls", get(certificate))
+        .route("/token", post(crate::token::token))
+        .with_state(AppState(app));
     web::service::wrap(routes, site, templates, probes)
 }
 

@@ -15,6 +15,7 @@
 //! signature is bound to the TLS session (phishing-resistant). The audit log says which method.
 
 pub mod cidr;
+pub mod client;
 pub mod header;
 pub mod listener;
 

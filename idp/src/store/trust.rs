@@ -13,7 +13,14 @@ pub struct TrustedCa {
     pub der: Vec<u8>,
     /// Unix seconds.
     pub added_at: i64,
+    /// [`PURPOSE_CARD`] or [`PURPOSE_CLIENT`].
+    pub purpose: String,
 }
+
+/// A CA of card (sign-in) certificates.
+pub const PURPOSE_CARD: &str = "card";
+/// A CA of relying parties' `tls_client_auth` certificates.
+pub const PURPOSE_CLIENT: &str = "client";
 
 /// A stored CRL.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -35,7 +42,7 @@ pub struct StoredCrl {
 /// Every trusted CA.
 pub async fn find_cas(db: &Db) -> Result<Vec<TrustedCa>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT fingerprint, subject, der, added_at FROM trusted_cas ORDER BY added_at, fingerprint",
+        "SELECT fingerprint, subject, der, added_at, purpose FROM trusted_cas ORDER BY added_at, fingerprint",
     )
     .fetch_all(db.pool())
     .await
@@ -44,13 +51,14 @@ pub async fn find_cas(db: &Db) -> Result<Vec<TrustedCa>, sqlx::Error> {
 /// Adds a CA; false when it was already there.
 pub async fn create_ca(db: &Db, ca: &TrustedCa) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "INSERT INTO trusted_cas (fingerprint, subject, der, added_at) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO trusted_cas (fingerprint, subject, der, added_at, purpose) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (fingerprint) DO NOTHING",
     )
     .bind(&ca.fingerprint)
     .bind(&ca.subject)
     .bind(&ca.der)
     .bind(ca.added_at)
+    .bind(&ca.purpose)
     .execute(db.pool())
     .await?;
     Ok(done.rows_affected() == 1)

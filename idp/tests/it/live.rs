@@ -59,6 +59,7 @@ impl Live {
                 subject: cert.subject.clone(),
                 der: der.to_vec(),
                 added_at: 0,
+                purpose: idp::store::trust::PURPOSE_CARD.into(),
             };
             idp::store::trust::create_ca(db, &ca).await.unwrap();
         }

@@ -4,9 +4,11 @@
 
 use std::sync::Arc;
 
-use hpki::testpki::{CertSpec, KeyKind, TestKey, issue, name, pem};
+use hpki::testpki::{CertSpec, CrlSpec, KeyKind, TestKey, TestPki, issue, issue_crl, name, pem};
 use idp::cert_login::CertLoginConfig;
 use idp::cert_login::listener::{self, PeerInfo};
+use idp::clients::AuthMethod;
+use idp::store::trust::{PURPOSE_CLIENT, TrustedCa};
 use rustls::client::ResolvesClientCert;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
@@ -16,9 +18,12 @@ use storage::testing::TestEnv;
 use time::macros::datetime;
 use web::ops::Probes;
 
-use crate::live::{Live, browser, location, pki};
+use crate::live::{self, Live, browser, location, pki};
 
-storage::each_backend!(mtls_listener_signs_in_with_the_card_certificate);
+storage::each_backend!(
+    mtls_listener_signs_in_with_the_card_certificate,
+    tls_client_auth_at_the_token_endpoint
+);
 
 /// A self-signed P-256 server certificate for 127.0.0.1, as (certificate PEM, key PEM).
 fn server_identity() -> (String, String) {
@@ -52,6 +57,14 @@ fn card_client(card: Option<&str>, tls12: bool) -> reqwest::Client {
 
 /// Like [`card_client`], with the certificate of one card and the key of another.
 fn card_client_with(cert_and_key: Option<(&str, &str)>, tls12: bool) -> reqwest::Client {
+    let identity = cert_and_key.map(|(card, key_of)| {
+        (pki().card(card).unwrap().issued.der.clone(), pki().card(key_of).unwrap().issued.key.clone())
+    });
+    tls_client(identity, tls12)
+}
+
+/// A TLS client presenting `identity` (certificate DER and its key), if any.
+fn tls_client(identity: Option<(Vec<u8>, TestKey)>, tls12: bool) -> reqwest::Client {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let versions: &[&rustls::SupportedProtocolVersion] =
         if tls12 { &[&rustls::version::TLS12] } else { &[&rustls::version::TLS13] };
@@ -60,13 +73,11 @@ fn card_client_with(cert_and_key: Option<(&str, &str)>, tls12: bool) -> reqwest:
         .unwrap()
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AnyServer(provider.clone())));
-    let config = match cert_and_key {
-        Some((card, key_of)) => {
-            let issued = &pki().card(card).unwrap().issued;
-            let key =
-                PrivateKeyDer::try_from(pki().card(key_of).unwrap().issued.key.pkcs8_der().unwrap()).unwrap();
+    let config = match identity {
+        Some((der, key)) => {
+            let key = PrivateKeyDer::try_from(key.pkcs8_der().unwrap()).unwrap();
             let signer = provider.key_provider.load_private_key(key).unwrap();
-            let certified = CertifiedKey::new(vec![CertificateDer::from(issued.der.clone())], signer);
+            let certified = CertifiedKey::new(vec![CertificateDer::from(der)], signer);
             builder.with_client_cert_resolver(Arc::new(Card(Arc::new(certified))))
         }
         None => builder.with_no_client_auth(),
@@ -194,4 +205,124 @@ async fn mtls_listener_signs_in_with_the_card_certificate(env: TestEnv) {
     let res = card_client(Some("revoked-doctor-auth"), false).get(&tls_url).send().await.unwrap();
     assert_eq!(res.status(), 401);
     assert!(res.text().await.unwrap().contains("<code>cert_revoked</code>"));
+}
+
+/// A relying party's certificate and the CA (trusted with purpose `client`) that issued it.
+fn relying_party() -> (hpki::testpki::Issued, hpki::testpki::Issued) {
+    let ca_key = TestKey::generate(KeyKind::P256, 7, "rp-ca").unwrap();
+    let mut spec = CertSpec::ca(name(&[("C", "JP"), ("O", "Example RP CA")]), 600, Some(0), "1.2.3.4");
+    spec.crl_uri = None;
+    let ca = issue(&spec, &ca_key, None).unwrap();
+    let key = TestKey::generate(KeyKind::P256, 7, "rp").unwrap();
+    let spec = CertSpec {
+        subject: name(&[("C", "JP"), ("O", "Example Network"), ("CN", "rp.example.jp")]),
+        serial: 601,
+        ca: None,
+        key_usage: Some(vec![0]),
+        eku: Some(vec!["1.3.6.1.5.5.7.3.2".into()]),
+        policies: Vec::new(),
+        crl_uri: None,
+        ..CertSpec::ca(Vec::new(), 0, None, "1.2.3.4")
+    };
+    (issue(&spec, &key, Some(&ca)).unwrap(), ca)
+}
+
+fn escaped(pem: &str) -> String {
+    pem.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+async fn tls_client_auth_at_the_token_endpoint(env: TestEnv) {
+    let (cert, key) = server_identity();
+    let tls = listener::server_config(cert.as_bytes(), key.as_bytes()).unwrap();
+    let tls_listener = listener::bind("127.0.0.1:0".parse().unwrap(), tls).await.unwrap();
+    let mtls_base = format!("https://{}", axum::serve::Listener::local_addr(&tls_listener).unwrap());
+    let cert_login = CertLoginConfig {
+        listener: true,
+        public_url: Some(mtls_base.clone()),
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+    };
+    let live = Live::start_with(env, |c| idp::IdpConfig { cert_login, ..c }).await;
+    let probes =
+        Probes { db: live.env.db.db.clone(), kv: live.env.kv.clone(), metrics: web::metrics::recorder() };
+    let router =
+        listener::router(live.app.clone(), &mtls_base, Arc::new(web::Templates::load().unwrap()), probes);
+    tokio::spawn(async move {
+        axum::serve(tls_listener, router.into_make_service_with_connect_info::<PeerInfo>()).await.unwrap();
+    });
+    let db = &live.env.db.db;
+    let (rp, rp_ca) = relying_party();
+    let ca = hpki::HpkiCertificate::parse(&rp_ca.der).unwrap();
+    let stored = TrustedCa {
+        fingerprint: "rp-ca".into(),
+        subject: ca.subject.clone(),
+        der: rp_ca.der.clone(),
+        added_at: 0,
+        purpose: PURPOSE_CLIENT.into(),
+    };
+    idp::store::trust::create_ca(db, &stored).await.unwrap();
+    let crl = CrlSpec {
+        this_update: TestPki::CRL_THIS_UPDATE,
+        next_update: Some(TestPki::CRL_NEXT_UPDATE),
+        revoked: vec![],
+        number: 1,
+        delta: false,
+    };
+    let cas = idp::crl_fetch::trusted_cas(db).await.unwrap();
+    idp::crl_fetch::store_verified(db, &cas, &issue_crl(&crl, &rp_ca, None).unwrap(), "test", 0)
+        .await
+        .unwrap();
+    let subject = hpki::HpkiCertificate::parse(&rp.der).unwrap().subject;
+    assert_eq!(subject, "C=JP, O=Example Network, CN=rp.example.jp");
+    let mut client = live::client("mtls-rp", AuthMethod::TlsClientAuth);
+    client.tls_subject_dn = Some(subject);
+    live::register(db, client).await;
+
+    let meta: serde_json::Value =
+        reqwest::get(live.url("/.well-known/openid-configuration")).await.unwrap().json().await.unwrap();
+    let methods = meta["token_endpoint_auth_methods_supported"].as_array().unwrap();
+    assert!(methods.contains(&"tls_client_auth".into()), "{meta}");
+    assert_eq!(meta["mtls_endpoint_aliases"]["token_endpoint"], format!("{mtls_base}/token"));
+
+    let form = [("grant_type", "client_credentials"), ("client_id", "mtls-rp"), ("scope", "hpki")];
+    let token = |c: reqwest::Client, url: String| async move {
+        let res = c.post(url).form(&form).send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json::<serde_json::Value>().await.unwrap())
+    };
+    let rp_identity = || Some((rp.der.clone(), rp.key.clone()));
+    // On the mTLS listener, TLS 1.3 and 1.2.
+    for tls12 in [false, true] {
+        let (status, body) = token(tls_client(rp_identity(), tls12), format!("{mtls_base}/token")).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["access_token"].is_string());
+    }
+    // Behind the trusted proxy.
+    let res = reqwest::Client::new()
+        .post(live.url("/token"))
+        .header("x-ssl-client-cert", escaped(&rp.pem()))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // No certificate, a card certificate (another DN, another CA), or the main origin without
+    // the proxy header: invalid_client.
+    for (c, url) in [
+        (tls_client(None, false), format!("{mtls_base}/token")),
+        (card_client(Some("doctor-auth"), false), format!("{mtls_base}/token")),
+        (reqwest::Client::new(), live.url("/token")),
+    ] {
+        let (status, body) = token(c, url).await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{body}");
+    }
+    // The right DN under a CA trusted for cards only is refused: purposes do not mix.
+    sqlx::query("UPDATE trusted_cas SET purpose = 'card' WHERE fingerprint = 'rp-ca'")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    live.app.trust.invalidate().await;
+    let (status, _) = token(tls_client(rp_identity(), false), format!("{mtls_base}/token")).await;
+    assert_eq!(status, 401);
 }
