@@ -290,14 +290,53 @@ pub async fn refresh_and_log(app: &App) {
     }
 }
 
-/// Runs [`refresh_and_log`] now and then every `refresh_every`, until the task is dropped.
+/// Runs [`refresh_and_log`] now and then again after [`next_delay`], until the task is dropped.
 /// Does nothing when the refresh is turned off.
 pub async fn run_schedule(app: Arc<App>) {
     let Some(every) = app.crl_fetcher.config.refresh_every else { return };
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
         refresh_and_log(&app).await;
+        let next_updates = match store::find_crls(&app.db).await {
+            Ok(crls) => crls.iter().filter_map(|c| c.next_update).collect(),
+            Err(_) => Vec::new(),
+        };
+        tokio::time::sleep(next_delay(every, &next_updates, now())).await;
+    }
+}
+
+/// The shortest pause between refreshes.
+pub const MIN_REFRESH_DELAY: Duration = Duration::from_secs(60);
+
+/// When to refresh next: after `every`, or sooner when a stored CRL's nextUpdate comes first —
+/// halfway to the earliest nextUpdate still ahead (so a new CRL is fetched before the old one
+/// lapses, with a retry in between), never sooner than [`MIN_REFRESH_DELAY`].
+pub fn next_delay(every: Duration, next_updates: &[i64], now: i64) -> Duration {
+    let soonest = next_updates.iter().copied().min();
+    let ahead = match soonest {
+        Some(next) if next > now => Duration::from_secs(((next - now) / 2).unsigned_abs()),
+        // Already past nextUpdate (within the grace, or stale): try again soon.
+        Some(_) => MIN_REFRESH_DELAY,
+        None => every,
+    };
+    ahead.min(every).max(MIN_REFRESH_DELAY.min(every))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refreshes_before_the_earliest_next_update() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(next_delay(hour, &[], 0), hour);
+        assert_eq!(next_delay(hour, &[100_000], 0), hour, "far ahead: the interval");
+        assert_eq!(next_delay(hour, &[100_000, 1_200], 0), Duration::from_secs(600), "halfway");
+        assert_eq!(next_delay(hour, &[30], 0), MIN_REFRESH_DELAY, "never sooner than a minute");
+        assert_eq!(next_delay(hour, &[-5], 0), MIN_REFRESH_DELAY, "stale: retry soon");
+        assert_eq!(
+            next_delay(Duration::from_secs(10), &[], 0),
+            Duration::from_secs(10),
+            "a shorter interval wins"
+        );
     }
 }
