@@ -1,7 +1,7 @@
 //! `shikaku admin ca …` and `shikaku admin crl …`: what card certificates are checked against.
 
 use anyhow::{Context, bail};
-use idp::store::trust::{self as store, StoredCrl, TrustedCa};
+use idp::store::trust::{self as store, TrustedCa};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use storage::Db;
@@ -109,38 +109,21 @@ pub async fn run_crl(
 ) -> anyhow::Result<String> {
     match cmd {
         CrlCommand::Add { files } => {
-            let cas: Vec<hpki::HpkiCertificate> = store::find_cas(db)
-                .await?
-                .iter()
-                .filter_map(|c| hpki::HpkiCertificate::parse(&c.der).ok())
-                .collect();
+            let cas = idp::crl_fetch::trusted_cas(db).await?;
             let mut out = Vec::new();
             for file in files {
                 let bytes =
                     std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-                let crl = hpki::Crl::parse(&bytes)
-                    .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.detail))?;
-                let issuer = cas
-                    .iter()
-                    .find(|ca| crl.is_issued_by_name(ca) && crl.verify_signature(ca).is_ok())
-                    .with_context(|| {
-                        format!("{}: not signed by a trusted CA ({})", file.display(), crl.issuer)
-                    })?;
-                let stored = StoredCrl {
-                    issuer: issuer.subject.clone(),
-                    der: bytes.clone(),
-                    this_update: crl.this_update.unix_timestamp(),
-                    next_update: crl.next_update.map(|t| t.unix_timestamp()),
-                    source: format!(
-                        "file:{}",
-                        file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-                    ),
-                    fetched_at: now,
-                };
-                let replaced = store::upsert_crl(db, &stored).await?;
+                let source = format!(
+                    "file:{}",
+                    file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+                );
+                let f = idp::crl_fetch::store_verified(db, &cas, &bytes, &source, now)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
                 out.push(
-                    json!({ "issuer": stored.issuer, "entries": crl.len(), "this_update": stored.this_update,
-                            "next_update": stored.next_update, "stored": replaced })
+                    json!({ "issuer": f.issuer, "entries": f.entries, "this_update": f.this_update,
+                            "next_update": f.next_update, "stored": f.stored })
                     .to_string(),
                 );
             }

@@ -248,3 +248,21 @@ fn tls_client_auth_clients_and_client_cas() {
     let bad = w.run(&["admin", "ca", "add", "--purpose", "server", "x.pem"]);
     assert_eq!(bad.status.code(), Some(2), "only card or client");
 }
+
+#[test]
+fn crl_files_must_be_signed_by_a_trusted_ca() {
+    let w = Workdir::new();
+    assert!(w.run(&["hpki", "testpki", "--out", "pki"]).status.success());
+    let out = w.run(&["admin", "ca", "add", "pki/ca-root.pem", "pki/ca-jma-auth.pem"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = w.run(&["admin", "crl", "add", "pki/crl-jma-auth.crl"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(line["stored"], true);
+    let out = w.run(&["admin", "crl", "add", "pki/crl-medis-auth.crl"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not signed by a trusted CA"), "{}", stderr(&out));
+    let list = stdout(&w.run(&["admin", "crl", "list"]));
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.contains("\"source\":\"file:crl-jma-auth.crl\""), "{list}");
+}
