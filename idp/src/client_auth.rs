@@ -1,6 +1,7 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3): `client_secret_basic`,
-//! `client_secret_post`, and `none` for public clients. A client must use the method it was
-//! registered with; secrets are compared as hashes in constant time.
+//! `client_secret_post`, `none` for public clients, and `tls_client_auth` (RFC 8705, checked in
+//! `cert_login::client`). A client must use the method it was registered with; secrets are
+//! compared as hashes in constant time.
 
 use axum::http::{HeaderMap, header};
 use base64::Engine;
