@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Every key, as written in the file and (upper-cased, `SHIKAKU_` before it) in the environment.
-pub const KEYS: [&str; 30] = [
+pub const KEYS: [&str; 40] = [
     "data_dir",
     "database_url",
     "database_max_connections",
@@ -44,6 +44,16 @@ pub const KEYS: [&str; 30] = [
     "rate_limit_token_per_ip",
     "rate_limit_token_per_client",
     "trusted_proxies",
+    "crl_urls",
+    "crl_fetch_allow_hosts",
+    "crl_fetch_max_bytes",
+    "crl_fetch_timeout_secs",
+    "crl_refresh_secs",
+    "mtls_trusted_proxies",
+    "mtls_listen",
+    "mtls_public_url",
+    "mtls_cert_file",
+    "mtls_key_file",
 ];
 
 /// Log output format.
@@ -90,6 +100,16 @@ struct Raw {
     rate_limit_token_per_ip: Option<String>,
     rate_limit_token_per_client: Option<String>,
     trusted_proxies: Option<Vec<std::net::IpAddr>>,
+    crl_urls: Option<Vec<String>>,
+    crl_fetch_allow_hosts: Option<Vec<String>>,
+    crl_fetch_max_bytes: Option<u64>,
+    crl_fetch_timeout_secs: Option<u64>,
+    crl_refresh_secs: Option<u64>,
+    mtls_trusted_proxies: Option<Vec<String>>,
+    mtls_listen: Option<SocketAddr>,
+    mtls_public_url: Option<String>,
+    mtls_cert_file: Option<PathBuf>,
+    mtls_key_file: Option<PathBuf>,
 }
 
 /// The effective configuration.
@@ -149,6 +169,26 @@ pub struct Config {
     pub rate_limits: idp::rate_limit::RateLimits,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// CRL URLs fetched besides the distribution points found in certificates.
+    pub crl_urls: Vec<String>,
+    /// Hosts CRLs may be fetched from.
+    pub crl_fetch_allow_hosts: Vec<String>,
+    /// Largest CRL accepted, in bytes.
+    pub crl_fetch_max_bytes: u64,
+    /// Time limit of one CRL fetch.
+    pub crl_fetch_timeout_secs: u64,
+    /// Interval of the background CRL refresh; 0 turns it off.
+    pub crl_refresh_secs: u64,
+    /// Proxies whose client-certificate headers are believed.
+    pub mtls_trusted_proxies: Vec<idp::cert_login::Cidr>,
+    /// Where the certificate sign-in listener (TLS, client certificates) listens.
+    pub mtls_listen: Option<SocketAddr>,
+    /// Public base URL of certificate sign-in (the mTLS listener or the proxy's certificate host).
+    pub mtls_public_url: Option<String>,
+    /// Server certificate chain (PEM) of the mTLS listener.
+    pub mtls_cert_file: Option<PathBuf>,
+    /// Server private key (PEM, PKCS#8) of the mTLS listener.
+    pub mtls_key_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -236,6 +276,32 @@ impl Config {
                 defaults.token_per_client,
             )?,
         };
+        let crl_urls = raw.crl_urls.unwrap_or_default();
+        if let Some(bad) = crl_urls.iter().find(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            bail!("invalid config key `crl_urls`: expected http:// or https:// URLs, got {bad:?}");
+        }
+        let mtls_trusted_proxies = raw
+            .mtls_trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.parse())
+            .collect::<Result<Vec<idp::cert_login::Cidr>, String>>()
+            .map_err(|e| anyhow::anyhow!("invalid config key `mtls_trusted_proxies`: {e}"))?;
+        let mtls_public_url = match raw.mtls_public_url {
+            Some(u) => Some(public_url("mtls_public_url", Some(u), idp_listen)?),
+            None => None,
+        };
+        if let Some(listen) = raw.mtls_listen {
+            if raw.mtls_cert_file.is_none() || raw.mtls_key_file.is_none() {
+                bail!("invalid config key `mtls_listen`: set `mtls_cert_file` and `mtls_key_file` too");
+            }
+            if mtls_public_url.is_none() {
+                bail!(
+                    "invalid config key `mtls_listen`: set `mtls_public_url` (https://…) too, got listen {listen}"
+                );
+            }
+        }
         Ok(Self {
             rate_limits,
             trusted_proxies: raw.trusted_proxies.unwrap_or_default(),
@@ -270,6 +336,16 @@ impl Config {
             portal_font_path: raw
                 .portal_font_path
                 .unwrap_or_else(|| portal::documents::pdf::DEFAULT_FONT_PATH.into()),
+            crl_urls,
+            crl_fetch_allow_hosts: raw.crl_fetch_allow_hosts.unwrap_or_default(),
+            crl_fetch_max_bytes: positive("crl_fetch_max_bytes", raw.crl_fetch_max_bytes, 20 * 1024 * 1024)?,
+            crl_fetch_timeout_secs: positive("crl_fetch_timeout_secs", raw.crl_fetch_timeout_secs, 30)?,
+            crl_refresh_secs: raw.crl_refresh_secs.unwrap_or(3600),
+            mtls_trusted_proxies,
+            mtls_listen: raw.mtls_listen,
+            mtls_public_url,
+            mtls_cert_file: raw.mtls_cert_file,
+            mtls_key_file: raw.mtls_key_file,
         })
     }
 
@@ -312,6 +388,16 @@ impl Config {
             "rate_limit_token_per_ip": self.rate_limits.token_per_ip.to_string(),
             "rate_limit_token_per_client": self.rate_limits.token_per_client.to_string(),
             "trusted_proxies": self.trusted_proxies,
+            "crl_urls": self.crl_urls,
+            "crl_fetch_allow_hosts": self.crl_fetch_allow_hosts,
+            "crl_fetch_max_bytes": self.crl_fetch_max_bytes,
+            "crl_fetch_timeout_secs": self.crl_fetch_timeout_secs,
+            "crl_refresh_secs": self.crl_refresh_secs,
+            "mtls_trusted_proxies": self.mtls_trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "mtls_listen": self.mtls_listen,
+            "mtls_public_url": self.mtls_public_url,
+            "mtls_cert_file": self.mtls_cert_file,
+            "mtls_key_file": self.mtls_key_file,
         });
         let mut view = view;
         if let Some(map) = view.as_object_mut() {

@@ -42,6 +42,7 @@ pub async fn prepare(db: &Db, config: &Config) -> anyhow::Result<Demo> {
             subject: cert.subject.clone(),
             der: der.to_vec(),
             added_at: now,
+            purpose: trust::PURPOSE_CARD.into(),
         };
         trust::create_ca(db, &ca).await?;
     }

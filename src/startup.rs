@@ -58,6 +58,12 @@ pub fn idp_config(config: &Config) -> idp::IdpConfig {
         refresh_token_ttl: secs(config.refresh_token_ttl_secs),
         rate_limits: config.rate_limits,
         trusted_proxies: config.trusted_proxies.clone(),
+        crl_fetch: crl_fetch_config(config),
+        cert_login: idp::cert_login::CertLoginConfig {
+            trusted_proxies: config.mtls_trusted_proxies.clone(),
+            public_url: config.mtls_public_url.clone(),
+            listener: config.mtls_listen.is_some(),
+        },
         ..idp::IdpConfig::new(&config.idp_public_url)
     }
 }
@@ -73,6 +79,44 @@ pub async fn portal_documents(
             .await
             .context("portal document-signing keys")?;
     Ok(portal::documents::routes::DocumentService::new(signer, config.portal_font_path.clone()))
+}
+
+/// Starts the certificate sign-in listener (`mtls_listen`); the task ends after `shutdown`.
+async fn serve_mtls(
+    config: &Config,
+    listen: std::net::SocketAddr,
+    app: Arc<idp::App>,
+    probes: &Probes,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let read = |key: &str, path: &Option<std::path::PathBuf>| -> anyhow::Result<Vec<u8>> {
+        let path =
+            path.as_ref().with_context(|| format!("config key `{key}` is required with `mtls_listen`"))?;
+        std::fs::read(path).with_context(|| format!("cannot read {} (config key `{key}`)", path.display()))
+    };
+    let cert = read("mtls_cert_file", &config.mtls_cert_file)?;
+    let key = read("mtls_key_file", &config.mtls_key_file)?;
+    let tls = idp::cert_login::listener::server_config(&cert, &key).context("mTLS listener")?;
+    let public_url = config.mtls_public_url.clone().unwrap_or_default();
+    let templates = app.templates.clone();
+    let router = idp::cert_login::listener::router(app, &public_url, templates, probes.clone());
+    let listener = idp::cert_login::listener::bind(listen, tls).await?;
+    tracing::info!(addr = %listen, %public_url, "certificate sign-in (mTLS) listening");
+    let service = router.into_make_service_with_connect_info::<idp::cert_login::listener::PeerInfo>();
+    Ok(tokio::spawn(async move {
+        axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    }))
+}
+
+/// CRL fetching settings from the configuration.
+pub fn crl_fetch_config(config: &Config) -> idp::crl_fetch::FetchConfig {
+    idp::crl_fetch::FetchConfig {
+        urls: config.crl_urls.clone(),
+        allow_hosts: config.crl_fetch_allow_hosts.clone(),
+        max_bytes: config.crl_fetch_max_bytes,
+        timeout: Duration::from_secs(config.crl_fetch_timeout_secs),
+        refresh_every: (config.crl_refresh_secs > 0).then(|| Duration::from_secs(config.crl_refresh_secs)),
+    }
 }
 
 /// Runs the servers until a shutdown signal, then drains and returns.
@@ -92,13 +136,19 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
     let demo = if demo { Some(crate::demo::prepare(&db, &config).await?) } else { None };
     let mut services = Vec::new();
     let master = master_key::resolve(&config, &db).await?;
+    let mut background = tokio::task::JoinSet::new();
+    let mut mtls = None;
     if sides != Sides::Portal {
         let master = master.clone();
         let mut idp_config = idp_config(&config);
         if let Some(d) = &demo {
             idp_config.demo_cards = d.cards.clone();
         }
-        let (router, _) = idp::build(idp_config, probes.clone(), templates.clone(), master).await?;
+        let (router, app) = idp::build(idp_config, probes.clone(), templates.clone(), master).await?;
+        background.spawn(idp::crl_fetch::run_schedule(app.clone()));
+        if let Some(listen) = config.mtls_listen {
+            mtls = Some((listen, app));
+        }
         let listener = web::serve::bind(config.idp_listen).await?;
         tracing::info!(addr = %listener.local_addr()?, public_url = %config.idp_public_url, "idp listening");
         services.push((listener, router));
@@ -120,7 +170,17 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
         services.push((listener, router));
     }
     let shutdown = web::serve::shutdown_on_signals();
-    web::serve::serve_all(services, shutdown).await?;
+    let mtls_task = match mtls {
+        Some((listen, app)) => Some(serve_mtls(&config, listen, app, &probes, shutdown.clone()).await?),
+        None => None,
+    };
+    let served = web::serve::serve_all(services, shutdown.clone()).await;
+    if let Some(task) = mtls_task {
+        shutdown.cancel();
+        task.await??;
+    }
+    background.abort_all();
+    served?;
     db.close().await;
     tracing::info!("stopped");
     Ok(())

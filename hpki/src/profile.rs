@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
-use crate::errors::{Error, malformed};
+use crate::errors::{Error, ErrorCode, malformed};
 use crate::verify::{PublicKey, Scheme};
 use crate::{hcrole, names, oids};
 
@@ -186,6 +186,20 @@ impl HpkiCertificate {
     /// Whether `policy` is among the certificate policies.
     pub fn has_policy(&self, policy: &str) -> bool {
         self.policies.iter().any(|p| p == policy)
+    }
+
+    /// Verifies a signature made with this certificate's key over `message` (a TLS handshake
+    /// CertificateVerify: ECDSA signatures DER-encoded, RSA-PSS salt = hash length). Only the
+    /// signature: the certificate itself is checked by [`crate::verify_certificate`].
+    pub fn verify_handshake_signature(
+        &self,
+        scheme: Scheme,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), Error> {
+        let key = self.raw.key.as_ref().map_err(|e| Error::new(ErrorCode::SignatureInvalid, e.clone()))?;
+        key.verify(scheme, crate::verify::EcdsaEncoding::Der, message, signature)
+            .map_err(|e| Error::new(ErrorCode::SignatureInvalid, e))
     }
 
     /// Whether the validity period contains `at`.

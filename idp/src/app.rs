@@ -13,9 +13,13 @@ use storage::{Db, Kv};
 use web::ops::Probes;
 use web::{Lang, PageError, Site, Templates};
 
+use crate::cert_login::CertLoginConfig;
+use crate::crl_fetch::{CrlFetcher, FetchConfig};
 use crate::keys::{KeyError, KeyPolicy, Keys, MasterKey, OWNER_IDP, SigningAlg};
 use crate::trust::Trust;
-use crate::{account, authorize, discovery, introspect, jwks, login, logout, par, token, userinfo};
+use crate::{
+    account, authorize, cert_login, discovery, introspect, jwks, login, logout, par, token, userinfo,
+};
 
 /// The idp's settings (the binary fills them from `shikaku.toml` and the environment).
 #[derive(Debug, Clone)]
@@ -50,6 +54,10 @@ pub struct IdpConfig {
     pub rate_limits: crate::rate_limit::RateLimits,
     /// Reverse proxies whose `X-Forwarded-For` names the client address.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Fetching CRLs from distribution points.
+    pub crl_fetch: FetchConfig,
+    /// Sign-in with a TLS client certificate.
+    pub cert_login: CertLoginConfig,
 }
 
 impl IdpConfig {
@@ -74,6 +82,8 @@ impl IdpConfig {
             backchannel_timeout: Duration::from_secs(5),
             rate_limits: crate::rate_limit::RateLimits::default(),
             trusted_proxies: Vec::new(),
+            crl_fetch: FetchConfig::default(),
+            cert_login: CertLoginConfig::default(),
         }
     }
 }
@@ -84,6 +94,9 @@ pub enum IdpError {
     /// Signing keys could not be opened or created.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The HTTP client for CRL fetching could not be built.
+    #[error("CRL fetch client: {0}")]
+    Http(#[from] reqwest::Error),
 }
 
 /// Everything a handler can reach.
@@ -101,6 +114,8 @@ pub struct App {
     pub keys: Keys,
     /// Trusted CAs and CRLs for card validation.
     pub trust: Trust,
+    /// Fetches CRLs from distribution points.
+    pub crl_fetcher: CrlFetcher,
     /// Settings.
     pub config: IdpConfig,
 }
@@ -142,6 +157,7 @@ pub async fn build(
         site: site.clone(),
         keys,
         trust: Trust::new(probes.db.clone(), config.crl_grace),
+        crl_fetcher: CrlFetcher::new(config.crl_fetch.clone())?,
         config,
     });
     let state = AppState(app.clone());
@@ -153,6 +169,9 @@ pub async fn build(
         .route("/login", get(login::page))
         .route("/login/card/challenge", get(login::challenge))
         .route("/login/card", post(login::submit))
+        .route("/login/certificate", get(cert_login::start))
+        .route("/login/certificate/tls", get(cert_login::proxied))
+        .route("/login/certificate/complete", get(cert_login::complete))
         .route("/logout", get(logout::get).post(logout::post))
         .route("/account", get(account::show))
         .route("/account/sessions/end", post(account::end_session))

@@ -1,7 +1,7 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3): `client_secret_basic`,
-//! `client_secret_post`, `private_key_jwt` (see [`crate::client_jwt`]), and `none` for public
-//! clients. A client must use the method it was registered with; secrets are compared as hashes
-//! in constant time.
+//! `client_secret_post`, `private_key_jwt` (see [`crate::client_jwt`]), `none` for public
+//! clients, and `tls_client_auth` (RFC 8705, checked in `cert_login::client`). A client must use
+//! the method it was registered with; secrets are compared as hashes in constant time.
 
 use axum::http::{HeaderMap, header};
 use base64::Engine;
@@ -24,6 +24,8 @@ pub struct Presented {
     pub client_assertion: Option<String>,
     /// `client_assertion_type` form field.
     pub client_assertion_type: Option<String>,
+    /// The TLS client certificate (DER), from the mTLS listener or a trusted proxy.
+    pub tls_certificate: Option<Vec<u8>>,
 }
 
 fn invalid_client() -> OAuthError {
@@ -87,6 +89,12 @@ pub async fn authenticate(app: &App, headers: &HeaderMap, p: &Presented) -> Resu
         .await
         .map_err(OAuthError::internal)?
         .ok_or_else(invalid_client)?;
+    if client.auth_method == AuthMethod::TlsClientAuth && method == AuthMethod::None {
+        let subject = client.tls_subject_dn.as_deref();
+        crate::cert_login::client::check(app, subject, p.tls_certificate.as_deref(), crate::app::now())
+            .await?;
+        return Ok(client);
+    }
     if client.auth_method != method {
         return Err(invalid_client());
     }

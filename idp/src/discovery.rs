@@ -16,7 +16,12 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
     let app = &state.0;
     let issuer = app.site.public_url();
     let algs: Vec<&str> = app.config.signing_algs.iter().map(|a| a.name()).collect();
-    let body = json!({
+    let mut auth_methods = vec!["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
+    let cert_login = &app.config.cert_login;
+    if cert_login.enabled() {
+        auth_methods.push("tls_client_auth");
+    }
+    let mut body = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
@@ -37,7 +42,7 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
         "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": algs,
         "userinfo_signing_alg_values_supported": ["none"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": crate::client_jwt::ALGS,
         "introspection_endpoint_auth_signing_alg_values_supported": crate::client_jwt::ALGS,
         "revocation_endpoint_auth_signing_alg_values_supported": crate::client_jwt::ALGS,
@@ -54,6 +59,10 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": ["ja", "en"],
     });
+    if let Some(base) = cert_login.public_url.as_deref().filter(|_| cert_login.enabled()) {
+        // RFC 8705 §5: where a client presents its certificate to the token endpoint.
+        body["mtls_endpoint_aliases"] = json!({ "token_endpoint": format!("{base}/token") });
+    }
     let mut res = Json(body).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     res

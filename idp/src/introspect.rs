@@ -57,6 +57,7 @@ async fn authenticated(app: &App, headers: &HeaderMap, p: &TokenParam) -> Result
         client_secret: p.client_secret.clone(),
         client_assertion: p.client_assertion.clone(),
         client_assertion_type: p.client_assertion_type.clone(),
+        ..Presented::default()
     };
     let client = client_auth::authenticate(app, headers, &presented).await?;
     if client.is_public() {

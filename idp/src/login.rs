@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use hpki::{CardIdentity, ErrorCode};
+use hpki::{ErrorCode, HpkiCertificate};
 use serde::Deserialize;
 use web::csrf::CsrfToken;
 use web::{ApiError, Lang, PageError};
@@ -26,7 +26,7 @@ use crate::{audit, ids};
 /// Challenge lifetime.
 pub const CHALLENGE_TTL: Duration = Duration::from_secs(300);
 /// Cookie binding challenges to a browser.
-const LOGIN_COOKIE: &str = "idp_login";
+pub(crate) const LOGIN_COOKIE: &str = "idp_login";
 /// Authentication methods of a card sign-in (RFC 8176).
 pub const CARD_AMR: [&str; 4] = ["sc", "pin", "hwk", "mfa"];
 
@@ -50,6 +50,7 @@ pub async fn page(
     let demo: Vec<_> =
         app.config.demo_cards.iter().map(|c| serde_json::json!({ "id": c.id, "label": c.label })).collect();
     ctx.insert("demo_cards", &demo);
+    ctx.insert("certificate_login", &app.config.cert_login.enabled());
     if let Some(id) = &q.request
         && let Some(req) = crate::authorize::load_request(app, id).await?
         && let Ok(Some(c)) = crate::store::clients::find_client(&app.db, &req.client_id).await
@@ -158,6 +159,12 @@ pub(crate) async fn complete(
     let identity = match trust.validator.validate(token_json, app.site.origin(), nonce, &trust.crls, at) {
         Ok(id) => id,
         Err(e) => {
+            if e.code == ErrorCode::RevocationUnavailable
+                && let Some(cert) = token_certificate(token_json)
+            {
+                // The chain and the card's signature held: remember where its CRL lives.
+                crate::crl_fetch::record_points(&app.db, &cert, now).await;
+            }
             tracing::info!(code = e.code(), detail = %e.detail, "card sign-in refused");
             audit_failure(app, now, ip, e.code()).await;
             let status = if e.code == ErrorCode::RevocationUnavailable {
@@ -177,8 +184,10 @@ pub(crate) async fn complete(
         audit_failure(app, now, ip, "rate_limited").await;
         return Err(rate_limited(app, lang, l));
     }
-    let account =
-        account_for(app, &identity, now).await.map_err(|e| ApiError::internal(e).into_response())?;
+    crate::crl_fetch::record_points(&app.db, &identity.certificate, now).await;
+    let account = account_for(app, &identity.certificate, now)
+        .await
+        .map_err(|e| ApiError::internal(e).into_response())?;
     if account.status != "active" {
         audit_failure(app, now, ip, "account_suspended").await;
         return Err(ApiError::typed(
@@ -212,15 +221,27 @@ pub(crate) async fn complete(
         },
     )
     .await;
-    let next = match request {
+    let next = next_after_sign_in(request);
+    Ok((next, cookie))
+}
+
+/// Where a browser goes after signing in: the pending authorization request, or home.
+pub(crate) fn next_after_sign_in(request: Option<&str>) -> String {
+    match request {
         Some(id)
             if id.len() == 43 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
         {
             format!("/authorize/resume?request={id}")
         }
         _ => "/".to_owned(),
-    };
-    Ok((next, cookie))
+    }
+}
+
+/// The certificate inside a Web eID token, unverified.
+fn token_certificate(token_json: &str) -> Option<HpkiCertificate> {
+    let token: serde_json::Value = serde_json::from_str(token_json).ok()?;
+    let der = STANDARD.decode(token.get("unverifiedCertificate")?.as_str()?).ok()?;
+    HpkiCertificate::from_der(&der).ok()
 }
 
 /// 429 problem+json (`rate_limited`) with `Retry-After`, for the sign-in API.
@@ -248,8 +269,8 @@ async fn audit_failure(app: &App, now: i64, ip: Option<String>, code: &str) {
     .await;
 }
 
-/// The account of a validated card: found by (issuing CA, subscriber id), or created.
-async fn account_for(app: &App, id: &CardIdentity, now: i64) -> Result<Account, sqlx::Error> {
+/// The account of a validated card certificate: found by (issuing CA, subscriber id), or created.
+pub(crate) async fn account_for(app: &App, id: &HpkiCertificate, now: i64) -> Result<Account, sqlx::Error> {
     let subscriber = id.subscriber_id.clone().unwrap_or_else(|| format!("serial:{}", id.serial));
     let not_after = id.not_after.unix_timestamp();
     for _ in 0..3 {

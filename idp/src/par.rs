@@ -69,6 +69,7 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<Response,
         client_secret: fields.remove("client_secret"),
         client_assertion: fields.remove("client_assertion"),
         client_assertion_type: fields.remove("client_assertion_type"),
+        ..Presented::default()
     };
     let client = client_auth::authenticate(app, headers, &presented).await?;
     let params: Params = serde_json::from_value(json!(fields))

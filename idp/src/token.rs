@@ -54,6 +54,7 @@ fn invalid_grant(description: &'static str) -> OAuthError {
 /// Handler.
 pub async fn token(
     State(state): State<AppState>,
+    extensions: axum::http::Extensions,
     headers: HeaderMap,
     ip: ClientIp,
     form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
@@ -75,6 +76,7 @@ pub async fn token(
         client_secret: f.client_secret.clone(),
         client_assertion: f.client_assertion.clone(),
         client_assertion_type: f.client_assertion_type.clone(),
+        tls_certificate: crate::cert_login::client::request_certificate(app, &extensions, &headers),
     };
     let result = async {
         let client = client_auth::authenticate(app, &headers, &presented).await?;

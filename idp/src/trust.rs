@@ -20,6 +20,8 @@ pub struct Loaded {
     pub validator: CardTokenValidator,
     /// Parsed CRLs.
     pub crls: Vec<Crl>,
+    /// CAs of relying parties' `tls_client_auth` certificates.
+    pub client_cas: TrustStore,
 }
 
 /// The trust set, cached.
@@ -64,8 +66,10 @@ impl Trust {
     async fn read(&self) -> Result<Loaded, TrustError> {
         let cas = store::find_cas(&self.db).await?;
         let mut certs = Vec::new();
+        let mut client_certs = Vec::new();
         for ca in &cas {
             match hpki::HpkiCertificate::parse(&ca.der) {
+                Ok(c) if ca.purpose == store::PURPOSE_CLIENT => client_certs.push(c),
                 Ok(c) => certs.push(c),
                 Err(e) => {
                     tracing::error!(fingerprint = %ca.fingerprint, error = %e, "stored CA certificate does not parse")
@@ -85,6 +89,6 @@ impl Trust {
             crl_grace: time::Duration::try_from(self.crl_grace).unwrap_or(time::Duration::HOUR),
             revocation: RevocationMode::Require,
         };
-        Ok(Loaded { validator, crls })
+        Ok(Loaded { validator, crls, client_cas: TrustStore::new(client_certs) })
     }
 }

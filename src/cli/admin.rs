@@ -76,7 +76,9 @@ pub async fn run(cmd: AdminCommand, config: &Config) -> anyhow::Result<()> {
         let out = match cmd {
             AdminCommand::Client(c) => crate::cli::clients::run(*c, &db, &config.signing_algs, now).await,
             AdminCommand::Ca(c) => crate::cli::trust::run_ca(c, &db, now).await,
-            AdminCommand::Crl(c) => crate::cli::trust::run_crl(c, &db, now).await,
+            AdminCommand::Crl(c) => {
+                crate::cli::trust::run_crl(c, &db, startup::crl_fetch_config(config), now).await
+            }
             AdminCommand::Account(c) => crate::cli::accounts::run_account(c, &db, now).await,
             AdminCommand::Audit(c) => crate::cli::accounts::run_audit(c, &db).await,
             AdminCommand::Import(cmd) => crate::cli::import::run(cmd, config).await.map(|()| String::new()),

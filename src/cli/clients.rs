@@ -87,6 +87,10 @@ pub struct ClientFields {
     /// hcRole allowed to sign in (repeat; none = any), e.g. "Medical Doctor".
     #[arg(long = "allowed-role", value_name = "ROLE")]
     allowed_roles: Vec<String>,
+    /// Subject DN of the client's certificate for `tls_client_auth`, exactly as
+    /// `shikaku hpki inspect` prints `subject` (e.g. "C=JP, O=Example, CN=rp.example.jp").
+    #[arg(long, value_name = "DN")]
+    tls_client_auth_subject_dn: Option<String>,
 }
 
 fn parse_named<T: serde::de::DeserializeOwned>(s: &str, what: &str, choices: &str) -> Result<T, String> {
@@ -94,12 +98,11 @@ fn parse_named<T: serde::de::DeserializeOwned>(s: &str, what: &str, choices: &st
 }
 
 fn parse_auth_method(s: &str) -> Result<AuthMethod, String> {
-    let m: AuthMethod =
-        parse_named(s, "auth method", "client_secret_basic, client_secret_post, private_key_jwt or none")?;
-    match m {
-        AuthMethod::TlsClientAuth => Err(format!("auth method {s} is not available yet")),
-        m => Ok(m),
-    }
+    parse_named(
+        s,
+        "auth method",
+        "client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth or none",
+    )
 }
 
 fn parse_grant(s: &str) -> Result<GrantType, String> {
@@ -208,6 +211,12 @@ fn apply(c: &mut Client, f: ClientFields, signing_algs: &[SigningAlg]) -> anyhow
     }
     if !f.allowed_roles.is_empty() {
         c.allowed_roles = f.allowed_roles;
+    }
+    if f.tls_client_auth_subject_dn.is_some() {
+        c.tls_subject_dn = f.tls_client_auth_subject_dn;
+    }
+    if c.auth_method == AuthMethod::TlsClientAuth && c.tls_subject_dn.as_deref().is_none_or(str::is_empty) {
+        bail!("--auth-method tls_client_auth needs --tls-client-auth-subject-dn");
     }
     if c.name.trim().is_empty() {
         bail!("--name is required");

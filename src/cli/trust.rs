@@ -1,7 +1,7 @@
 //! `shikaku admin ca …` and `shikaku admin crl …`: what card certificates are checked against.
 
 use anyhow::{Context, bail};
-use idp::store::trust::{self as store, StoredCrl, TrustedCa};
+use idp::store::trust::{self as store, TrustedCa};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use storage::Db;
@@ -15,6 +15,10 @@ pub enum CaCommand {
         /// Certificate files.
         #[arg(required = true)]
         files: Vec<std::path::PathBuf>,
+        /// `card`: CAs of sign-in certificates (default); `client`: CAs of relying parties'
+        /// certificates for `tls_client_auth` (RFC 8705).
+        #[arg(long, default_value = "card", value_parser = ["card", "client"])]
+        purpose: String,
     },
     /// List trusted CAs, one JSON object per line.
     List,
@@ -37,12 +41,18 @@ pub enum CrlCommand {
     },
     /// List stored CRLs, one JSON object per line.
     List,
+    /// Fetch the CRLs now: the configured `crl_urls`, the http(s) distribution points of trusted
+    /// CA certificates and of cards seen at sign-in, from `crl_fetch_allow_hosts` only. One JSON
+    /// object per URL; exit status 1 when any fetch failed.
+    Refresh,
+    /// List distribution points recorded from card certificates, one JSON object per line.
+    Sources,
 }
 
 /// Runs one `admin ca` subcommand; returns what to print.
 pub async fn run_ca(cmd: CaCommand, db: &Db, now: i64) -> anyhow::Result<String> {
     match cmd {
-        CaCommand::Add { files } => {
+        CaCommand::Add { files, purpose } => {
             let mut out = Vec::new();
             for file in files {
                 let bytes =
@@ -59,10 +69,11 @@ pub async fn run_ca(cmd: CaCommand, db: &Db, now: i64) -> anyhow::Result<String>
                         subject: cert.subject.clone(),
                         der: cert.der().to_vec(),
                         added_at: now,
+                        purpose: purpose.clone(),
                     };
                     let added = store::create_ca(db, &ca).await?;
                     out.push(
-                        json!({ "fingerprint": fingerprint, "subject": cert.subject, "added": added })
+                        json!({ "fingerprint": fingerprint, "subject": cert.subject, "purpose": purpose, "added": added })
                             .to_string(),
                     );
                 }
@@ -74,7 +85,7 @@ pub async fn run_ca(cmd: CaCommand, db: &Db, now: i64) -> anyhow::Result<String>
             Ok(cas
                 .iter()
                 .map(|c| {
-                    json!({ "fingerprint": c.fingerprint, "subject": c.subject, "added_at": c.added_at })
+                    json!({ "fingerprint": c.fingerprint, "subject": c.subject, "purpose": c.purpose, "added_at": c.added_at })
                         .to_string()
                 })
                 .collect::<Vec<_>>()
@@ -90,45 +101,66 @@ pub async fn run_ca(cmd: CaCommand, db: &Db, now: i64) -> anyhow::Result<String>
 }
 
 /// Runs one `admin crl` subcommand; returns what to print.
-pub async fn run_crl(cmd: CrlCommand, db: &Db, now: i64) -> anyhow::Result<String> {
+pub async fn run_crl(
+    cmd: CrlCommand,
+    db: &Db,
+    fetch: idp::crl_fetch::FetchConfig,
+    now: i64,
+) -> anyhow::Result<String> {
     match cmd {
         CrlCommand::Add { files } => {
-            let cas: Vec<hpki::HpkiCertificate> = store::find_cas(db)
-                .await?
-                .iter()
-                .filter_map(|c| hpki::HpkiCertificate::parse(&c.der).ok())
-                .collect();
+            let cas = idp::crl_fetch::trusted_cas(db).await?;
             let mut out = Vec::new();
             for file in files {
                 let bytes =
                     std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-                let crl = hpki::Crl::parse(&bytes)
-                    .map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.detail))?;
-                let issuer = cas
-                    .iter()
-                    .find(|ca| crl.is_issued_by_name(ca) && crl.verify_signature(ca).is_ok())
-                    .with_context(|| {
-                        format!("{}: not signed by a trusted CA ({})", file.display(), crl.issuer)
-                    })?;
-                let stored = StoredCrl {
-                    issuer: issuer.subject.clone(),
-                    der: bytes.clone(),
-                    this_update: crl.this_update.unix_timestamp(),
-                    next_update: crl.next_update.map(|t| t.unix_timestamp()),
-                    source: format!(
-                        "file:{}",
-                        file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-                    ),
-                    fetched_at: now,
-                };
-                let replaced = store::upsert_crl(db, &stored).await?;
+                let source = format!(
+                    "file:{}",
+                    file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+                );
+                let f = idp::crl_fetch::store_verified(db, &cas, &bytes, &source, now)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
                 out.push(
-                    json!({ "issuer": stored.issuer, "entries": crl.len(), "this_update": stored.this_update,
-                            "next_update": stored.next_update, "stored": replaced })
+                    json!({ "issuer": f.issuer, "entries": f.entries, "this_update": f.this_update,
+                            "next_update": f.next_update, "stored": f.stored })
                     .to_string(),
                 );
             }
             Ok(out.join("\n"))
+        }
+        CrlCommand::Refresh => {
+            let fetcher = idp::crl_fetch::CrlFetcher::new(fetch)?;
+            let mut out = Vec::new();
+            let mut failed = 0;
+            for (url, outcome) in fetcher.refresh(db, now).await? {
+                out.push(match outcome {
+                    Ok(f) => json!({ "url": url, "issuer": f.issuer, "this_update": f.this_update,
+                                     "next_update": f.next_update, "entries": f.entries, "stored": f.stored })
+                    .to_string(),
+                    Err(e) => {
+                        failed += 1;
+                        json!({ "url": url, "error": e.code(), "detail": e.to_string() }).to_string()
+                    }
+                });
+            }
+            if failed > 0 {
+                println!("{}", out.join("\n"));
+                bail!("{failed} CRL fetch(es) failed");
+            }
+            Ok(out.join("\n"))
+        }
+        CrlCommand::Sources => {
+            let sources = store::find_crl_sources(db).await?;
+            Ok(sources
+                .iter()
+                .map(|s| {
+                    json!({ "url": s.url, "seen_at": s.seen_at, "last_attempt_at": s.last_attempt_at,
+                            "last_error": s.last_error })
+                    .to_string()
+                })
+                .collect::<Vec<_>>()
+                .join("\n"))
         }
         CrlCommand::List => {
             let crls = store::find_crls(db).await?;

@@ -249,3 +249,92 @@ fn rate_limit_keys_are_checked_and_shown() {
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }
 }
+
+#[test]
+fn admin_crl_refresh_reports_each_url_and_fails_on_refusals() {
+    let w = Workdir::new().env("SHIKAKU_CRL_URLS", "[\"http://crl.example.invalid/a.crl\"]");
+    let out = w.run(&["admin", "crl", "refresh"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let line: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(line["url"], "http://crl.example.invalid/a.crl");
+    assert_eq!(line["error"], "host_not_allowed");
+    assert!(stderr(&out).contains("1 CRL fetch(es) failed"), "{}", stderr(&out));
+
+    let bad =
+        Workdir::new().env("SHIKAKU_CRL_URLS", "[\"ldap://x/a.crl\"]").run(&["admin", "crl", "refresh"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("`crl_urls`"), "{}", stderr(&bad));
+}
+
+#[test]
+fn certificate_sign_in_keys_are_checked() {
+    let err = |env: &[(&str, &str)]| {
+        let mut w = Workdir::new();
+        for (k, v) in env {
+            w = w.env(k, v);
+        }
+        let out = w.run(&["config", "check"]);
+        assert_eq!(out.status.code(), Some(1));
+        stderr(&out)
+    };
+    assert!(err(&[("SHIKAKU_MTLS_TRUSTED_PROXIES", "[\"10.0.0.0/40\"]")]).contains("`mtls_trusted_proxies`"));
+    assert!(err(&[("SHIKAKU_MTLS_LISTEN", "127.0.0.1:8443")]).contains("`mtls_cert_file`"));
+    let ok = Workdir::new()
+        .env("SHIKAKU_MTLS_TRUSTED_PROXIES", "[\"10.0.0.5\", \"fd00::/8\"]")
+        .run(&["config", "check"]);
+    assert!(
+        stdout(&ok).contains("mtls_trusted_proxies = [\"10.0.0.5/32\", \"fd00::/8\"]"),
+        "{}",
+        stdout(&ok)
+    );
+}
+
+#[test]
+fn tls_client_auth_clients_and_client_cas() {
+    let w = Workdir::new();
+    let add = |extra: &[&str]| {
+        let mut args = vec![
+            "admin",
+            "client",
+            "add",
+            "--name",
+            "RP",
+            "--grant-type",
+            "client_credentials",
+            "--auth-method",
+            "tls_client_auth",
+        ];
+        args.extend_from_slice(extra);
+        w.run(&args)
+    };
+    let out = add(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--tls-client-auth-subject-dn"), "{}", stderr(&out));
+    let out = add(&["--tls-client-auth-subject-dn", "C=JP, O=Example Network, CN=rp.example.jp"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let client: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(client["auth_method"], "tls_client_auth");
+    assert_eq!(client["tls_subject_dn"], "C=JP, O=Example Network, CN=rp.example.jp");
+    assert!(client.get("client_secret").is_none());
+
+    let bad = w.run(&["admin", "ca", "add", "--purpose", "server", "x.pem"]);
+    assert_eq!(bad.status.code(), Some(2), "only card or client");
+}
+
+#[test]
+fn crl_files_must_be_signed_by_a_trusted_ca() {
+    let w = Workdir::new();
+    assert!(w.run(&["hpki", "testpki", "--out", "pki"]).status.success());
+    let out = w.run(&["admin", "ca", "add", "pki/ca-root.pem", "pki/ca-jma-auth.pem"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = w.run(&["admin", "crl", "add", "pki/crl-jma-auth.crl"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(line["stored"], true);
+    let out = w.run(&["admin", "crl", "add", "pki/crl-medis-auth.crl"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not signed by a trusted CA"), "{}", stderr(&out));
+    let list = stdout(&w.run(&["admin", "crl", "list"]));
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.contains("\"source\":\"file:crl-jma-auth.crl\""), "{list}");
+}

@@ -189,3 +189,41 @@ async fn admin_keys_rotate_publishes_the_next_key() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("unknown algorithm \"HS256\": use ES256, RS256 or PS256"));
 }
+
+/// A throwaway P-256 server certificate and key (PEM) for 127.0.0.1.
+fn server_pem() -> (String, String) {
+    use hpki::testpki::{CertSpec, KeyKind, TestKey, issue, name, pem};
+    let key = TestKey::generate(KeyKind::P256, 1, "serve-mtls").unwrap();
+    let mut spec = CertSpec::ca(name(&[("CN", "127.0.0.1")]), 9, None, "1.2.3.4");
+    spec.ca = None;
+    spec.key_usage = Some(vec![0]);
+    spec.policies = Vec::new();
+    spec.crl_uri = None;
+    let cert = issue(&spec, &key, None).unwrap();
+    (cert.pem(), pem("PRIVATE KEY", &key.pkcs8_der().unwrap()))
+}
+
+#[tokio::test]
+async fn serve_with_the_mtls_listener() {
+    let (cert, key) = server_pem();
+    let port = testing::free_port();
+    let w = Workdir::new()
+        .env("SHIKAKU_MTLS_LISTEN", &format!("127.0.0.1:{port}"))
+        .env("SHIKAKU_MTLS_PUBLIC_URL", &format!("https://127.0.0.1:{port}"))
+        .env("SHIKAKU_MTLS_CERT_FILE", "server.pem")
+        .env("SHIKAKU_MTLS_KEY_FILE", "server.key");
+    w.file("server.pem", &cert);
+    w.file("server.key", &key);
+    let server = w.start(&["idp"]).await;
+    let tls = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let res = tls.get(format!("https://127.0.0.1:{port}/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let res =
+        tls.get(format!("https://127.0.0.1:{port}/login/certificate/tls?state=x")).send().await.unwrap();
+    assert_eq!(res.status(), 400, "no client certificate: a page");
+    assert!(res.text().await.unwrap().contains("certificate_missing"));
+    // The login page offers certificate sign-in.
+    let page = reqwest::get(server.idp("/login")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("/login/certificate"));
+    assert_eq!(server.terminate(), Some(0), "SIGTERM stops the mTLS listener too");
+}

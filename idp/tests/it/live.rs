@@ -37,6 +37,11 @@ impl Live {
     }
 
     pub async fn start_with(env: TestEnv, config: impl FnOnce(IdpConfig) -> IdpConfig) -> Live {
+        Self::start_opts(env, true, config).await
+    }
+
+    /// A live idp; with `crls` false, the test PKI's CRLs are not loaded.
+    pub async fn start_opts(env: TestEnv, crls: bool, config: impl FnOnce(IdpConfig) -> IdpConfig) -> Live {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let probes = Probes { db: env.db.db.clone(), kv: env.kv.clone(), metrics: web::metrics::recorder() };
@@ -54,10 +59,11 @@ impl Live {
                 subject: cert.subject.clone(),
                 der: der.to_vec(),
                 added_at: 0,
+                purpose: idp::store::trust::PURPOSE_CARD.into(),
             };
             idp::store::trust::create_ca(db, &ca).await.unwrap();
         }
-        for der in pki().crl_ders() {
+        for der in pki().crl_ders().into_iter().filter(|_| crls) {
             let crl = hpki::Crl::parse(der).unwrap();
             let stored = StoredCrl {
                 issuer: crl.issuer.clone(),

@@ -3,14 +3,17 @@
 
 mod account;
 mod backchannel;
+mod certificate;
 mod client_jwt;
 mod keys;
 mod license;
 mod lifecycle;
 mod live;
+mod mtls;
 mod oidc;
 mod par;
 mod rate_limit;
+mod revocation;
 
 use std::sync::Arc;
 use std::time::Duration;

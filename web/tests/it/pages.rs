@@ -49,6 +49,8 @@ fn every_template_parses_and_renders_in_every_language() {
         "apps",
         &[serde_json::json!({ "client_id": "c", "name": "地域医療連携ネットワーク", "scopes": ["openid"], "granted": "2026-11-30 09:00" })],
     );
+    ctx.insert("certificate_login", &true);
+    ctx.insert("code", "cert_revoked");
     ctx.insert(
         "session",
         &serde_json::json!({ "sub": "x", "name": "日本　太郎", "hc_roles": ["Medical Doctor"], "roles": ["organizer"] }),
