@@ -70,16 +70,20 @@ pub async fn page(
     let Some(link) = link.filter(|l| l.status == LinkStatus::Confirmed) else {
         return render(&state, "portal/history.html", lang, &ctx);
     };
+    // The queries run side by side (separate pooled connections); the credit lines are the
+    // largest read.
     let systems = find_systems(db).await.map_err(store_error)?;
-    let codes = find_codes(db).await.map_err(store_error)?;
-    let rules = find_rules(db).await.map_err(store_error)?;
     let filters = Filters::parse(&raw, &systems);
     let number = link.registration_number.as_str();
-    let (listed, matching) = find_attendance_page(db, number, &filters.store_filter(), view::MAX_ROWS as u32)
-        .await
-        .map_err(store_error)?;
-    let years = find_fiscal_years(db, number).await.map_err(store_error)?;
-    let lines = find_confirmed_credits(db, number).await.map_err(store_error)?;
+    let store_filter = filters.store_filter();
+    let (codes, rules, (listed, matching), years, lines) = tokio::try_join!(
+        find_codes(db),
+        find_rules(db),
+        find_attendance_page(db, number, &store_filter, view::MAX_ROWS as u32),
+        find_fiscal_years(db, number),
+        find_confirmed_credits(db, number),
+    )
+    .map_err(store_error)?;
     let mut ids: Vec<&str> = listed.iter().map(|a| a.event_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
