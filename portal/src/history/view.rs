@@ -58,6 +58,8 @@ impl Filters {
             Some(raw.system.trim()).filter(|s| systems.iter().any(|x| x.id == *s)).map(str::to_owned);
         let code = Some(raw.code.trim())
             .filter(|c| !c.is_empty() && c.len() <= 64)
+            // A numeric code is written as imports write numbers (full-width digits, leading
+            // zeros: "０７６" is 76); other codes stay as given.
             .map(|c| crate::import::registration::normalize(c).unwrap_or_else(|_| c.to_owned()));
         let status = raw.status.trim().parse().ok();
         Self { year, system, code, status }
