@@ -16,8 +16,8 @@ use crate::AppState;
 use crate::history::view::{Data, Filters, RawFilters, Texts};
 use crate::linking;
 use crate::pages::{render, signed_in, store_error};
-use crate::store::attendance::find_attendances;
-use crate::store::events::find_events;
+use crate::store::attendance::{find_attendance_page, find_confirmed_credits, find_fiscal_years};
+use crate::store::events::find_event_titles;
 use crate::store::links::LinkStatus;
 use crate::store::systems::{find_codes, find_rules, find_systems};
 
@@ -70,20 +70,37 @@ pub async fn page(
     let Some(link) = link.filter(|l| l.status == LinkStatus::Confirmed) else {
         return render(&state, "portal/history.html", lang, &ctx);
     };
-    let attendances = find_attendances(db, &link.registration_number).await.map_err(store_error)?;
-    let mut ids: Vec<&str> = attendances.iter().map(|a| a.event_id.as_str()).collect();
+    // The queries run side by side (separate pooled connections); the credit lines are the
+    // largest read.
+    let systems = find_systems(db).await.map_err(store_error)?;
+    let filters = Filters::parse(&raw, &systems);
+    let number = link.registration_number.as_str();
+    let store_filter = filters.store_filter();
+    let (codes, rules, (listed, matching), years, lines) = tokio::try_join!(
+        find_codes(db),
+        find_rules(db),
+        find_attendance_page(db, number, &store_filter, view::MAX_ROWS as u32),
+        find_fiscal_years(db, number),
+        find_confirmed_credits(db, number),
+    )
+    .map_err(store_error)?;
+    let mut ids: Vec<&str> = listed.iter().map(|a| a.event_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
     let mut conn = db.pool().acquire().await.map_err(PageError::internal)?;
-    let events = find_events(&mut conn, &ids).await.map_err(store_error)?;
+    let events = find_event_titles(&mut conn, &ids).await.map_err(store_error)?;
     drop(conn);
-    let systems = find_systems(db).await.map_err(store_error)?;
-    let codes = find_codes(db).await.map_err(store_error)?;
-    let rules = find_rules(db).await.map_err(store_error)?;
-    let filters = Filters::parse(&raw, &systems);
     let texts = PageTexts { templates: &app.templates, lang };
-    let data =
-        Data { attendances: &attendances, events: &events, systems: &systems, codes: &codes, rules: &rules };
+    let data = Data {
+        listed: &listed,
+        matching: usize::try_from(matching).unwrap_or(usize::MAX),
+        years: &years,
+        lines: &lines,
+        events: &events,
+        systems: &systems,
+        codes: &codes,
+        rules: &rules,
+    };
     let history = view::build(data, &filters, &texts, app.clock.today());
     ctx.insert("history", &history);
     render(&state, "portal/history.html", lang, &ctx)

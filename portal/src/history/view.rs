@@ -11,8 +11,7 @@ use crate::credits::progress::{self, Progress, Window};
 use crate::credits::rules::{CreditCode, CreditSystem, Rule, WindowKind};
 use crate::credits::{CreditLine, FiscalYear, Units, coverage, totals};
 use crate::history::chart::{self, Chart};
-use crate::store::attendance::{Attendance, Status};
-use crate::store::events::Event;
+use crate::store::attendance::{Attendance, AttendanceFilter, Status};
 
 /// The system whose curriculum codes make the coverage grid.
 pub const GRID_SYSTEM: &str = "jma_cme";
@@ -59,6 +58,8 @@ impl Filters {
             Some(raw.system.trim()).filter(|s| systems.iter().any(|x| x.id == *s)).map(str::to_owned);
         let code = Some(raw.code.trim())
             .filter(|c| !c.is_empty() && c.len() <= 64)
+            // A numeric code is written as imports write numbers (full-width digits, leading
+            // zeros: "０７６" is 76); other codes stay as given.
             .map(|c| crate::import::registration::normalize(c).unwrap_or_else(|_| c.to_owned()));
         let status = raw.status.trim().parse().ok();
         Self { year, system, code, status }
@@ -67,6 +68,16 @@ impl Filters {
     fn credit_matches(&self, system_id: &str, code: &str) -> bool {
         self.system.as_deref().is_none_or(|s| s == system_id)
             && self.code.as_deref().is_none_or(|c| c == code)
+    }
+
+    /// The store's form of the filters.
+    pub fn store_filter(&self) -> AttendanceFilter<'_> {
+        AttendanceFilter {
+            fiscal_year: self.year,
+            status: self.status,
+            system_id: self.system.as_deref(),
+            code: self.code.as_deref(),
+        }
     }
 
     fn keeps_line(&self, l: &CreditLine) -> bool {
@@ -85,10 +96,16 @@ pub trait Texts {
 /// A doctor's data, as read from the store.
 #[derive(Debug, Clone, Copy)]
 pub struct Data<'a> {
-    /// Every attendance, newest first.
-    pub attendances: &'a [Attendance],
-    /// Their events by id.
-    pub events: &'a HashMap<String, Event>,
+    /// The records to list (already filtered, newest first, at most [`MAX_ROWS`]).
+    pub listed: &'a [Attendance],
+    /// How many records match the filters in all.
+    pub matching: usize,
+    /// Fiscal years with records, newest first.
+    pub years: &'a [FiscalYear],
+    /// Every confirmed credit of the doctor.
+    pub lines: &'a [CreditLine],
+    /// Title and organizer of the listed records' events, by id.
+    pub events: &'a HashMap<String, (String, String)>,
     /// Credit systems.
     pub systems: &'a [CreditSystem],
     /// Codes of every system.
@@ -269,22 +286,6 @@ fn code_name(t: &dyn Texts, codes: &[CreditCode], system: &str, code: &str) -> O
     if t.japanese() { c.name_ja.clone() } else { c.name_en.clone().or_else(|| c.name_ja.clone()) }
 }
 
-/// Confirmed credits of the attendances.
-pub fn confirmed_lines(attendances: &[Attendance]) -> Vec<CreditLine> {
-    attendances
-        .iter()
-        .filter(|a| a.status == Status::Confirmed)
-        .flat_map(|a| {
-            a.credits.iter().map(|c| CreditLine {
-                system_id: c.system_id.clone(),
-                code: c.code.clone(),
-                units: c.units,
-                date: a.attended_on,
-            })
-        })
-        .collect()
-}
-
 /// "あと12.5単位（2027年3月まで）" / "12.5 more to go before March 2027".
 pub fn summary(t: &dyn Texts, p: &Progress) -> String {
     if p.met {
@@ -314,10 +315,9 @@ fn window_text(w: Window) -> String {
 
 /// Builds the page's view on `today`.
 pub fn build(data: Data<'_>, filters: &Filters, t: &dyn Texts, today: Date) -> HistoryView {
-    let lines = confirmed_lines(data.attendances);
+    let lines = data.lines;
 
-    let mut years: BTreeSet<FiscalYear> =
-        data.attendances.iter().map(|a| FiscalYear::of(a.attended_on)).collect();
+    let mut years: BTreeSet<FiscalYear> = data.years.iter().copied().collect();
     if let Some(y) = filters.year {
         years.insert(y);
     }
@@ -344,34 +344,21 @@ pub fn build(data: Data<'_>, filters: &Filters, t: &dyn Texts, today: Date) -> H
         })
         .collect();
 
-    // Records.
+    // Records (the store applied the filters; only the credits shown are narrowed here).
     let mut groups: Vec<YearGroup> = Vec::new();
     let mut last_year = None;
-    let (mut shown, mut matching) = (0, 0);
-    let credit_filter = filters.system.is_some() || filters.code.is_some();
-    for a in data.attendances {
+    for a in data.listed.iter().take(MAX_ROWS) {
         let fy = FiscalYear::of(a.attended_on);
-        if filters.year.is_some_and(|y| y != fy) || filters.status.is_some_and(|s| s != a.status) {
-            continue;
-        }
-        let credits: Vec<_> =
-            a.credits.iter().filter(|c| filters.credit_matches(&c.system_id, &c.code)).collect();
-        if credit_filter && credits.is_empty() {
-            continue;
-        }
-        matching += 1;
-        if shown >= MAX_ROWS {
-            continue;
-        }
-        shown += 1;
         let event = data.events.get(&a.event_id);
         let record = RecordView {
             date: a.attended_on.to_string(),
-            title: event.map_or_else(|| a.event_id.clone(), |e| e.title.clone()),
-            organizer: event.map(|e| e.organizer.clone()).unwrap_or_default(),
+            title: event.map_or_else(|| a.event_id.clone(), |e| e.0.clone()),
+            organizer: event.map(|e| e.1.clone()).unwrap_or_default(),
             status: a.status.as_str(),
-            credits: credits
+            credits: a
+                .credits
                 .iter()
+                .filter(|c| filters.credit_matches(&c.system_id, &c.code))
                 .map(|c| CreditView {
                     system: system_name(t, data.systems, &c.system_id),
                     code: c.code.clone(),
@@ -388,6 +375,8 @@ pub fn build(data: Data<'_>, filters: &Filters, t: &dyn Texts, today: Date) -> H
             g.records.push(record);
         }
     }
+    let shown = data.listed.len().min(MAX_ROWS);
+    let matching = data.matching.max(shown);
 
     // Totals of confirmed credits after the filters (a status filter other than confirmed
     // leaves nothing to count).
@@ -435,7 +424,7 @@ pub fn build(data: Data<'_>, filters: &Filters, t: &dyn Texts, today: Date) -> H
                 }
             }
         };
-        let cells: Vec<CellView> = coverage::grid(GRID_SYSTEM, data.codes, &lines, window)
+        let cells: Vec<CellView> = coverage::grid(GRID_SYSTEM, data.codes, lines, window)
             .into_iter()
             .map(|c| CellView {
                 filled: c.filled(),
@@ -460,7 +449,7 @@ pub fn build(data: Data<'_>, filters: &Filters, t: &dyn Texts, today: Date) -> H
         .or_else(|| data.systems.iter().find(|s| s.id == GRID_SYSTEM).map(|s| s.id.clone()))
         .or_else(|| data.systems.first().map(|s| s.id.clone()));
     let chart = chart_system.map(|system| {
-        let per_year = totals::by_fiscal_year(&lines);
+        let per_year = totals::by_fiscal_year(lines);
         let current = FiscalYear::of(today);
         let first = per_year
             .iter()
@@ -487,7 +476,7 @@ pub fn build(data: Data<'_>, filters: &Filters, t: &dyn Texts, today: Date) -> H
         }
     });
 
-    let progress = progress::all_progress(data.rules, &lines, today)
+    let progress = progress::all_progress(data.rules, lines, today)
         .iter()
         .filter_map(|p| {
             let rule = data.rules.iter().find(|r| r.id == p.rule_id)?;

@@ -258,3 +258,125 @@ pub async fn find_attendances(db: &Db, registration_number: &str) -> Result<Vec<
     }
     Ok(out)
 }
+
+/// Which of a doctor's attendances a list shows (`None`: any).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AttendanceFilter<'a> {
+    /// Fiscal year (April–March) of the attendance.
+    pub fiscal_year: Option<FiscalYear>,
+    /// Status.
+    pub status: Option<Status>,
+    /// A credit in this system.
+    pub system_id: Option<&'a str>,
+    /// A credit with this code (within `system_id` when both are given).
+    pub code: Option<&'a str>,
+}
+
+enum Param<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+/// The `WHERE` clause of a filter, its parameters starting at `$1`.
+fn filter_sql<'a>(registration_number: &'a str, f: &AttendanceFilter<'a>) -> (String, Vec<Param<'a>>) {
+    let mut params = vec![Param::Text(registration_number)];
+    let mut sql = String::from("a.registration_number = $1");
+    if let Some(y) = f.fiscal_year {
+        params.push(Param::Int(i64::from(y.0)));
+        sql.push_str(&format!(" AND a.fiscal_year = ${}", params.len()));
+    }
+    if let Some(s) = f.status {
+        params.push(Param::Text(s.as_str()));
+        sql.push_str(&format!(" AND a.status = ${}", params.len()));
+    }
+    if f.system_id.is_some() || f.code.is_some() {
+        sql.push_str(" AND EXISTS (SELECT 1 FROM attendance_credits c WHERE c.attendance_id = a.id");
+        if let Some(s) = f.system_id {
+            params.push(Param::Text(s));
+            sql.push_str(&format!(" AND c.system_id = ${}", params.len()));
+        }
+        if let Some(c) = f.code {
+            params.push(Param::Text(c));
+            sql.push_str(&format!(" AND c.code = ${}", params.len()));
+        }
+        sql.push(')');
+    }
+    (sql, params)
+}
+
+/// A page of a doctor's attendances matching `filter`, newest first, at most `limit`, with
+/// all their credits; and how many match in all.
+pub async fn find_attendance_page(
+    db: &Db,
+    registration_number: &str,
+    filter: &AttendanceFilter<'_>,
+    limit: u32,
+) -> Result<(Vec<Attendance>, u64), StoreError> {
+    let (cond, params) = filter_sql(registration_number, filter);
+    let mut conn = db.pool().acquire().await?;
+    let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM attendances a WHERE {cond}"
+    )));
+    for p in &params {
+        count = match p {
+            Param::Text(t) => count.bind(*t),
+            Param::Int(i) => count.bind(*i),
+        };
+    }
+    let matching = u64::try_from(count.fetch_one(&mut *conn).await?).unwrap_or(0);
+    let mut q = sqlx::query_as::<_, (String, String, i64, String)>(AssertSqlSafe(format!(
+        "SELECT a.id, a.event_id, a.attended_on, a.status FROM attendances a WHERE {cond} \
+         ORDER BY a.attended_on DESC, a.id LIMIT {limit}"
+    )));
+    for p in &params {
+        q = match p {
+            Param::Text(t) => q.bind(*t),
+            Param::Int(i) => q.bind(*i),
+        };
+    }
+    let mut out = Vec::new();
+    for (id, event_id, on, status) in q.fetch_all(&mut *conn).await? {
+        out.push(Attendance {
+            attended_on: dates::from_int(on)
+                .ok_or_else(|| StoreError::Corrupt(format!("attended_on {on}")))?,
+            status: status.parse().map_err(|()| StoreError::Corrupt(format!("status {status}")))?,
+            id,
+            registration_number: registration_number.to_owned(),
+            event_id,
+            credits: Vec::new(),
+        });
+    }
+    let index: std::collections::HashMap<String, usize> =
+        out.iter().enumerate().map(|(i, a)| (a.id.clone(), i)).collect();
+    let ids: Vec<&str> = out.iter().map(|a| a.id.as_str()).collect();
+    let mut credits = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT attendance_id, system_id, code, units FROM attendance_credits \
+             WHERE attendance_id IN ({}) ORDER BY attendance_id, system_id, code",
+            list(chunk.len())
+        );
+        let mut q = sqlx::query_as::<_, (String, String, String, i64)>(AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        credits.extend(q.fetch_all(&mut *conn).await?);
+    }
+    for (attendance_id, system_id, code, units) in credits {
+        if let Some(&i) = index.get(&attendance_id) {
+            out[i].credits.push(Credit { system_id, code, units: Units(units) });
+        }
+    }
+    Ok((out, matching))
+}
+
+/// The fiscal years in which a doctor has attendances (any status), newest first.
+pub async fn find_fiscal_years(db: &Db, registration_number: &str) -> Result<Vec<FiscalYear>, StoreError> {
+    let years: Vec<i64> = sqlx::query_scalar(
+        "SELECT DISTINCT fiscal_year FROM attendances WHERE registration_number = $1 ORDER BY fiscal_year DESC",
+    )
+    .bind(registration_number)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(years.into_iter().filter_map(|y| i32::try_from(y).ok()).map(FiscalYear).collect())
+}
