@@ -85,9 +85,13 @@ async fn serve_on_postgres_and_redis() {
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
     assert_eq!(server.terminate(), Some(0));
     assert!(!w.path().join("data/master.key").exists(), "master_key from config, no key file");
-    let stored: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys").fetch_one(db.db.pool()).await.unwrap();
-    assert_eq!(stored, 2);
+    let count = |owner: &'static str| {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM signing_keys WHERE owner = $1")
+            .bind(owner)
+            .fetch_one(db.db.pool())
+    };
+    assert_eq!(count("idp").await.unwrap(), 2, "one per signing_algs entry");
+    assert_eq!(count("portal").await.unwrap(), 1, "the portal's document-signing key");
 }
 
 #[test]
@@ -142,9 +146,10 @@ async fn master_key_missing_or_wrong_is_refused_and_changes_nothing() {
 
     std::fs::remove_file(&key_file).unwrap();
     let line = one_line(&w.run(&["serve"]));
+    // The idp's ES256 key and the portal's document-signing key.
     assert_eq!(
         line,
-        "error: the database holds 1 encrypted signing key(s) but no master key is configured: set master_key or master_key_file to the key this database was created with"
+        "error: the database holds 2 encrypted signing key(s) but no master key is configured: set master_key or master_key_file to the key this database was created with"
     );
     assert!(!key_file.exists(), "no new key is generated over existing keys");
 

@@ -16,7 +16,7 @@ use web::{ApiError, Lang, PageError};
 use crate::AppState;
 use crate::documents::pdf::{PdfError, PdfFont};
 use crate::documents::verify::{Verdict, check};
-use crate::documents::{Issued, Signer, japan_date};
+use crate::documents::{DocumentError, Issued, Signer, japan_date};
 
 /// What the document routes need: the signer and the PDF font (loaded on first use).
 #[derive(Debug)]
@@ -41,6 +41,26 @@ impl DocumentService {
     /// The PDF of an issued document.
     pub fn pdf(&self, issued: &Issued) -> Result<Vec<u8>, Arc<PdfError>> {
         crate::documents::pdf::render(&issued.content, &self.font()?).map_err(Arc::new)
+    }
+
+    /// The PDF of stored document `id` for its owner: `None` when the id is unknown, the
+    /// document belongs to another doctor, is revoked or does not verify. This is what
+    /// `GET /documents/{id}.pdf` serves once the signed-in doctor's registration number is known.
+    pub async fn owned_pdf(
+        &self,
+        db: &Db,
+        id: &str,
+        registration_number: &str,
+        now: i64,
+    ) -> Result<Option<Vec<u8>>, DocumentError> {
+        let Verdict::Genuine { content, .. } = check(db, &self.signer, id, now).await? else {
+            return Ok(None);
+        };
+        if content.doctor.registration_number != registration_number {
+            return Ok(None);
+        }
+        let font = self.font()?;
+        Ok(Some(crate::documents::pdf::render(&content, &font).map_err(Arc::new)?))
     }
 }
 
@@ -99,7 +119,7 @@ pub async fn verify(
     res
 }
 
-async fn run_check(db: &Db, signer: &Signer, id: &str) -> Result<Verdict, crate::documents::DocumentError> {
+async fn run_check(db: &Db, signer: &Signer, id: &str) -> Result<Verdict, DocumentError> {
     check(db, signer, id, now()).await
 }
 
