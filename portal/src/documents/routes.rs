@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use idp::app::now;
 use serde_json::json;
 use storage::Db;
 use web::{ApiError, Lang, PageError};
@@ -62,12 +63,6 @@ impl DocumentService {
         let font = self.font()?;
         Ok(Some(crate::documents::pdf::render(&content, &font).map_err(Arc::new)?))
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// `GET /jwks`.
