@@ -6,6 +6,7 @@ use std::io::Write;
 
 use anyhow::{Context, bail};
 use idp::keys::{KeyError, Keys, MasterKey, OWNER_IDP};
+use portal::documents::jws::OWNER as OWNER_PORTAL;
 use secrecy::ExposeSecret;
 use storage::Db;
 
@@ -22,7 +23,7 @@ pub async fn resolve(config: &Config, db: &Db) -> anyhow::Result<MasterKey> {
             MasterKey::from_base64(&text).with_context(|| format!("master key file {}", path.display()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let stored = Keys::count(db, OWNER_IDP).await?;
+            let stored = Keys::count(db, OWNER_IDP).await? + Keys::count(db, OWNER_PORTAL).await?;
             if stored > 0 {
                 return Err(KeyError::MasterKeyMissing(stored).into());
             }

@@ -147,9 +147,10 @@ async fn master_key_missing_or_wrong_is_refused_and_changes_nothing() {
 
     std::fs::remove_file(&key_file).unwrap();
     let line = one_line(&w.run(&["serve"]));
+    // The idp's ES256 key and the portal's document-signing key.
     assert_eq!(
         line,
-        "error: the database holds 1 encrypted signing key(s) but no master key is configured: set master_key or master_key_file to the key this database was created with"
+        "error: the database holds 2 encrypted signing key(s) but no master key is configured: set master_key or master_key_file to the key this database was created with"
     );
     assert!(!key_file.exists(), "no new key is generated over existing keys");
 

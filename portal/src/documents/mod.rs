@@ -101,6 +101,9 @@ pub enum DocumentError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The PDF could not be made (font missing).
+    #[error(transparent)]
+    Pdf(#[from] std::sync::Arc<pdf::PdfError>),
 }
 
 /// A document just issued.

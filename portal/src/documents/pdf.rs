@@ -3,6 +3,7 @@
 //! verification URL drawn as rectangles on every page.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use krilla::Document;
 use krilla::color::luma;
@@ -12,8 +13,11 @@ use krilla::num::NormalizedF32;
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, FillRule};
 use krilla::surface::Surface;
-use krilla::text::{Font, TextDirection};
+use krilla::text::{Font, GlyphId, KrillaGlyph};
 use qrcode::{Color, EcLevel, QrCode};
+use skrifa::instance::{LocationRef, Size};
+use skrifa::metrics::GlyphMetrics;
+use skrifa::{FontRef, MetadataProvider};
 
 use crate::documents::content::{Content, Kind, Row};
 use crate::documents::japan_date;
@@ -50,7 +54,10 @@ pub enum PdfError {
 
 /// A loaded font, cheap to clone.
 #[derive(Clone)]
-pub struct PdfFont(Font);
+pub struct PdfFont {
+    font: Font,
+    bytes: Arc<Vec<u8>>,
+}
 
 impl std::fmt::Debug for PdfFont {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,25 +68,61 @@ impl std::fmt::Debug for PdfFont {
 impl PdfFont {
     /// Loads face 0 of the font (collection) at `path`.
     pub fn load(path: &Path) -> Result<Self, PdfError> {
-        let bytes = std::fs::read(path).map_err(|_| PdfError::FontMissing(path.to_owned()))?;
-        Font::new(bytes.into(), 0).map(Self).ok_or_else(|| PdfError::FontInvalid(path.to_owned()))
+        let bytes = Arc::new(std::fs::read(path).map_err(|_| PdfError::FontMissing(path.to_owned()))?);
+        let invalid = || PdfError::FontInvalid(path.to_owned());
+        FontRef::from_index(bytes.as_slice(), 0).map_err(|_| invalid())?;
+        let font = Font::new(bytes.clone().into(), 0).ok_or_else(invalid)?;
+        Ok(Self { font, bytes })
     }
 }
 
-/// Estimated advance of `text` at `size` points: CJK full width, Latin about half.
-fn width(text: &str, size: f32) -> f32 {
-    text.chars().map(|c| if c.is_ascii() { 0.56 } else { 1.0 }).sum::<f32>() * size
+/// Glyphs and advances of the font, without shaping: one glyph per character, which is how
+/// Japanese and the Latin of dates and numbers are set. (krilla's own `draw_text` parses the
+/// font and shapes on every call, which made a 200-row document take ~130 ms.)
+struct Metrics<'a> {
+    font: FontRef<'a>,
+    advances: GlyphMetrics<'a>,
 }
 
-/// `text` cut to fit `max` points, ending in `…` when cut.
-pub fn truncate(text: &str, size: f32, max: f32) -> String {
-    if width(text, size) <= max {
+impl<'a> Metrics<'a> {
+    fn new(font: &'a PdfFont) -> Option<Self> {
+        let font = FontRef::from_index(font.bytes.as_slice(), 0).ok()?;
+        let advances = font.glyph_metrics(Size::new(1.0), LocationRef::default());
+        Some(Self { font, advances })
+    }
+
+    /// The glyphs of `text` with their advances in em.
+    fn glyphs(&self, text: &str) -> Vec<KrillaGlyph> {
+        let charmap = self.font.charmap();
+        text.char_indices()
+            .map(|(i, c)| {
+                let id = charmap.map(c).unwrap_or_default();
+                let advance = self.advances.advance_width(id).unwrap_or(0.0);
+                KrillaGlyph::new(GlyphId::new(id.to_u32()), advance, 0.0, 0.0, 0.0, i..i + c.len_utf8(), None)
+            })
+            .collect()
+    }
+
+    /// Advance of `text` at `size` points.
+    fn width(&self, text: &str, size: f32) -> f32 {
+        let charmap = self.font.charmap();
+        text.chars()
+            .map(|c| self.advances.advance_width(charmap.map(c).unwrap_or_default()).unwrap_or(0.0))
+            .sum::<f32>()
+            * size
+    }
+}
+
+/// `text` cut so that its `width` with an ellipsis fits `max`, ending in `…` when cut.
+pub fn truncate_with(text: &str, max: f32, width: impl Fn(&str) -> f32) -> String {
+    if width(text) <= max {
         return text.to_owned();
     }
+    let budget = max - width("…");
     let mut out = String::new();
     for c in text.chars() {
         out.push(c);
-        if width(&out, size) + size > max {
+        if width(&out) > budget {
             out.pop();
             break;
         }
@@ -91,28 +134,31 @@ pub fn truncate(text: &str, size: f32, max: f32) -> String {
 struct Writer<'a> {
     surface: Surface<'a>,
     font: Font,
+    metrics: &'a Metrics<'a>,
 }
 
 impl Writer<'_> {
     fn text(&mut self, x: f32, y: f32, size: f32, text: &str) {
         if !text.is_empty() {
-            self.surface.draw_text(
-                Point::from_xy(x, y),
-                self.font.clone(),
-                size,
-                text,
-                false,
-                TextDirection::Auto,
-            );
+            let glyphs = self.metrics.glyphs(text);
+            self.surface.draw_glyphs(Point::from_xy(x, y), &glyphs, self.font.clone(), text, size, false);
         }
     }
 
+    fn width(&self, text: &str, size: f32) -> f32 {
+        self.metrics.width(text, size)
+    }
+
+    fn truncate(&self, text: &str, size: f32, max: f32) -> String {
+        truncate_with(text, max, |t| self.metrics.width(t, size))
+    }
+
     fn text_right(&mut self, right: f32, y: f32, size: f32, text: &str) {
-        self.text(right - width(text, size), y, size, text);
+        self.text(right - self.width(text, size), y, size, text);
     }
 
     fn text_center(&mut self, y: f32, size: f32, text: &str) {
-        self.text((PAGE_W - width(text, size)) / 2.0, y, size, text);
+        self.text((PAGE_W - self.width(text, size)) / 2.0, y, size, text);
     }
 
     fn rects(&mut self, rects: impl IntoIterator<Item = Rect>, lightness: u8) {
@@ -161,13 +207,14 @@ pub fn render(content: &Content, font: &PdfFont) -> Result<Vec<u8>, PdfError> {
     let totals_fit = TABLE_TOP + ROW_H * (last_rows as f32 + 1.0) + totals_h <= ROWS_BOTTOM + 10.0;
     let pages = chunks.len() + usize::from(!totals_fit);
     let issued = japan_date(content.iat);
+    let metrics = Metrics::new(font).ok_or(PdfError::Write("font tables".into()))?;
 
     let mut doc = Document::new();
     for page_no in 0..pages {
         let settings = PageSettings::from_wh(PAGE_W, PAGE_H).ok_or(PdfError::Write("page size".into()))?;
         let mut page = doc.start_page_with(settings);
         {
-            let mut w = Writer { surface: page.surface(), font: font.0.clone() };
+            let mut w = Writer { surface: page.surface(), font: font.font.clone(), metrics: &metrics };
             header(&mut w, content, page_no + 1, pages);
             let y_after = chunks.get(page_no).map_or(TABLE_TOP, |rows| table(&mut w, content, rows));
             if page_no + 1 == pages {
@@ -191,7 +238,7 @@ fn header(w: &mut Writer<'_>, c: &Content, page: usize, pages: usize) {
     w.text_right(RIGHT, 40.0, 8.0, &format!("{page} / {pages}"));
     w.text_center(72.0, 22.0, c.kind.title_ja());
     w.text_center(90.0, 10.0, c.kind.title_en());
-    let name = truncate(&format!("{}（{}）", c.doctor.name, c.doctor.kana_name), 12.0, RIGHT - LEFT - 90.0);
+    let name = w.truncate(&format!("{}（{}）", c.doctor.name, c.doctor.kana_name), 12.0, RIGHT - LEFT - 90.0);
     w.text(LEFT, 122.0, 9.0, "氏名 Name");
     w.text(LEFT + 90.0, 122.0, 12.0, &name);
     w.text(LEFT, 142.0, 9.0, "医籍登録番号 No.");
@@ -227,10 +274,13 @@ fn table(w: &mut Writer<'_>, c: &Content, rows: &[Row]) -> f32 {
     for r in rows {
         let system = names.iter().find(|(id, _)| *id == r.system).map_or(r.system.as_str(), |(_, n)| n);
         w.text(COL_DATE + 2.0, y, BODY, &ymd(r.date));
-        w.text(COL_TITLE, y, BODY, &truncate(&r.title, BODY, COL_SYSTEM - COL_TITLE - 6.0));
-        w.text(COL_SYSTEM, y, BODY, &truncate(system, BODY, COL_UNITS_RIGHT - COL_SYSTEM - 30.0));
+        let title = w.truncate(&r.title, BODY, COL_SYSTEM - COL_TITLE - 6.0);
+        w.text(COL_TITLE, y, BODY, &title);
+        let system = w.truncate(system, BODY, COL_UNITS_RIGHT - COL_SYSTEM - 30.0);
+        w.text(COL_SYSTEM, y, BODY, &system);
         w.text_right(COL_UNITS_RIGHT, y, BODY, &r.units.to_string());
-        w.text(COL_CODES, y, BODY, &truncate(&r.codes.join(", "), BODY, RIGHT - COL_CODES));
+        let codes = w.truncate(&r.codes.join(", "), BODY, RIGHT - COL_CODES);
+        w.text(COL_CODES, y, BODY, &codes);
         y += ROW_H;
     }
     w.rule(y - 10.0, 0.6);
@@ -242,7 +292,8 @@ fn totals(w: &mut Writer<'_>, c: &Content, mut y: f32) {
     y += ROW_H + 2.0;
     for t in &c.totals {
         let line = format!("{}　{} 単位 / コード {} 種", t.system_name, t.units, t.distinct_codes);
-        w.text(LEFT + 12.0, y, 10.0, &truncate(&line, 10.0, RIGHT - LEFT - 12.0));
+        let line = w.truncate(&line, 10.0, RIGHT - LEFT - 12.0);
+        w.text(LEFT + 12.0, y, 10.0, &line);
         y += ROW_H;
     }
     if let Some(cert) = &c.certificate {
@@ -267,10 +318,12 @@ fn footer(w: &mut Writer<'_>, c: &Content, qr: &QrCode, issued: time::Date) {
     let x = x0 + size + 14.0;
     w.text(x, y0 + 14.0, 9.0, &format!("発行番号 Issue ID: {}", c.jti));
     w.text(x, y0 + 30.0, 9.0, &format!("発行日 Issued: {}", ymd(issued)));
-    w.text(x, y0 + 46.0, 8.0, &truncate(&format!("検証 Verify: {}", c.verify_url), 8.0, RIGHT - x));
+    let url = w.truncate(&format!("検証 Verify: {}", c.verify_url), 8.0, RIGHT - x);
+    w.text(x, y0 + 46.0, 8.0, &url);
     w.text(x, y0 + 62.0, 8.0, "QRコードから真正性・失効の有無を確認できます。");
     w.text(x, y0 + 76.0, 8.0, "Scan the QR code to check that this document is genuine and in force.");
-    w.text(x, y0 + 92.0, 8.0, &truncate(&format!("発行 Issuer: {}", c.iss), 8.0, RIGHT - x));
+    let issuer = w.truncate(&format!("発行 Issuer: {}", c.iss), 8.0, RIGHT - x);
+    w.text(x, y0 + 92.0, 8.0, &issuer);
 }
 
 #[cfg(test)]
@@ -278,11 +331,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn truncates_by_estimated_width() {
-        assert_eq!(truncate("短い題", 10.0, 100.0), "短い題");
-        let cut = truncate(&"長".repeat(40), 10.0, 100.0);
-        assert!(cut.ends_with('…') && cut.chars().count() <= 10, "{cut}");
-        assert!(width(&cut, 10.0) <= 100.0 + 10.0);
+    fn truncates_to_the_width() {
+        let width = |t: &str| t.chars().count() as f32 * 10.0;
+        assert_eq!(truncate_with("短い題", 100.0, width), "短い題");
+        let cut = truncate_with(&"長".repeat(40), 100.0, width);
+        assert_eq!(cut, format!("{}…", "長".repeat(9)));
+        assert!(width(&cut) <= 100.0);
         const { assert!(ROWS_PER_PAGE >= 25) };
     }
 

@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use idp::app::now;
 use serde_json::json;
 use storage::Db;
 use web::{ApiError, Lang, PageError};
@@ -16,7 +17,7 @@ use web::{ApiError, Lang, PageError};
 use crate::AppState;
 use crate::documents::pdf::{PdfError, PdfFont};
 use crate::documents::verify::{Verdict, check};
-use crate::documents::{Issued, Signer, japan_date};
+use crate::documents::{DocumentError, Issued, Signer, japan_date};
 
 /// What the document routes need: the signer and the PDF font (loaded on first use).
 #[derive(Debug)]
@@ -42,12 +43,26 @@ impl DocumentService {
     pub fn pdf(&self, issued: &Issued) -> Result<Vec<u8>, Arc<PdfError>> {
         crate::documents::pdf::render(&issued.content, &self.font()?).map_err(Arc::new)
     }
-}
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    /// The PDF of stored document `id` for its owner: `None` when the id is unknown, the
+    /// document belongs to another doctor, is revoked or does not verify. This is what
+    /// `GET /documents/{id}.pdf` serves once the signed-in doctor's registration number is known.
+    pub async fn owned_pdf(
+        &self,
+        db: &Db,
+        id: &str,
+        registration_number: &str,
+        now: i64,
+    ) -> Result<Option<Vec<u8>>, DocumentError> {
+        let Verdict::Genuine { content, .. } = check(db, &self.signer, id, now).await? else {
+            return Ok(None);
+        };
+        if content.doctor.registration_number != registration_number {
+            return Ok(None);
+        }
+        let font = self.font()?;
+        Ok(Some(crate::documents::pdf::render(&content, &font).map_err(Arc::new)?))
+    }
 }
 
 /// `GET /jwks`.
@@ -99,7 +114,7 @@ pub async fn verify(
     res
 }
 
-async fn run_check(db: &Db, signer: &Signer, id: &str) -> Result<Verdict, crate::documents::DocumentError> {
+async fn run_check(db: &Db, signer: &Signer, id: &str) -> Result<Verdict, DocumentError> {
     check(db, signer, id, now()).await
 }
 

@@ -33,6 +33,7 @@ storage::each_backend!(
     jma_certificate_only_from_sixty,
     statement_covers_one_fiscal_year_and_empty_periods_are_refused,
     verify_page_screenshot_in_chromium,
+    owner_pdf_only_for_the_owner_of_a_document_in_force,
 );
 
 const NUMBER: &str = "123456";
@@ -471,4 +472,23 @@ async fn verify_page_screenshot_in_chromium(env: TestEnv) {
     let png = std::fs::read(&shot).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot");
     keep_screenshot(&shot, "verify.png");
+}
+
+async fn owner_pdf_only_for_the_owner_of_a_document_in_force(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    seed_three(&app.db).await;
+    let issued = issue(&app.db, &app.signer, fy2026(), NUMBER, NOW).await.unwrap();
+    let id = issued.record.id.as_str();
+    let service = service(&app);
+    let pdf = service.owned_pdf(&app.db, id, NUMBER, NOW).await.unwrap().expect("the owner's PDF");
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert_eq!(service.owned_pdf(&app.db, id, "234567", NOW).await.unwrap(), None, "someone else's");
+    assert_eq!(service.owned_pdf(&app.db, "AAAAAAAAAAAAAAAAAAAAAA", NUMBER, NOW).await.unwrap(), None);
+    update_document_revoked(&app.db, id, "誤り", NOW).await.unwrap();
+    assert_eq!(service.owned_pdf(&app.db, id, NUMBER, NOW).await.unwrap(), None, "revoked");
+
+    let missing = DocumentService::new(app.signer.clone(), "/nonexistent/font.ttc".into());
+    let again = issue(&app.db, &app.signer, fy2026(), NUMBER, NOW).await.unwrap();
+    let err = missing.owned_pdf(&app.db, &again.record.id, NUMBER, NOW).await.unwrap_err();
+    assert!(err.to_string().contains("install Debian package fonts-noto-cjk"), "{err}");
 }
