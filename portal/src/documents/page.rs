@@ -219,7 +219,7 @@ pub async fn show(
         .await
 }
 
-/// Reads a date field: (error key when missing, error key when malformed).
+/// Reads date field `field`; a missing or malformed value puts its message in `errors`.
 fn date_field(
     value: &str,
     field: &'static str,
