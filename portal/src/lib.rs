@@ -99,6 +99,8 @@ pub fn build_with_clock(
         .route("/callback", get(signin::callback))
         .route("/logout", post(signin::logout))
         .route("/history", get(history::page))
+        .route("/documents", get(documents::page::show).post(documents::page::submit))
+        .route("/documents/{file}", get(documents::download::pdf))
         .route("/me/registration", get(pages::registration::show).post(pages::registration::submit))
         .route("/organizer/links", get(pages::organizer_links::show).post(pages::organizer_links::decide))
         .route("/jwks", get(documents::routes::jwks))

@@ -7,7 +7,9 @@
 //! the HTTP route, the CLI and tests call the same code.
 
 pub mod content;
+pub mod download;
 pub mod jws;
+pub mod page;
 pub mod pdf;
 pub mod routes;
 pub mod verify;

@@ -2,6 +2,7 @@
 
 mod browser;
 mod credits;
+mod doc_routes;
 mod documents;
 mod history;
 mod links;

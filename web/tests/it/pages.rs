@@ -21,6 +21,7 @@ fn every_template_parses_and_renders_in_every_language() {
         "portal/history.html",
         "portal/registration.html",
         "portal/organizer_links.html",
+        "portal/documents.html",
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }
