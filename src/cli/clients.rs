@@ -56,7 +56,8 @@ pub struct ClientFields {
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     post_logout_redirect_uris: Vec<String>,
     /// Token endpoint authentication: client_secret_basic (default), client_secret_post,
-    /// private_key_jwt (with --jwks or --jwks-uri) or none (public client, PKCE only).
+    /// private_key_jwt (with --jwks or --jwks-uri), tls_client_auth (with
+    /// --tls-client-auth-subject-dn) or none (public client, PKCE only).
     #[arg(long, value_parser = parse_auth_method)]
     auth_method: Option<AuthMethod>,
     /// private_key_jwt: file holding the client's public JWK Set (EC P-256 or RSA ≥ 2048).
