@@ -111,11 +111,12 @@ fn parse_row(row: &Row, catalog: &Catalog) -> Result<Parsed, RowError> {
     let status = match row.get("status") {
         "" | "provisional" => Status::Provisional,
         "confirmed" => Status::Confirmed,
+        "rejected" => Status::Rejected,
         other => {
             return Err(RowError::at(
                 line,
                 "status",
-                format!("`{other}` is not a status (provisional or confirmed)"),
+                format!("`{other}` is not a status (provisional, confirmed or rejected)"),
             ));
         }
     };

@@ -5,6 +5,7 @@ mod credits;
 mod documents;
 mod history;
 mod links;
+mod organizer;
 mod pages;
 mod seed;
 

@@ -1,0 +1,274 @@
+//! The organizer's event pages: list with counts, attendance decisions, CSV export.
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use portal::import::{Options, attendance};
+use portal::store::attendance::{NewAttendance, Status, create_attendances, find_confirmed_credits};
+use portal::store::organizer::find_event_attendances;
+use storage::Db;
+use storage::testing::TestEnv;
+use time::Date;
+use time::macros::date;
+
+use crate::{TestApp, seed, text};
+
+storage::each_backend!(
+    only_organizers_see_event_pages,
+    the_list_counts_attendance_by_status_and_filters,
+    bulk_decisions_change_statuses_and_only_confirmed_records_count,
+    the_export_is_the_import_format_and_reimports_unchanged,
+);
+
+const HEADER: &str =
+    "record_id,registration_number,event_id,date,event_title,organizer,venue,online,credits,status";
+
+async fn import(db: &Db, csv: &str) -> portal::import::Report {
+    let mut progress = |_| {};
+    attendance::import(db, csv.as_bytes(), &Options::new(crate::now()), &mut progress).await.unwrap()
+}
+
+/// Event E1 with three provisional attendances of two doctors (one not in… the registry has both).
+async fn seed_e1(db: &Db) {
+    seed::doctor(db, "123456", "山田　太郎").await;
+    seed::doctor(db, "234567", "佐藤　次郎").await;
+    let csv = format!(
+        "{HEADER}\n\
+         R1,123456,E1,2026-06-01,在宅医療研修会,東京都医師会,東京,0,jma_cme:76=1;jma_cme:74=0.5,\n\
+         R2,234567,E1,2026-06-01,,,,,,provisional\n\
+         R3,123456,E1,2026-06-02,,,,,jma_cme:76=1,\n"
+    );
+    let report = import(db, &csv).await;
+    assert_eq!((report.inserted, report.errors.len()), (3, 0), "{report:?}");
+}
+
+async fn attend(db: &Db, number: &str, event: &str, on: Date, status: Status, n: u32) {
+    let mut conn = db.pool().acquire().await.unwrap();
+    let records: Vec<NewAttendance> = (0..n)
+        .map(|i| NewAttendance {
+            idempotency_key: format!("t:{event}/{number}/{status}/{i}"),
+            registration_number: number.into(),
+            event_id: event.into(),
+            attended_on: on,
+            status,
+            source: "test".into(),
+            credits: vec![],
+        })
+        .collect();
+    create_attendances(&mut conn, &records, 1).await.unwrap();
+}
+
+async fn only_organizers_see_event_pages(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    seed_e1(app.db()).await;
+    let doctor = app.sign_in("doc-1", "山田　太郎", &["verifier"], None).await;
+    for uri in ["/organizer/events", "/organizer/events/E1", "/organizer/events/E1/attendance.csv"] {
+        let (status, _, html) = app.get(uri, &doctor).await;
+        assert_eq!(status, 403, "{uri}");
+        assert!(html.contains("このページを表示する権限がありません"), "{uri}: {html}");
+        let (status, location, _) = app.get(uri, "portal_session=unknown").await;
+        assert_eq!((status, location.as_deref()), (303, Some("/login")), "{uri}");
+    }
+    let ids: Vec<String> =
+        find_event_attendances(app.db(), "E1").await.unwrap().into_iter().map(|a| a.id).collect();
+    let (status, _, _) = app
+        .post_form("/organizer/events/E1/attendance", &doctor, &[("action", "confirm"), ("id", &ids[0])])
+        .await;
+    assert_eq!(status, 403);
+    assert!(
+        find_event_attendances(app.db(), "E1").await.unwrap().iter().all(|a| a.status == Status::Provisional)
+    );
+    let (_, _, home) = app.get("/", &doctor).await;
+    assert!(!home.contains("href=\"/organizer/events\""), "{home}");
+    let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
+    let (_, _, home) = app.get("/", &organizer).await;
+    assert!(home.contains("href=\"/organizer/events\""), "{home}");
+    let (status, _, _) = app.get("/organizer/events/NOPE", &organizer).await;
+    assert_eq!(status, 404);
+}
+
+fn row_of<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html.find(&format!("<tr id=\"event-{id}\">")).unwrap_or_else(|| panic!("{id}: {html}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</tr>").unwrap()]
+}
+
+async fn the_list_counts_attendance_by_status_and_filters(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    let db = app.db();
+    seed::doctor(db, "123456", "山田　太郎").await;
+    seed::event(db, "Alpha", date!(2026 - 06 - 01), &[("jma_cme", "76", 100)]).await;
+    seed::event(db, "Beta", date!(2026 - 03 - 31), &[("jma_cme", "76", 100)]).await;
+    seed::event(db, "Gamma", date!(2026 - 10 - 01), &[("jma_cme", "76", 100)]).await;
+    attend(db, "123456", "Alpha", date!(2026 - 06 - 01), Status::Provisional, 2).await;
+    attend(db, "123456", "Alpha", date!(2026 - 06 - 01), Status::Confirmed, 3).await;
+    attend(db, "123456", "Alpha", date!(2026 - 06 - 01), Status::Rejected, 1).await;
+    attend(db, "123456", "Beta", date!(2026 - 03 - 31), Status::Confirmed, 1).await;
+    let organizer = app.sign_in("op-1", "運用　一郎", &["operator"], None).await;
+
+    let (status, _, html) = app.get("/organizer/events", &organizer).await;
+    assert_eq!(status, 200);
+    let (g, a, b) = (
+        html.find("event-Gamma").unwrap(),
+        html.find("event-Alpha").unwrap(),
+        html.find("event-Beta").unwrap(),
+    );
+    assert!(g < a && a < b, "newest first: {html}");
+    let alpha = row_of(&html, "Alpha");
+    assert!(alpha.contains("<td class=\"num provisional\">2</td>"), "{alpha}");
+    assert!(alpha.contains("<td class=\"num confirmed\">3</td>"), "{alpha}");
+    assert!(alpha.contains("<td class=\"num rejected\">1</td>"), "{alpha}");
+    assert!(
+        alpha.contains("2026-06-01") && alpha.contains("東京都医師会") && alpha.contains("東京"),
+        "{alpha}"
+    );
+    assert!(alpha.contains("href=\"/organizer/events/Alpha\""), "{alpha}");
+    let gamma = row_of(&html, "Gamma");
+    assert!(
+        gamma.contains("<td class=\"num provisional\">0</td>")
+            && gamma.contains("<td class=\"num confirmed\">0</td>"),
+        "{gamma}"
+    );
+
+    // Fiscal year 2025 runs to 31 March 2026: only Beta.
+    let (_, _, html) = app.get("/organizer/events?year=2025", &organizer).await;
+    assert!(
+        html.contains("event-Beta") && !html.contains("event-Alpha") && !html.contains("event-Gamma"),
+        "{html}"
+    );
+    let (_, _, html) = app.get("/organizer/events?year=2026&q=alpha", &organizer).await;
+    assert!(
+        html.contains("event-Alpha") && !html.contains("event-Beta") && !html.contains("event-Gamma"),
+        "{html}"
+    );
+    let (_, _, html) = app.get("/organizer/events?q=%25", &organizer).await;
+    assert!(html.contains("該当する講習会はありません。"), "`%` is matched literally: {html}");
+    let (status, _, html) = app.get("/organizer/events?year=20x6", &organizer).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("年度は西暦4桁で入力してください（例: 2026）。"), "{html}");
+}
+
+async fn bulk_decisions_change_statuses_and_only_confirmed_records_count(env: TestEnv) {
+    let app = TestApp::on(env, date!(2026 - 12 - 01)).await;
+    seed_e1(app.db()).await;
+    let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
+    let (status, _, html) = app.get("/organizer/events/E1", &organizer).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("在宅医療研修会") && html.contains("山田　太郎") && html.contains("佐藤　次郎"),
+        "{html}"
+    );
+    assert_eq!(html.matches("name=\"id\"").count(), 3, "{html}");
+    let records = find_event_attendances(app.db(), "E1").await.unwrap();
+    let id_of = |key: &str| records.iter().find(|a| a.idempotency_key == key).unwrap().id.clone();
+    let (r1, r2, r3) = (id_of("import:R1"), id_of("import:R2"), id_of("import:R3"));
+
+    // Nothing chosen, or no action.
+    let (status, _, html) =
+        app.post_form("/organizer/events/E1/attendance", &organizer, &[("action", "confirm")]).await;
+    assert_eq!(status, 422);
+    assert!(html.contains("出席記録を1件以上選択してください。"), "{html}");
+    let (status, _, html) =
+        app.post_form("/organizer/events/E1/attendance", &organizer, &[("action", "x"), ("id", &r1)]).await;
+    assert_eq!(status, 422);
+    assert!(html.contains("承認か却下を選んでください。"), "{html}");
+
+    let (status, location, _) = app
+        .post_form(
+            "/organizer/events/E1/attendance",
+            &organizer,
+            &[("action", "confirm"), ("id", &r1), ("id", &r2)],
+        )
+        .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/organizer/events/E1?done=confirm&count=2")));
+    let (_, _, html) = app.get("/organizer/events/E1?done=confirm&count=2", &organizer).await;
+    assert!(html.contains("2件の出席記録を承認しました。"), "{html}");
+    assert_eq!(html.matches("name=\"id\"").count(), 1, "only the provisional record keeps a checkbox");
+    let (_, location, _) = app
+        .post_form(
+            "/organizer/events/E1/attendance",
+            &organizer,
+            &[("action", "reject"), ("id", &r3), ("id", &r1)],
+        )
+        .await;
+    assert_eq!(
+        location.as_deref(),
+        Some("/organizer/events/E1?done=reject&count=1"),
+        "a decided record stays"
+    );
+
+    let statuses: Vec<(String, Status)> = find_event_attendances(app.db(), "E1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.idempotency_key, a.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("import:R1".to_owned(), Status::Confirmed),
+            ("import:R2".to_owned(), Status::Confirmed),
+            ("import:R3".to_owned(), Status::Rejected)
+        ]
+    );
+    let decided: Vec<(String, Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT idempotency_key, decided_by, decided_at FROM attendances ORDER BY idempotency_key",
+    )
+    .fetch_all(app.db().pool())
+    .await
+    .unwrap();
+    let noon = portal::clock::Clock::Fixed(date!(2026 - 12 - 01)).now();
+    for (key, by, at) in decided {
+        assert_eq!((by.as_deref(), at), (Some("org-1"), Some(noon)), "{key}");
+    }
+    // Only the confirmed R1 counts for 123456 (R3 was rejected).
+    let lines = find_confirmed_credits(app.db(), "123456").await.unwrap();
+    let got: Vec<(String, i64)> = lines.iter().map(|l| (l.code.clone(), l.units.0)).collect();
+    assert_eq!(got, [("74".to_owned(), 50), ("76".to_owned(), 100)]);
+    let (_, _, html) = app.get("/organizer/events", &organizer).await;
+    let e1 = row_of(&html, "E1");
+    assert!(
+        e1.contains("<td class=\"num confirmed\">2</td>") && e1.contains("<td class=\"num rejected\">1</td>"),
+        "{e1}"
+    );
+}
+
+async fn the_export_is_the_import_format_and_reimports_unchanged(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    seed_e1(app.db()).await;
+    let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
+    let r3 = find_event_attendances(app.db(), "E1")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.idempotency_key == "import:R3")
+        .unwrap()
+        .id;
+    app.post_form("/organizer/events/E1/attendance", &organizer, &[("action", "reject"), ("id", &r3)]).await;
+
+    let req = Request::get("/organizer/events/E1/attendance.csv")
+        .header(header::COOKIE, &organizer)
+        .body(Body::empty())
+        .unwrap();
+    let res = app.send(req).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert_eq!(res.headers()[header::CONTENT_DISPOSITION], "attachment; filename=\"attendance-E1.csv\"");
+    let body = text(res).await;
+    assert_eq!(
+        body,
+        format!(
+            "\u{feff}{HEADER}\r\n\
+             R1,123456,E1,2026-06-01,在宅医療研修会,東京都医師会,東京,0,jma_cme:74=0.5;jma_cme:76=1,provisional\r\n\
+             R2,234567,E1,2026-06-01,在宅医療研修会,東京都医師会,東京,0,jma_cme:74=0.5;jma_cme:76=1,provisional\r\n\
+             R3,123456,E1,2026-06-02,在宅医療研修会,東京都医師会,東京,0,jma_cme:76=1,rejected\r\n"
+        )
+    );
+    let before = find_event_attendances(app.db(), "E1").await.unwrap();
+    let report = import(app.db(), &body).await;
+    assert_eq!(
+        (report.rows, report.inserted, report.unchanged, report.errors.len()),
+        (3, 0, 3, 0),
+        "{report:?}"
+    );
+    assert_eq!(find_event_attendances(app.db(), "E1").await.unwrap(), before);
+}
