@@ -194,3 +194,40 @@ pub async fn update_event_attendances(
     }
     Ok(changed)
 }
+
+/// Replaces an event's fields and credits (the id stays); `false` when there is no such event.
+/// The attendances keep the credits they were recorded with.
+pub async fn update_event(db: &Db, e: &crate::store::events::Event, now: i64) -> Result<bool, StoreError> {
+    use sqlx::Connection;
+    let mut conn = db.pool().acquire().await?;
+    let mut tx = conn.begin().await?;
+    let done = sqlx::query(
+        "UPDATE events SET title = $1, organizer = $2, starts_on = $3, ends_on = $4, venue = $5, online = $6, \
+         updated_at = $7 WHERE id = $8",
+    )
+    .bind(&e.title)
+    .bind(&e.organizer)
+    .bind(dates::to_int(e.starts_on))
+    .bind(dates::to_int(e.ends_on))
+    .bind(&e.venue)
+    .bind(i64::from(e.online))
+    .bind(now)
+    .bind(&e.id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM event_credits WHERE event_id = $1").bind(&e.id).execute(&mut *tx).await?;
+    for c in &e.credits {
+        sqlx::query("INSERT INTO event_credits (event_id, system_id, code, units) VALUES ($1, $2, $3, $4)")
+            .bind(&e.id)
+            .bind(&c.system_id)
+            .bind(&c.code)
+            .bind(c.units.0)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}

@@ -4,6 +4,7 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use portal::import::{Options, attendance};
 use portal::store::attendance::{NewAttendance, Status, create_attendances, find_confirmed_credits};
+use portal::store::events::find_event;
 use portal::store::organizer::find_event_attendances;
 use storage::Db;
 use storage::testing::TestEnv;
@@ -17,6 +18,7 @@ storage::each_backend!(
     the_list_counts_attendance_by_status_and_filters,
     bulk_decisions_change_statuses_and_only_confirmed_records_count,
     the_export_is_the_import_format_and_reimports_unchanged,
+    creating_and_editing_events_checks_every_field,
 );
 
 const HEADER: &str =
@@ -271,4 +273,112 @@ async fn the_export_is_the_import_format_and_reimports_unchanged(env: TestEnv) {
         "{report:?}"
     );
     assert_eq!(find_event_attendances(app.db(), "E1").await.unwrap(), before);
+}
+
+/// The message shown in the field block of `field`.
+fn field_error<'a>(html: &'a str, field: &str) -> Option<&'a str> {
+    let marker = format!("<p class=\"field-error\" id=\"{field}_error\">");
+    let start = html.find(&marker)? + marker.len();
+    Some(&html[start..start + html[start..].find("</p>")?])
+}
+
+async fn creating_and_editing_events_checks_every_field(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    let doctor = app.sign_in("doc-1", "山田　太郎", &[], None).await;
+    for uri in ["/organizer/events/new", "/organizer/events/E1/edit"] {
+        assert_eq!(app.get(uri, &doctor).await.0, 403, "{uri}");
+        assert_eq!(app.post_form(uri, &doctor, &[("id", "E9")]).await.0, 403, "{uri}");
+    }
+    let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
+    let (status, _, html) = app.get("/organizer/events/new", &organizer).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("name=\"credits\""), "{html}");
+
+    let (status, _, html) = app
+        .post_form(
+            "/organizer/events/new",
+            &organizer,
+            &[
+                ("id", "E 1"),
+                ("title", ""),
+                ("organizer", ""),
+                ("starts_on", "2026-13-01"),
+                ("ends_on", "x"),
+                ("credits", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(field_error(&html, "id"), Some("講習会IDは半角英数字と「- _ .」で1〜64文字です。"));
+    assert_eq!(field_error(&html, "title"), Some("講習会名を入力してください（200文字以内）。"));
+    assert_eq!(field_error(&html, "organizer"), Some("主催者を入力してください（200文字以内）。"));
+    assert_eq!(field_error(&html, "starts_on"), Some("日付を YYYY-MM-DD の形式で入力してください。"));
+    assert_eq!(field_error(&html, "ends_on"), Some("日付を YYYY-MM-DD の形式で入力してください。"));
+    assert_eq!(field_error(&html, "venue"), Some("会場を入力するか、オンライン開催を選んでください。"));
+    assert_eq!(field_error(&html, "credits"), Some("単位を入力してください。"));
+    assert!(
+        html.contains("value=\"E 1\"") && html.contains("aria-invalid=\"true\""),
+        "entries are kept: {html}"
+    );
+
+    let good = [
+        ("id", "N1"),
+        ("title", "新しい研修会"),
+        ("organizer", "大阪府医師会"),
+        ("starts_on", "2026-07-01"),
+        ("ends_on", "2026-07-02"),
+        ("venue", ""),
+        ("online", "1"),
+        ("credits", "jma_cme:76=1"),
+    ];
+    let with = |k: &str, v: &'static str| -> Vec<(&'static str, &'static str)> {
+        good.iter().map(|(gk, gv)| if *gk == k { (*gk, v) } else { (*gk, *gv) }).collect()
+    };
+    for (field, value, message) in [
+        ("ends_on", "2026-06-30", "終了日は開始日以降の日付にしてください。"),
+        (
+            "credits",
+            "jma_cme:76=0.3",
+            "単位の形式が正しくありません。 (jma_cme:76: units must be a multiple of 0.5: `0.3`)",
+        ),
+        ("credits", "nope:1=1", "単位の形式が正しくありません。 (unknown credit system `nope`)"),
+    ] {
+        let (status, _, html) = app.post_form("/organizer/events/new", &organizer, &with(field, value)).await;
+        assert_eq!(status, 422, "{value}");
+        assert_eq!(field_error(&html, field), Some(message), "{value}");
+    }
+    assert!(find_event(app.db(), "N1").await.unwrap().is_none(), "nothing written on error");
+
+    let (status, location, _) = app.post_form("/organizer/events/new", &organizer, &good).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/organizer/events/N1")));
+    let e = find_event(app.db(), "N1").await.unwrap().unwrap();
+    assert_eq!(
+        (e.title.as_str(), e.venue, e.online, e.ends_on),
+        ("新しい研修会", None, true, date!(2026 - 07 - 02))
+    );
+    let (status, _, html) = app.post_form("/organizer/events/new", &organizer, &good).await;
+    assert_eq!(status, 422);
+    assert_eq!(field_error(&html, "id"), Some("この講習会IDはすでに使われています。"));
+
+    // Edit: the form shows the event; the id cannot change.
+    let (status, _, html) = app.get("/organizer/events/N1/edit", &organizer).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("value=\"jma_cme:76=1\"") && html.contains("value=\"新しい研修会\""), "{html}");
+    let (status, _, html) =
+        app.post_form("/organizer/events/N1/edit", &organizer, &with("venue", "")[..6]).await;
+    assert_eq!(status, 422, "no venue and not online");
+    assert_eq!(field_error(&html, "venue"), Some("会場を入力するか、オンライン開催を選んでください。"));
+    let mut edited = with("venue", "大阪");
+    edited.retain(|(k, _)| *k != "online");
+    edited.push(("credits", "jma_cme:74=0.5;jma_cme:76=2"));
+    edited.retain(|(k, v)| *k != "credits" || *v != "jma_cme:76=1");
+    edited.push(("id", "OTHER"));
+    let (status, location, _) = app.post_form("/organizer/events/N1/edit", &organizer, &edited).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/organizer/events/N1")));
+    let e = find_event(app.db(), "N1").await.unwrap().unwrap();
+    assert_eq!((e.venue.as_deref(), e.online), (Some("大阪"), false));
+    let credits: Vec<(String, i64)> = e.credits.iter().map(|c| (c.code.clone(), c.units.0)).collect();
+    assert_eq!(credits, [("74".to_owned(), 50), ("76".to_owned(), 200)]);
+    assert!(find_event(app.db(), "OTHER").await.unwrap().is_none());
+    assert_eq!(app.get("/organizer/events/NOPE/edit", &organizer).await.0, 404);
 }

@@ -23,6 +23,7 @@ fn every_template_parses_and_renders_in_every_language() {
         "portal/organizer_links.html",
         "portal/organizer_events.html",
         "portal/organizer_event.html",
+        "portal/organizer_event_form.html",
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }
@@ -83,6 +84,10 @@ fn every_template_parses_and_renders_in_every_language() {
     ctx.insert("online", &false);
     ctx.insert("event_credits", "jma_cme:76=1");
     ctx.insert("has_provisional", &true);
+    ctx.insert("editing", "E1");
+    ctx.insert("values", &serde_json::json!({ "id": "E1", "title": "講習会", "online": "1" }));
+    ctx.insert("errors", &serde_json::json!({ "credits": "event_form_error_credits", "ends_on": "event_form_error_end_before_start" }));
+    ctx.insert("credits_detail", "unknown credit system `x`");
     for name in &names {
         for lang in Lang::ALL {
             let html =
