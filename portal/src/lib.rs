@@ -101,6 +101,7 @@ pub fn build_with_clock(
         .route("/history", get(history::page))
         .route("/me/registration", get(pages::registration::show).post(pages::registration::submit))
         .route("/organizer/links", get(pages::organizer_links::show).post(pages::organizer_links::decide))
+        .route("/organizer/import", get(pages::organizer_import::show).post(pages::organizer_import::submit))
         .route("/organizer/events", get(pages::organizer_events::list))
         .route("/organizer/events/new", get(pages::event_form::new_form).post(pages::event_form::create))
         .route("/organizer/events/{id}", get(pages::organizer_events::show))

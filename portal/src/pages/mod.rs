@@ -3,6 +3,7 @@
 
 pub mod event_form;
 pub mod organizer_events;
+pub mod organizer_import;
 pub mod organizer_links;
 pub mod registration;
 

@@ -24,6 +24,7 @@ fn every_template_parses_and_renders_in_every_language() {
         "portal/organizer_events.html",
         "portal/organizer_event.html",
         "portal/organizer_event_form.html",
+        "portal/organizer_import.html",
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }
@@ -88,6 +89,14 @@ fn every_template_parses_and_renders_in_every_language() {
     ctx.insert("values", &serde_json::json!({ "id": "E1", "title": "講習会", "online": "1" }));
     ctx.insert("errors", &serde_json::json!({ "credits": "event_form_error_credits", "ends_on": "event_form_error_end_before_start" }));
     ctx.insert("credits_detail", "unknown credit system `x`");
+    ctx.insert("csv", "registration_number,event_id,date");
+    ctx.insert("dry_run", &true);
+    ctx.insert("file_error", "line 1: missing column `date`");
+    ctx.insert("summary", &serde_json::json!({ "dry_run": true, "rows": "3", "inserted": "2", "unchanged": "0", "rejected": "1", "encoding": "UTF-8" }));
+    ctx.insert(
+        "row_errors",
+        &[serde_json::json!({ "line": 3, "column": "date", "reason": "`x` is not a date (YYYY-MM-DD)" })],
+    );
     for name in &names {
         for lang in Lang::ALL {
             let html =
