@@ -103,6 +103,16 @@ pub fn build_with_clock(
         .route("/documents/{file}", get(documents::download::pdf))
         .route("/me/registration", get(pages::registration::show).post(pages::registration::submit))
         .route("/organizer/links", get(pages::organizer_links::show).post(pages::organizer_links::decide))
+        .route("/organizer/import", get(pages::organizer_import::show).post(pages::organizer_import::submit))
+        .route("/organizer/events", get(pages::organizer_events::list))
+        .route("/organizer/events/new", get(pages::event_form::new_form).post(pages::event_form::create))
+        .route("/organizer/events/{id}", get(pages::organizer_events::show))
+        .route(
+            "/organizer/events/{id}/edit",
+            get(pages::event_form::edit_form).post(pages::event_form::update),
+        )
+        .route("/organizer/events/{id}/attendance", post(pages::organizer_events::decide))
+        .route("/organizer/events/{id}/attendance.csv", get(pages::organizer_events::export))
         .route("/jwks", get(documents::routes::jwks))
         .route("/v/{id}", get(documents::routes::verify))
         .layer(from_fn_with_state(site.clone(), web::csrf::protect))

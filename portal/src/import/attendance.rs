@@ -68,6 +68,11 @@ impl Catalog {
     }
 }
 
+/// Whether `id` is an event id: 1 to 64 of `A-Z a-z 0-9 - _ .`.
+pub fn valid_event_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
 /// A row that passed the checks that need no database.
 #[derive(Debug)]
 struct Parsed {
@@ -89,10 +94,7 @@ fn parse_row(row: &Row, catalog: &Catalog) -> Result<Parsed, RowError> {
     let number = registration::normalize(row.get("registration_number"))
         .map_err(|e| RowError::at(line, "registration_number", e))?;
     let event_id = row.get("event_id");
-    if event_id.is_empty()
-        || event_id.len() > 64
-        || !event_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    {
+    if !valid_event_id(event_id) {
         return Err(RowError::at(
             line,
             "event_id",
@@ -111,11 +113,12 @@ fn parse_row(row: &Row, catalog: &Catalog) -> Result<Parsed, RowError> {
     let status = match row.get("status") {
         "" | "provisional" => Status::Provisional,
         "confirmed" => Status::Confirmed,
+        "rejected" => Status::Rejected,
         other => {
             return Err(RowError::at(
                 line,
                 "status",
-                format!("`{other}` is not a status (provisional or confirmed)"),
+                format!("`{other}` is not a status (provisional, confirmed or rejected)"),
             ));
         }
     };

@@ -1,6 +1,9 @@
 //! The portal's pages for signed-in people: the doctor's registration link and the
 //! organizer's review of links. The history page lives in [`crate::history`].
 
+pub mod event_form;
+pub mod organizer_events;
+pub mod organizer_import;
 pub mod organizer_links;
 pub mod registration;
 

@@ -9,6 +9,7 @@ pub mod doctors;
 pub mod documents;
 pub mod events;
 pub mod links;
+pub mod organizer;
 pub mod systems;
 
 /// Errors of the store.

@@ -6,6 +6,7 @@ mod doc_routes;
 mod documents;
 mod history;
 mod links;
+mod organizer;
 mod pages;
 mod seed;
 

@@ -22,6 +22,10 @@ fn every_template_parses_and_renders_in_every_language() {
         "portal/registration.html",
         "portal/organizer_links.html",
         "portal/documents.html",
+        "portal/organizer_events.html",
+        "portal/organizer_event.html",
+        "portal/organizer_event_form.html",
+        "portal/organizer_import.html",
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }
@@ -66,7 +70,33 @@ fn every_template_parses_and_renders_in_every_language() {
     ctx.insert(
         "rows",
         &[serde_json::json!({ "sub": "s", "registration_number": "123456", "claimed_name": "日本　太郎",
-            "registry_name": null, "registry_kana": "ニホン　タロウ", "in_registry": true, "entered_at": "2026-11-30 09:00" })],
+            "registry_name": null, "registry_kana": "ニホン　タロウ", "in_registry": true, "entered_at": "2026-11-30 09:00",
+            // Organizer events list and event page.
+            "id": "E1", "title": "講習会", "organizer": "東京都医師会", "dates": "2026-06-01", "venue": "東京",
+            "online": true, "provisional": 1, "confirmed": 2, "rejected": 0, "doctor_name": "日本　太郎",
+            "date": "2026-06-01", "status": "provisional", "status_key": "events_status_provisional", "credits": "jma_cme:76=1" })],
+    );
+    ctx.insert("q", "講習");
+    ctx.insert("year", "20x6");
+    ctx.insert("year_error", &true);
+    ctx.insert("event_id", "E1");
+    ctx.insert("organizer", "東京都医師会");
+    ctx.insert("dates", "2026-06-01");
+    ctx.insert("venue", "東京");
+    ctx.insert("online", &false);
+    ctx.insert("event_credits", "jma_cme:76=1");
+    ctx.insert("has_provisional", &true);
+    ctx.insert("editing", "E1");
+    ctx.insert("values", &serde_json::json!({ "id": "E1", "title": "講習会", "online": "1" }));
+    ctx.insert("errors", &serde_json::json!({ "credits": "event_form_error_credits", "ends_on": "event_form_error_end_before_start" }));
+    ctx.insert("credits_detail", "unknown credit system `x`");
+    ctx.insert("csv", "registration_number,event_id,date");
+    ctx.insert("dry_run", &true);
+    ctx.insert("file_error", "line 1: missing column `date`");
+    ctx.insert("summary", &serde_json::json!({ "dry_run": true, "rows": "3", "inserted": "2", "unchanged": "0", "rejected": "1", "encoding": "UTF-8" }));
+    ctx.insert(
+        "row_errors",
+        &[serde_json::json!({ "line": 3, "column": "date", "reason": "`x` is not a date (YYYY-MM-DD)" })],
     );
     for name in &names {
         for lang in Lang::ALL {

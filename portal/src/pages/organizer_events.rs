@@ -1,0 +1,297 @@
+//! `/organizer/events…`: an organizer's events with their attendance counts, one event's
+//! attendance list with bulk confirm/reject, and its CSV export (re-importable).
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Serialize;
+use web::csrf::CsrfToken;
+use web::templates::Context;
+use web::{Lang, PageError};
+
+use crate::AppState;
+use crate::credits::FiscalYear;
+use crate::pages::{forbidden, is_organizer, render, signed_in, store_error};
+use crate::signin::PortalSession;
+use crate::store::attendance::Status;
+use crate::store::events::{Credit, find_event};
+use crate::store::organizer::{
+    EventAttendance, EventFilter, find_event_attendances, find_event_summaries, update_event_attendances,
+};
+
+/// Most events the list shows.
+const LIST_SIZE: u32 = 200;
+/// Most records one decision takes.
+const MAX_DECISION: usize = 5_000;
+
+/// The organizer's session, or the response to send instead (redirect or 403).
+pub async fn organizer(state: &AppState, headers: &HeaderMap) -> Result<PortalSession, Response> {
+    let session = signed_in(state, headers).await?;
+    if !is_organizer(&session) {
+        return Err(forbidden().into_response());
+    }
+    Ok(session)
+}
+
+/// `SYSTEM:CODE=UNITS;…`, the import's form.
+pub fn credits_text(credits: &[Credit]) -> String {
+    credits.iter().map(|c| format!("{}:{}={}", c.system_id, c.code, c.units)).collect::<Vec<_>>().join(";")
+}
+
+#[derive(Debug, Serialize)]
+struct ListRow {
+    id: String,
+    title: String,
+    organizer: String,
+    dates: String,
+    venue: Option<String>,
+    online: bool,
+    provisional: u64,
+    confirmed: u64,
+    rejected: u64,
+}
+
+fn dates_text(start: time::Date, end: time::Date) -> String {
+    if start == end { start.to_string() } else { format!("{start} – {end}") }
+}
+
+/// `GET /organizer/events?q=TEXT&year=2026`: events, newest first.
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: Lang,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    if let Err(res) = organizer(&state, &headers).await {
+        return Ok(res);
+    }
+    let q = query.get("q").map(|s| s.trim()).filter(|s| !s.is_empty());
+    let year_text = query.get("year").map(|s| s.trim()).filter(|s| !s.is_empty());
+    let year = year_text.and_then(|y| y.parse::<i32>().ok()).filter(|y| (1900..=9999).contains(y));
+    let filter = EventFilter { title: q, fiscal_year: year.map(FiscalYear) };
+    let events = find_event_summaries(&state.0.probes.db, &filter, LIST_SIZE).await.map_err(store_error)?;
+    let rows: Vec<ListRow> = events
+        .into_iter()
+        .map(|e| ListRow {
+            dates: dates_text(e.starts_on, e.ends_on),
+            id: e.id,
+            title: e.title,
+            organizer: e.organizer,
+            venue: e.venue,
+            online: e.online,
+            provisional: e.provisional,
+            confirmed: e.confirmed,
+            rejected: e.rejected,
+        })
+        .collect();
+    let mut ctx = Context::new();
+    ctx.insert("rows", &rows);
+    ctx.insert("q", &q.unwrap_or(""));
+    ctx.insert("year", &year_text.unwrap_or(""));
+    ctx.insert("year_error", &(year_text.is_some() && year.is_none()));
+    render(&state, "portal/organizer_events.html", lang, &ctx)
+}
+
+#[derive(Debug, Serialize)]
+struct AttendanceRow {
+    id: String,
+    registration_number: String,
+    doctor_name: Option<String>,
+    date: String,
+    status: &'static str,
+    status_key: &'static str,
+    credits: String,
+}
+
+async fn event_page(
+    state: &AppState,
+    id: &str,
+    lang: Lang,
+    csrf: &CsrfToken,
+    notice: Option<(&'static str, u64)>,
+    error: Option<&'static str>,
+) -> Result<Response, PageError> {
+    let db = &state.0.probes.db;
+    let event = find_event(db, id).await.map_err(store_error)?.ok_or_else(PageError::not_found)?;
+    let records = find_event_attendances(db, id).await.map_err(store_error)?;
+    let rows: Vec<AttendanceRow> = records
+        .iter()
+        .map(|a| AttendanceRow {
+            id: a.id.clone(),
+            registration_number: a.registration_number.clone(),
+            doctor_name: a.doctor_name.clone(),
+            date: a.attended_on.to_string(),
+            status: a.status.as_str(),
+            status_key: match a.status {
+                Status::Provisional => "events_status_provisional",
+                Status::Confirmed => "events_status_confirmed",
+                Status::Rejected => "events_status_rejected",
+            },
+            credits: credits_text(&a.credits),
+        })
+        .collect();
+    let mut ctx = Context::new();
+    ctx.insert("csrf_token", &csrf.0);
+    ctx.insert("event_id", &event.id);
+    ctx.insert("title", &event.title);
+    ctx.insert("organizer", &event.organizer);
+    ctx.insert("dates", &dates_text(event.starts_on, event.ends_on));
+    ctx.insert("venue", &event.venue);
+    ctx.insert("online", &event.online);
+    ctx.insert("event_credits", &credits_text(&event.credits));
+    ctx.insert("rows", &rows);
+    ctx.insert("has_provisional", &records.iter().any(|a| a.status == Status::Provisional));
+    ctx.insert(
+        "notice",
+        &notice.map(|(k, n)| HashMap::from([("key", k.to_owned()), ("count", n.to_string())])),
+    );
+    ctx.insert("form_error", &error);
+    let mut res = render(state, "portal/organizer_event.html", lang, &ctx)?;
+    if error.is_some() {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(res)
+}
+
+/// `GET /organizer/events/{id}`: the event and its attendance list.
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    lang: Lang,
+    csrf: CsrfToken,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, PageError> {
+    if let Err(res) = organizer(&state, &headers).await {
+        return Ok(res);
+    }
+    let count = query.get("count").and_then(|c| c.parse().ok());
+    let notice = match (query.get("done").map(String::as_str), count) {
+        (Some("confirm"), Some(n)) => Some(("events_done_confirmed", n)),
+        (Some("reject"), Some(n)) => Some(("events_done_rejected", n)),
+        _ => None,
+    };
+    event_page(&state, &id, lang, &csrf, notice, None).await
+}
+
+/// `POST /organizer/events/{id}/attendance`: `action=confirm|reject` and one `id` per record.
+pub async fn decide(
+    State(state): State<AppState>,
+    Path(event_id): Path<String>,
+    headers: HeaderMap,
+    lang: Lang,
+    csrf: CsrfToken,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let session = match organizer(&state, &headers).await {
+        Ok(s) => s,
+        Err(res) => return Ok(res),
+    };
+    let mut action = None;
+    let mut ids = Vec::new();
+    for (k, v) in form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "action" => action = Some(v.into_owned()),
+            "id" if !v.is_empty() && ids.len() < MAX_DECISION => ids.push(v.into_owned()),
+            _ => {}
+        }
+    }
+    let status = match action.as_deref() {
+        Some("confirm") => Status::Confirmed,
+        Some("reject") => Status::Rejected,
+        _ => return event_page(&state, &event_id, lang, &csrf, None, Some("events_error_action")).await,
+    };
+    if ids.is_empty() {
+        return event_page(&state, &event_id, lang, &csrf, None, Some("events_error_none")).await;
+    }
+    let db = &state.0.probes.db;
+    if find_event(db, &event_id).await.map_err(store_error)?.is_none() {
+        return Err(PageError::not_found());
+    }
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let n = update_event_attendances(db, &event_id, &refs, status, &session.sub, state.0.clock.now())
+        .await
+        .map_err(store_error)?;
+    tracing::info!(organizer = %session.sub, event = %event_id, decision = status.as_str(), count = n, "attendances decided");
+    let done = if status == Status::Confirmed { "confirm" } else { "reject" };
+    let path = format!("/organizer/events/{}?done={done}&count={n}", urlencode(&event_id));
+    Ok(Redirect::to(&path).into_response())
+}
+
+fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Columns of the export, in order: the import's columns (`docs/import.md`).
+pub const EXPORT_COLUMNS: [&str; 10] = [
+    "record_id",
+    "registration_number",
+    "event_id",
+    "date",
+    "event_title",
+    "organizer",
+    "venue",
+    "online",
+    "credits",
+    "status",
+];
+
+/// The export of an event's attendances: UTF-8 with a BOM, CRLF line ends.
+pub fn export_csv(
+    event: &crate::store::events::Event,
+    records: &[EventAttendance],
+) -> Result<Vec<u8>, csv::Error> {
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    {
+        let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(&mut out);
+        w.write_record(EXPORT_COLUMNS)?;
+        for a in records {
+            let record_id = a.idempotency_key.strip_prefix("import:").unwrap_or(&a.idempotency_key);
+            w.write_record([
+                record_id,
+                a.registration_number.as_str(),
+                event.id.as_str(),
+                &a.attended_on.to_string(),
+                event.title.as_str(),
+                event.organizer.as_str(),
+                event.venue.as_deref().unwrap_or(""),
+                if event.online { "1" } else { "0" },
+                &credits_text(&a.credits),
+                a.status.as_str(),
+            ])?;
+        }
+        w.flush()?;
+    }
+    Ok(out)
+}
+
+/// `GET /organizer/events/{id}/attendance.csv`: the attendance list as a CSV download.
+pub async fn export(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    if let Err(res) = organizer(&state, &headers).await {
+        return Ok(res);
+    }
+    let db = &state.0.probes.db;
+    let event = find_event(db, &id).await.map_err(store_error)?.ok_or_else(PageError::not_found)?;
+    let records = find_event_attendances(db, &id).await.map_err(store_error)?;
+    let body = export_csv(&event, &records).map_err(PageError::internal)?;
+    let mut res = body.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    // Event ids are 1-64 of A-Z a-z 0-9 - _ . (the import's rule): safe in a quoted file name.
+    let name = if id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+        id.as_str()
+    } else {
+        "event"
+    };
+    let disposition = format!("attachment; filename=\"attendance-{name}.csv\"");
+    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).map_err(PageError::internal)?);
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(res)
+}

@@ -1,0 +1,469 @@
+//! The organizer's event pages: list with counts, attendance decisions, CSV export.
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use portal::import::{Options, attendance};
+use portal::store::attendance::{NewAttendance, Status, create_attendances, find_confirmed_credits};
+use portal::store::events::find_event;
+use portal::store::organizer::find_event_attendances;
+use storage::Db;
+use storage::testing::TestEnv;
+use time::Date;
+use time::macros::date;
+
+use crate::{TestApp, seed, text};
+
+storage::each_backend!(
+    only_organizers_see_event_pages,
+    the_list_counts_attendance_by_status_and_filters,
+    bulk_decisions_change_statuses_and_only_confirmed_records_count,
+    the_export_is_the_import_format_and_reimports_unchanged,
+    creating_and_editing_events_checks_every_field,
+    the_upload_reports_bad_rows_and_imports_the_good_ones,
+);
+
+const HEADER: &str =
+    "record_id,registration_number,event_id,date,event_title,organizer,venue,online,credits,status";
+
+async fn import(db: &Db, csv: &str) -> portal::import::Report {
+    let mut progress = |_| {};
+    attendance::import(db, csv.as_bytes(), &Options::new(crate::now()), &mut progress).await.unwrap()
+}
+
+/// Event E1 with three provisional attendances of two doctors (one not in… the registry has both).
+async fn seed_e1(db: &Db) {
+    seed::doctor(db, "123456", "山田　太郎").await;
+    seed::doctor(db, "234567", "佐藤　次郎").await;
+    let csv = format!(
+        "{HEADER}\n\
+         R1,123456,E1,2026-06-01,在宅医療研修会,東京都医師会,東京,0,jma_cme:76=1;jma_cme:74=0.5,\n\
+         R2,234567,E1,2026-06-01,,,,,,provisional\n\
+         R3,123456,E1,2026-06-02,,,,,jma_cme:76=1,\n"
+    );
+    let report = import(db, &csv).await;
+    assert_eq!((report.inserted, report.errors.len()), (3, 0), "{report:?}");
+}
+
+async fn attend(db: &Db, number: &str, event: &str, on: Date, status: Status, n: u32) {
+    let mut conn = db.pool().acquire().await.unwrap();
+    let records: Vec<NewAttendance> = (0..n)
+        .map(|i| NewAttendance {
+            idempotency_key: format!("t:{event}/{number}/{status}/{i}"),
+            registration_number: number.into(),
+            event_id: event.into(),
+            attended_on: on,
+            status,
+            source: "test".into(),
+            credits: vec![],
+        })
+        .collect();
+    create_attendances(&mut conn, &records, 1).await.unwrap();
+}
+
+async fn only_organizers_see_event_pages(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    seed_e1(app.db()).await;
+    let doctor = app.sign_in("doc-1", "山田　太郎", &["verifier"], None).await;
+    for uri in ["/organizer/events", "/organizer/events/E1", "/organizer/events/E1/attendance.csv"] {
+        let (status, _, html) = app.get(uri, &doctor).await;
+        assert_eq!(status, 403, "{uri}");
+        assert!(html.contains("このページを表示する権限がありません"), "{uri}: {html}");
+        let (status, location, _) = app.get(uri, "portal_session=unknown").await;
+        assert_eq!((status, location.as_deref()), (303, Some("/login")), "{uri}");
+    }
+    let ids: Vec<String> =
+        find_event_attendances(app.db(), "E1").await.unwrap().into_iter().map(|a| a.id).collect();
+    let (status, _, _) = app
+        .post_form("/organizer/events/E1/attendance", &doctor, &[("action", "confirm"), ("id", &ids[0])])
+        .await;
+    assert_eq!(status, 403);
+    assert!(
+        find_event_attendances(app.db(), "E1").await.unwrap().iter().all(|a| a.status == Status::Provisional)
+    );
+    let (_, _, home) = app.get("/", &doctor).await;
+    assert!(
+        !home.contains("href=\"/organizer/events\"") && !home.contains("href=\"/organizer/import\""),
+        "{home}"
+    );
+    let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
+    let (_, _, home) = app.get("/", &organizer).await;
+    assert!(
+        home.contains("href=\"/organizer/events\"") && home.contains("href=\"/organizer/import\""),
+        "{home}"
+    );
+    let (status, _, _) = app.get("/organizer/events/NOPE", &organizer).await;
+    assert_eq!(status, 404);
+}
+
+fn row_of<'a>(html: &'a str, id: &str) -> &'a str {
+    let start = html.find(&format!("<tr id=\"event-{id}\">")).unwrap_or_else(|| panic!("{id}: {html}"));
+    let rest = &html[start..];
+    &rest[..rest.find("</tr>").unwrap()]
+}
+
+async fn the_list_counts_attendance_by_status_and_filters(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    let db = app.db();
+    seed::doctor(db, "123456", "山田　太郎").await;
+    seed::event(db, "Alpha", date!(2026 - 06 - 01), &[("jma_cme", "76", 100)]).await;
+    seed::event(db, "Beta", date!(2026 - 03 - 31), &[("jma_cme", "76", 100)]).await;
+    seed::event(db, "Gamma", date!(2026 - 10 - 01), &[("jma_cme", "76", 100)]).await;
+    attend(db, "123456", "Alpha", date!(2026 - 06 - 01), Status::Provisional, 2).await;
+    attend(db, "123456", "Alpha", date!(2026 - 06 - 01), Status::Confirmed, 3).await;
+    attend(db, "123456", "Alpha", date!(2026 - 06 - 01), Status::Rejected, 1).await;
+    attend(db, "123456", "Beta", date!(2026 - 03 - 31), Status::Confirmed, 1).await;
+    let organizer = app.sign_in("op-1", "運用　一郎", &["operator"], None).await;
+
+    let (status, _, html) = app.get("/organizer/events", &organizer).await;
+    assert_eq!(status, 200);
+    let (g, a, b) = (
+        html.find("event-Gamma").unwrap(),
+        html.find("event-Alpha").unwrap(),
+        html.find("event-Beta").unwrap(),
+    );
+    assert!(g < a && a < b, "newest first: {html}");
+    let alpha = row_of(&html, "Alpha");
+    assert!(alpha.contains("<td class=\"num provisional\">2</td>"), "{alpha}");
+    assert!(alpha.contains("<td class=\"num confirmed\">3</td>"), "{alpha}");
+    assert!(alpha.contains("<td class=\"num rejected\">1</td>"), "{alpha}");
+    assert!(
+        alpha.contains("2026-06-01") && alpha.contains("東京都医師会") && alpha.contains("東京"),
+        "{alpha}"
+    );
+    assert!(alpha.contains("href=\"/organizer/events/Alpha\""), "{alpha}");
+    let gamma = row_of(&html, "Gamma");
+    assert!(
+        gamma.contains("<td class=\"num provisional\">0</td>")
+            && gamma.contains("<td class=\"num confirmed\">0</td>"),
+        "{gamma}"
+    );
+
+    // Fiscal year 2025 runs to 31 March 2026: only Beta.
+    let (_, _, html) = app.get("/organizer/events?year=2025", &organizer).await;
+    assert!(
+        html.contains("event-Beta") && !html.contains("event-Alpha") && !html.contains("event-Gamma"),
+        "{html}"
+    );
+    let (_, _, html) = app.get("/organizer/events?year=2026&q=alpha", &organizer).await;
+    assert!(
+        html.contains("event-Alpha") && !html.contains("event-Beta") && !html.contains("event-Gamma"),
+        "{html}"
+    );
+    let (_, _, html) = app.get("/organizer/events?q=%25", &organizer).await;
+    assert!(html.contains("該当する講習会はありません。"), "`%` is matched literally: {html}");
+    let (status, _, html) = app.get("/organizer/events?year=20x6", &organizer).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("年度は西暦4桁で入力してください（例: 2026）。"), "{html}");
+}
+
+async fn bulk_decisions_change_statuses_and_only_confirmed_records_count(env: TestEnv) {
+    let app = TestApp::on(env, date!(2026 - 12 - 01)).await;
+    seed_e1(app.db()).await;
+    let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
+    let (status, _, html) = app.get("/organizer/events/E1", &organizer).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("在宅医療研修会") && html.contains("山田　太郎") && html.contains("佐藤　次郎"),
+        "{html}"
+    );
+    assert_eq!(html.matches("name=\"id\"").count(), 3, "{html}");
+    let records = find_event_attendances(app.db(), "E1").await.unwrap();
+    let id_of = |key: &str| records.iter().find(|a| a.idempotency_key == key).unwrap().id.clone();
+    let (r1, r2, r3) = (id_of("import:R1"), id_of("import:R2"), id_of("import:R3"));
+
+    // Nothing chosen, or no action.
+    let (status, _, html) =
+        app.post_form("/organizer/events/E1/attendance", &organizer, &[("action", "confirm")]).await;
+    assert_eq!(status, 422);
+    assert!(html.contains("出席記録を1件以上選択してください。"), "{html}");
+    let (status, _, html) =
+        app.post_form("/organizer/events/E1/attendance", &organizer, &[("action", "x"), ("id", &r1)]).await;
+    assert_eq!(status, 422);
+    assert!(html.contains("承認か却下を選んでください。"), "{html}");
+
+    let (status, location, _) = app
+        .post_form(
+            "/organizer/events/E1/attendance",
+            &organizer,
+            &[("action", "confirm"), ("id", &r1), ("id", &r2)],
+        )
+        .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/organizer/events/E1?done=confirm&count=2")));
+    let (_, _, html) = app.get("/organizer/events/E1?done=confirm&count=2", &organizer).await;
+    assert!(html.contains("2件の出席記録を承認しました。"), "{html}");
+    assert_eq!(html.matches("name=\"id\"").count(), 1, "only the provisional record keeps a checkbox");
+    let (_, location, _) = app
+        .post_form(
+            "/organizer/events/E1/attendance",
+            &organizer,
+            &[("action", "reject"), ("id", &r3), ("id", &r1)],
+        )
+        .await;
+    assert_eq!(
+        location.as_deref(),
+        Some("/organizer/events/E1?done=reject&count=1"),
+        "a decided record stays"
+    );
+
+    let statuses: Vec<(String, Status)> = find_event_attendances(app.db(), "E1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.idempotency_key, a.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("import:R1".to_owned(), Status::Confirmed),
+            ("import:R2".to_owned(), Status::Confirmed),
+            ("import:R3".to_owned(), Status::Rejected)
+        ]
+    );
+    let decided: Vec<(String, Option<String>, Option<i64>)> = sqlx::query_as(
+        "SELECT idempotency_key, decided_by, decided_at FROM attendances ORDER BY idempotency_key",
+    )
+    .fetch_all(app.db().pool())
+    .await
+    .unwrap();
+    let noon = portal::clock::Clock::Fixed(date!(2026 - 12 - 01)).now();
+    for (key, by, at) in decided {
+        assert_eq!((by.as_deref(), at), (Some("org-1"), Some(noon)), "{key}");
+    }
+    // Only the confirmed R1 counts for 123456 (R3 was rejected).
+    let lines = find_confirmed_credits(app.db(), "123456").await.unwrap();
+    let got: Vec<(String, i64)> = lines.iter().map(|l| (l.code.clone(), l.units.0)).collect();
+    assert_eq!(got, [("74".to_owned(), 50), ("76".to_owned(), 100)]);
+    let (_, _, html) = app.get("/organizer/events", &organizer).await;
+    let e1 = row_of(&html, "E1");
+    assert!(
+        e1.contains("<td class=\"num confirmed\">2</td>") && e1.contains("<td class=\"num rejected\">1</td>"),
+        "{e1}"
+    );
+}
+
+async fn the_export_is_the_import_format_and_reimports_unchanged(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    seed_e1(app.db()).await;
+    let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
+    let r3 = find_event_attendances(app.db(), "E1")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.idempotency_key == "import:R3")
+        .unwrap()
+        .id;
+    app.post_form("/organizer/events/E1/attendance", &organizer, &[("action", "reject"), ("id", &r3)]).await;
+
+    let req = Request::get("/organizer/events/E1/attendance.csv")
+        .header(header::COOKIE, &organizer)
+        .body(Body::empty())
+        .unwrap();
+    let res = app.send(req).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()[header::CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert_eq!(res.headers()[header::CONTENT_DISPOSITION], "attachment; filename=\"attendance-E1.csv\"");
+    let body = text(res).await;
+    assert_eq!(
+        body,
+        format!(
+            "\u{feff}{HEADER}\r\n\
+             R1,123456,E1,2026-06-01,在宅医療研修会,東京都医師会,東京,0,jma_cme:74=0.5;jma_cme:76=1,provisional\r\n\
+             R2,234567,E1,2026-06-01,在宅医療研修会,東京都医師会,東京,0,jma_cme:74=0.5;jma_cme:76=1,provisional\r\n\
+             R3,123456,E1,2026-06-02,在宅医療研修会,東京都医師会,東京,0,jma_cme:76=1,rejected\r\n"
+        )
+    );
+    let before = find_event_attendances(app.db(), "E1").await.unwrap();
+    let report = import(app.db(), &body).await;
+    assert_eq!(
+        (report.rows, report.inserted, report.unchanged, report.errors.len()),
+        (3, 0, 3, 0),
+        "{report:?}"
+    );
+    assert_eq!(find_event_attendances(app.db(), "E1").await.unwrap(), before);
+}
+
+/// The message shown in the field block of `field`.
+fn field_error<'a>(html: &'a str, field: &str) -> Option<&'a str> {
+    let marker = format!("<p class=\"field-error\" id=\"{field}_error\">");
+    let start = html.find(&marker)? + marker.len();
+    Some(&html[start..start + html[start..].find("</p>")?])
+}
+
+async fn creating_and_editing_events_checks_every_field(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    let doctor = app.sign_in("doc-1", "山田　太郎", &[], None).await;
+    for uri in ["/organizer/events/new", "/organizer/events/E1/edit"] {
+        assert_eq!(app.get(uri, &doctor).await.0, 403, "{uri}");
+        assert_eq!(app.post_form(uri, &doctor, &[("id", "E9")]).await.0, 403, "{uri}");
+    }
+    let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
+    let (status, _, html) = app.get("/organizer/events/new", &organizer).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("name=\"credits\""), "{html}");
+
+    let (status, _, html) = app
+        .post_form(
+            "/organizer/events/new",
+            &organizer,
+            &[
+                ("id", "E 1"),
+                ("title", ""),
+                ("organizer", ""),
+                ("starts_on", "2026-13-01"),
+                ("ends_on", "x"),
+                ("credits", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(field_error(&html, "id"), Some("講習会IDは半角英数字と「- _ .」で1〜64文字です。"));
+    assert_eq!(field_error(&html, "title"), Some("講習会名を入力してください（200文字以内）。"));
+    assert_eq!(field_error(&html, "organizer"), Some("主催者を入力してください（200文字以内）。"));
+    assert_eq!(field_error(&html, "starts_on"), Some("日付を YYYY-MM-DD の形式で入力してください。"));
+    assert_eq!(field_error(&html, "ends_on"), Some("日付を YYYY-MM-DD の形式で入力してください。"));
+    assert_eq!(field_error(&html, "venue"), Some("会場を入力するか、オンライン開催を選んでください。"));
+    assert_eq!(field_error(&html, "credits"), Some("単位を入力してください。"));
+    assert!(
+        html.contains("value=\"E 1\"") && html.contains("aria-invalid=\"true\""),
+        "entries are kept: {html}"
+    );
+
+    let good = [
+        ("id", "N1"),
+        ("title", "新しい研修会"),
+        ("organizer", "大阪府医師会"),
+        ("starts_on", "2026-07-01"),
+        ("ends_on", "2026-07-02"),
+        ("venue", ""),
+        ("online", "1"),
+        ("credits", "jma_cme:76=1"),
+    ];
+    let with = |k: &str, v: &'static str| -> Vec<(&'static str, &'static str)> {
+        good.iter().map(|(gk, gv)| if *gk == k { (*gk, v) } else { (*gk, *gv) }).collect()
+    };
+    for (field, value, message) in [
+        ("ends_on", "2026-06-30", "終了日は開始日以降の日付にしてください。"),
+        (
+            "credits",
+            "jma_cme:76=0.3",
+            "単位の形式が正しくありません。 (jma_cme:76: units must be a multiple of 0.5: `0.3`)",
+        ),
+        ("credits", "nope:1=1", "単位の形式が正しくありません。 (unknown credit system `nope`)"),
+    ] {
+        let (status, _, html) = app.post_form("/organizer/events/new", &organizer, &with(field, value)).await;
+        assert_eq!(status, 422, "{value}");
+        assert_eq!(field_error(&html, field), Some(message), "{value}");
+    }
+    assert!(find_event(app.db(), "N1").await.unwrap().is_none(), "nothing written on error");
+
+    let (status, location, _) = app.post_form("/organizer/events/new", &organizer, &good).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/organizer/events/N1")));
+    let e = find_event(app.db(), "N1").await.unwrap().unwrap();
+    assert_eq!(
+        (e.title.as_str(), e.venue, e.online, e.ends_on),
+        ("新しい研修会", None, true, date!(2026 - 07 - 02))
+    );
+    let (status, _, html) = app.post_form("/organizer/events/new", &organizer, &good).await;
+    assert_eq!(status, 422);
+    assert_eq!(field_error(&html, "id"), Some("この講習会IDはすでに使われています。"));
+
+    // Edit: the form shows the event; the id cannot change.
+    let (status, _, html) = app.get("/organizer/events/N1/edit", &organizer).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("value=\"jma_cme:76=1\"") && html.contains("value=\"新しい研修会\""), "{html}");
+    let (status, _, html) =
+        app.post_form("/organizer/events/N1/edit", &organizer, &with("venue", "")[..6]).await;
+    assert_eq!(status, 422, "no venue and not online");
+    assert_eq!(field_error(&html, "venue"), Some("会場を入力するか、オンライン開催を選んでください。"));
+    let mut edited = with("venue", "大阪");
+    edited.retain(|(k, _)| *k != "online");
+    edited.push(("credits", "jma_cme:74=0.5;jma_cme:76=2"));
+    edited.retain(|(k, v)| *k != "credits" || *v != "jma_cme:76=1");
+    edited.push(("id", "OTHER"));
+    let (status, location, _) = app.post_form("/organizer/events/N1/edit", &organizer, &edited).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/organizer/events/N1")));
+    let e = find_event(app.db(), "N1").await.unwrap().unwrap();
+    assert_eq!((e.venue.as_deref(), e.online), (Some("大阪"), false));
+    let credits: Vec<(String, i64)> = e.credits.iter().map(|c| (c.code.clone(), c.units.0)).collect();
+    assert_eq!(credits, [("74".to_owned(), 50), ("76".to_owned(), 200)]);
+    assert!(find_event(app.db(), "OTHER").await.unwrap().is_none());
+    assert_eq!(app.get("/organizer/events/NOPE/edit", &organizer).await.0, 404);
+}
+
+async fn the_upload_reports_bad_rows_and_imports_the_good_ones(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    seed::doctor(app.db(), "123456", "山田　太郎").await;
+    let doctor = app.sign_in("doc-1", "山田　太郎", &[], None).await;
+    assert_eq!(app.get("/organizer/import", &doctor).await.0, 403);
+    let csv = format!(
+        "{HEADER}\n\
+         U1,123456,U,2026-06-01,研修会U,東京都医師会,東京,0,jma_cme:76=1,\n\
+         U2,123456,U,2026-02-30,,,,,,\n\
+         U3,999999,U,2026-06-01,,,,,,\n\
+         U4,123456,U,2026-06-02,,,,,,confirmed\n"
+    );
+    assert_eq!(app.post_form("/organizer/import", &doctor, &[("csv", &csv)]).await.0, 403);
+    assert!(find_event(app.db(), "U").await.unwrap().is_none());
+
+    let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
+    let (status, _, html) = app.get("/organizer/import", &organizer).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("name=\"csv\"") && html.contains("id=\"dry_run\" name=\"dry_run\" value=\"1\" checked"),
+        "{html}"
+    );
+
+    // Dry run: the report, nothing written.
+    let (status, _, html) =
+        app.post_form("/organizer/import", &organizer, &[("csv", &csv), ("dry_run", "1")]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("試行のため、何も書き込んでいません。"), "{html}");
+    assert!(html.contains("4行を読み込み、2件を追加、0件は登録済み、2行を除外しました。 (UTF-8)"), "{html}");
+    assert!(find_event(app.db(), "U").await.unwrap().is_none(), "a dry run writes nothing");
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM attendances").fetch_one(app.db().pool()).await.unwrap();
+    assert_eq!(count, 0);
+
+    let (status, _, html) = app.post_form("/organizer/import", &organizer, &[("csv", &csv)]).await;
+    assert_eq!(status, 200);
+    assert!(!html.contains("試行のため"), "{html}");
+    assert!(html.contains("4行を読み込み、2件を追加、0件は登録済み、2行を除外しました。"), "{html}");
+    let table = &html[html.find("id=\"row-errors\"").unwrap()..];
+    assert!(
+        table.contains("<tr><td>3</td><td>date</td><td>`2026-02-30` is not a date (YYYY-MM-DD)</td></tr>"),
+        "{table}"
+    );
+    assert!(
+        table.contains(
+            "<tr><td>4</td><td>registration_number</td><td>unknown registration number 999999 (import the registry first)</td></tr>"
+        ),
+        "{table}"
+    );
+    let statuses: Vec<(String, Status)> = find_event_attendances(app.db(), "U")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.idempotency_key, a.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        [("import:U1".to_owned(), Status::Provisional), ("import:U4".to_owned(), Status::Confirmed)]
+    );
+    // Again: already present.
+    let (_, _, html) = app.post_form("/organizer/import", &organizer, &[("csv", &csv)]).await;
+    assert!(html.contains("4行を読み込み、0件を追加、2件は登録済み、2行を除外しました。"), "{html}");
+
+    // Nothing pasted; a file the import cannot read at all.
+    let (status, _, html) = app.post_form("/organizer/import", &organizer, &[("csv", " ")]).await;
+    assert_eq!(status, 422);
+    assert!(
+        html.contains("<p class=\"field-error\" id=\"csv_error\">CSVの内容を貼り付けてください。</p>"),
+        "{html}"
+    );
+    let (status, _, html) = app
+        .post_form("/organizer/import", &organizer, &[("csv", "registration_number,event_id\n1,E\n")])
+        .await;
+    assert_eq!(status, 422);
+    assert!(html.contains("ファイル全体を取り込めませんでした: line 1: missing column `date`"), "{html}");
+    assert!(html.contains("registration_number,event_id"), "the content is kept: {html}");
+}
