@@ -48,6 +48,11 @@ fn chain_hash(prev: &str, seq: i64, at: i64, e: &Entry, detail: &str) -> String 
 /// Appends an entry (retrying when another writer took the next sequence number).
 pub async fn record(db: &Db, at: i64, entry: &Entry) -> Result<i64, sqlx::Error> {
     let detail = entry.detail.to_string();
+    // Appends from this process take turns: concurrent writers would all read the same last
+    // entry and all but one retry, again and again under load. Other nodes are still handled by
+    // the retry below (the sequence number is the primary key).
+    static APPEND: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = APPEND.lock().await;
     loop {
         let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
             .fetch_optional(db.pool())
