@@ -3,7 +3,8 @@
 //! in in a browser without a card. The test PKI is deterministic (fixed seed), so demo accounts
 //! survive restarts. It also seeds the portal: a registry naming the demo doctors' cards (so the
 //! idp releases their registration numbers with the `license` scope), training events and
-//! attendance over three fiscal years, through the same imports an operator runs.
+//! attendance over three fiscal years, through the same imports an operator runs, and makes the
+//! hospital director's card holder an `organizer`.
 
 use anyhow::Context;
 use hpki::testpki::TestPki;
@@ -86,6 +87,16 @@ pub async fn prepare(db: &Db, config: &Config) -> anyhow::Result<Demo> {
         client_store::create_client(db, &portal).await.context("registering the portal client")?;
     }
     seed_portal(db, &pki, now).await?;
+    // The hospital director's card holder organizes training events in the demo.
+    if let Some(cert) = pki
+        .cards
+        .iter()
+        .find(|c| c.name == "director-auth")
+        .and_then(|c| hpki::HpkiCertificate::parse(&c.issued.der).ok())
+        && let Some(subscriber) = &cert.subscriber_id
+    {
+        idp::store::roles::create_role(db, &cert.issuer, subscriber, "organizer", now).await?;
+    }
     let cards = pki
         .cards
         .iter()

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::clients::{Client, SubjectType};
 use crate::ids;
 use crate::session::Authentication;
-use crate::store::{accounts, identities};
+use crate::store::{accounts, identities, roles};
 
 /// What a grant hands to token minting.
 #[derive(Debug, Clone)]
@@ -75,7 +75,7 @@ pub fn subject(client: &Client, account_id: &str) -> String {
     }
 }
 
-/// Claims released for `scopes` about an account (profile, hpki, license).
+/// Claims released for `scopes` about an account (profile, hpki, license, roles).
 pub async fn scope_claims(
     app: &App,
     account_id: &str,
@@ -95,7 +95,7 @@ pub async fn scope_claims(
             claims.insert("name#ja-Latn".into(), json!(r));
         }
     }
-    if has("hpki") || has("license") {
+    if has("hpki") || has("license") || has("roles") {
         let card = match auth.and_then(|a| a.card.as_ref()) {
             Some((issuer, subscriber)) => accounts::find_card(&app.db, issuer, subscriber).await?,
             None => {
@@ -108,6 +108,12 @@ pub async fn scope_claims(
                 claims.insert(
                     "hpki".into(),
                     json!({ "issuer": c.issuer, "subscriber_id": c.subscriber_id, "serial": c.serial, "not_after": c.not_after }),
+                );
+            }
+            if has("roles") {
+                claims.insert(
+                    "roles".into(),
+                    json!(roles::find_roles(&app.db, &c.issuer, &c.subscriber_id).await?),
                 );
             }
             // DESIGN §7: registry attributes, only when the registry has them for this card.

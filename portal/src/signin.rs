@@ -183,6 +183,7 @@ pub async fn login(State(state): State<AppState>) -> Result<Response, PageError>
         .add_scope(Scope::new("profile".into()))
         .add_scope(Scope::new("hpki".into()))
         .add_scope(Scope::new("license".into()))
+        .add_scope(Scope::new("roles".into()))
         .set_pkce_challenge(challenge)
         .url();
     let pending = PendingLogin { verifier: verifier.secret().clone(), nonce: nonce.secret().clone() };

@@ -20,6 +20,54 @@ pub enum AccountCommand {
         /// Account id.
         account_id: String,
     },
+    /// Grant a staff role (the portal knows `organizer` and `operator`) to the holder of a card,
+    /// named by issuing CA and subscriber id as `account list` shows them; released as the
+    /// `roles` claim from their next sign-in, also before their first one.
+    GrantRole(RoleArgs),
+    /// Withdraw a staff role.
+    RevokeRole(RoleArgs),
+}
+
+/// Whose role, and which.
+#[derive(Debug, clap::Args)]
+pub struct RoleArgs {
+    /// Issuing CA of the card, exactly as `account list` prints it (`C=JP, O=…, CN=…`).
+    #[arg(long)]
+    issuer: String,
+    /// Subject serialNumber of the card certificates.
+    #[arg(long)]
+    subscriber_id: String,
+    /// The role: 1–32 of `a-z 0-9 _ -`.
+    role: String,
+}
+
+/// Grants or withdraws a role and audits it.
+async fn change_role(db: &Db, args: RoleArgs, grant: bool, now: i64) -> anyhow::Result<String> {
+    let RoleArgs { issuer, subscriber_id, role } = args;
+    let valid = (1..=32).contains(&role.len())
+        && role.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !valid {
+        bail!("role {role:?} must be 1 to 32 of a-z 0-9 _ -");
+    }
+    let changed = if grant {
+        idp::store::roles::create_role(db, &issuer, &subscriber_id, &role, now).await?
+    } else {
+        idp::store::roles::delete_role(db, &issuer, &subscriber_id, &role).await?
+    };
+    if !grant && !changed {
+        bail!("the holder of that card has no role {role:?}");
+    }
+    let event = if grant { "admin.role.grant" } else { "admin.role.revoke" };
+    let entry = idp::audit::Entry {
+        event: event.into(),
+        outcome: "success".into(),
+        actor: Some("operator".into()),
+        detail: json!({ "issuer": issuer, "subscriber_id": subscriber_id, "role": role, "changed": changed }),
+        ..idp::audit::Entry::default()
+    };
+    idp::audit::record(db, now, &entry).await?;
+    let roles = idp::store::roles::find_roles(db, &issuer, &subscriber_id).await?;
+    Ok(json!({ "issuer": issuer, "subscriber_id": subscriber_id, "roles": roles }).to_string())
 }
 
 /// `admin audit …`.
@@ -44,6 +92,8 @@ pub async fn run_account(cmd: AccountCommand, db: &Db, now: i64) -> anyhow::Resu
         }
         AccountCommand::Suspend { account_id } => (account_id, "suspended"),
         AccountCommand::Resume { account_id } => (account_id, "active"),
+        AccountCommand::GrantRole(args) => return change_role(db, args, true, now).await,
+        AccountCommand::RevokeRole(args) => return change_role(db, args, false, now).await,
     };
     if !store::update_account_status(db, &id, status, now).await? {
         bail!("no account {id:?}");

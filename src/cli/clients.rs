@@ -70,7 +70,8 @@ pub struct ClientFields {
     /// offline_access scope), client_credentials.
     #[arg(long = "grant-type", value_parser = parse_grant)]
     grant_types: Vec<GrantType>,
-    /// Allowed scope (repeat): openid, profile, hpki, offline_access (default: openid profile hpki).
+    /// Allowed scope (repeat): openid, profile, hpki, license, roles, offline_access (default:
+    /// openid profile hpki).
     #[arg(long = "scope", value_name = "SCOPE")]
     scopes: Vec<String>,
     /// Trusted first-party client: no consent page.

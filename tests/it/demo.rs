@@ -141,3 +141,76 @@ async fn demo_seeds_doctors_and_attendance_once() {
     assert_eq!(server.terminate(), Some(0));
     assert_eq!(seeded(&w).await, (4, 4, 86), "a restart changes nothing");
 }
+
+#[tokio::test]
+async fn the_demo_director_is_an_organizer() {
+    let w = Workdir::new();
+    let server = w.start(&["demo"]).await;
+    let idp = server.idp("");
+    let portal = server.portal("");
+    let base_of = |url: &str| if url.starts_with(&idp) { idp.clone() } else { portal.clone() };
+    let b = browser();
+    let (url, page) = follow(&b, server.portal("/login"), base_of).await;
+    let html = page.text().await.unwrap();
+    let request = url.split("request=").nth(1).unwrap().to_owned();
+    let res = b
+        .post(server.idp("/login/virtual-card"))
+        .header("origin", &idp)
+        .form(&[("csrf_token", csrf_of(&html)), ("request", request), ("card", "director-auth".into())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let (url, _) = follow(&b, absolute(&idp, &location(&res)), base_of).await;
+    assert_eq!(url, server.portal("/"));
+    // The `roles` claim says organizer: the organizer pages open and list the demo's events.
+    let events = b.get(server.portal("/organizer/events")).send().await.unwrap();
+    assert_eq!(events.status(), 200);
+    let events = events.text().await.unwrap();
+    assert!(events.contains("糖尿病診療の最新知見"), "{events}");
+    assert_eq!(server.terminate(), Some(0));
+
+    // The operator withdraws the role; the holder keeps signing in but is no organizer.
+    let list = w.run(&["admin", "account", "list"]);
+    let accounts = crate::stdout(&list);
+    let director =
+        accounts.lines().find(|l| l.contains("Director of Hospital")).expect("the director's account");
+    let card: serde_json::Value = serde_json::from_str(director).unwrap();
+    let (issuer, subscriber) =
+        (card["cards"][0]["issuer"].as_str().unwrap(), card["cards"][0]["subscriber_id"].as_str().unwrap());
+    let out = w.run(&[
+        "admin",
+        "account",
+        "revoke-role",
+        "--issuer",
+        issuer,
+        "--subscriber-id",
+        subscriber,
+        "organizer",
+    ]);
+    assert!(out.status.success(), "{}", crate::stderr(&out));
+    assert!(crate::stdout(&out).contains("\"roles\":[]"), "{}", crate::stdout(&out));
+    let out = w.run(&[
+        "admin",
+        "account",
+        "revoke-role",
+        "--issuer",
+        issuer,
+        "--subscriber-id",
+        subscriber,
+        "organizer",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(crate::stderr(&out).contains("has no role \"organizer\""), "{}", crate::stderr(&out));
+    let out = w.run(&[
+        "admin",
+        "account",
+        "grant-role",
+        "--issuer",
+        issuer,
+        "--subscriber-id",
+        subscriber,
+        "Bad Role",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}

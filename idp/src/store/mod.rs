@@ -6,6 +6,7 @@ pub mod clients;
 pub mod consents;
 pub mod identities;
 pub mod refresh;
+pub mod roles;
 pub mod sessions;
 pub mod trust;
 

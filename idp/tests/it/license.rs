@@ -10,7 +10,10 @@ use storage::testing::TestEnv;
 
 use crate::live::{self, CLIENT_ID, Live, REDIRECT};
 
-storage::each_backend!(license_claims_need_the_scope_and_a_registry_entry);
+storage::each_backend!(
+    license_claims_need_the_scope_and_a_registry_entry,
+    roles_claim_lists_the_card_holders_roles
+);
 
 /// Signs in with `scope`; returns the ID token's claims and the userinfo response.
 async fn sign_in(live: &Live, scope: &str) -> (Value, Value) {
@@ -47,6 +50,7 @@ async fn license_claims_need_the_scope_and_a_registry_entry(env: TestEnv) {
     let db = &live.env.db.db;
     let mut client = client_store::find_client(db, CLIENT_ID).await.unwrap().unwrap();
     client.scopes.push("license".into());
+    client.scopes.push("roles".into());
     client_store::update_client(db, &client).await.unwrap();
 
     // Not in the registry yet: no license claims, but the sign-in works.
@@ -84,4 +88,36 @@ async fn license_claims_need_the_scope_and_a_registry_entry(env: TestEnv) {
     upsert_identities(db, &[Identity { registration_number: "345678".into(), ..identity }], 1).await.unwrap();
     let (_, info) = sign_in(&live, "openid license").await;
     assert_eq!(info["medical_registration_number"], "345678");
+}
+
+async fn roles_claim_lists_the_card_holders_roles(env: TestEnv) {
+    let live = Live::start(env).await;
+    let db = &live.env.db.db;
+    let mut client = client_store::find_client(db, CLIENT_ID).await.unwrap().unwrap();
+    client.scopes.push("roles".into());
+    client_store::update_client(db, &client).await.unwrap();
+
+    let (id, info) = sign_in(&live, "openid roles").await;
+    assert_eq!(id["roles"], serde_json::json!([]), "{id}");
+    assert_eq!(info["roles"], serde_json::json!([]), "{info}");
+
+    let account = &accounts::find_accounts(db).await.unwrap()[0];
+    let card = &accounts::find_cards(db, &account.id).await.unwrap()[0];
+    for role in ["organizer", "operator"] {
+        assert!(
+            idp::store::roles::create_role(db, &card.issuer, &card.subscriber_id, role, 0).await.unwrap()
+        );
+    }
+    assert!(
+        !idp::store::roles::create_role(db, &card.issuer, &card.subscriber_id, "organizer", 0).await.unwrap()
+    );
+    let (id, info) = sign_in(&live, "openid roles").await;
+    assert_eq!(id["roles"], serde_json::json!(["operator", "organizer"]));
+    assert_eq!(info["roles"], serde_json::json!(["operator", "organizer"]));
+    // Without the scope there is no roles claim.
+    let (id, _) = sign_in(&live, "openid profile").await;
+    assert!(id.get("roles").is_none(), "{id}");
+    let meta: Value =
+        reqwest::get(live.url("/.well-known/openid-configuration")).await.unwrap().json().await.unwrap();
+    assert!(meta["scopes_supported"].as_array().unwrap().iter().any(|s| s == "roles"), "{meta}");
 }
