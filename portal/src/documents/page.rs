@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -168,11 +168,7 @@ async fn page(
     ctx.insert("jma_refusal", &jma_refusal);
     ctx.insert("documents", &documents);
     ctx.insert("issued", &notice);
-    let mut res = render(state, "portal/documents.html", lang, &ctx)?;
-    if !errors.is_empty() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    crate::pages::render_form(state, "portal/documents.html", lang, &ctx, !errors.is_empty())
 }
 
 /// Why the certificate cannot be issued, as the page says it; other failures are a 500.

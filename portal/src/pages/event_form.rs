@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use web::csrf::CsrfToken;
 use web::templates::Context;
@@ -15,8 +15,9 @@ use web::{Lang, PageError};
 use crate::AppState;
 use crate::credits::dates;
 use crate::import::attendance::{Catalog, valid_event_id};
-use crate::pages::organizer_events::{credits_text, organizer};
-use crate::pages::{render, store_error};
+use crate::pages::organizer;
+use crate::pages::organizer_events::credits_text;
+use crate::pages::{render_form, store_error};
 use crate::store::events::{Event, create_event, find_event};
 use crate::store::organizer::update_event;
 
@@ -127,11 +128,7 @@ fn page(
     ctx.insert("values", &form.values);
     ctx.insert("errors", &form.errors);
     ctx.insert("credits_detail", &form.credits_detail);
-    let mut res = render(state, "portal/organizer_event_form.html", lang, &ctx)?;
-    if !form.errors.is_empty() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    render_form(state, "portal/organizer_event_form.html", lang, &ctx, !form.errors.is_empty())
 }
 
 /// `GET /organizer/events/new`: an empty form.

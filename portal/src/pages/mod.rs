@@ -28,6 +28,15 @@ pub fn is_organizer(session: &PortalSession) -> bool {
     session.roles.iter().any(|r| ORGANIZER_ROLES.contains(&r.as_str()))
 }
 
+/// The organizer's session, or the response to send instead (redirect to `/login` or 403).
+pub async fn organizer(state: &AppState, headers: &HeaderMap) -> Result<PortalSession, Response> {
+    let session = signed_in(state, headers).await?;
+    if !is_organizer(&session) {
+        return Err(forbidden().into_response());
+    }
+    Ok(session)
+}
+
 /// 403 page for a signed-in person without the role a page needs.
 pub fn forbidden() -> PageError {
     PageError::new(StatusCode::FORBIDDEN, "error_forbidden_title", "error_forbidden_message")
@@ -36,6 +45,28 @@ pub fn forbidden() -> PageError {
 /// Renders a page template.
 pub fn render(state: &AppState, name: &str, lang: Lang, ctx: &Context) -> Result<Response, PageError> {
     state.0.templates.render(name, lang, ctx).map(|h| Html(h).into_response()).map_err(PageError::internal)
+}
+
+/// Renders a form page: 422 when the submission was refused (`invalid`), else 200.
+pub fn render_form(
+    state: &AppState,
+    name: &str,
+    lang: Lang,
+    ctx: &Context,
+    invalid: bool,
+) -> Result<Response, PageError> {
+    let mut res = render(state, name, lang, ctx)?;
+    if invalid {
+        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    Ok(res)
+}
+
+/// A "done" notice for a page: its locale key and how many items it counts.
+pub fn notice(done: Option<(&str, u64)>) -> Option<std::collections::HashMap<&'static str, String>> {
+    done.map(|(key, count)| {
+        std::collections::HashMap::from([("key", key.to_owned()), ("count", count.to_string())])
+    })
 }
 
 /// Store failures become the internal-error page (logged with an id).

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 use web::csrf::CsrfToken;
@@ -14,8 +14,7 @@ use web::{Lang, PageError};
 
 use crate::AppState;
 use crate::credits::FiscalYear;
-use crate::pages::{forbidden, is_organizer, render, signed_in, store_error};
-use crate::signin::PortalSession;
+use crate::pages::{notice as notice_of, organizer, render, render_form, store_error};
 use crate::store::attendance::Status;
 use crate::store::events::{Credit, find_event};
 use crate::store::organizer::{
@@ -26,15 +25,6 @@ use crate::store::organizer::{
 const LIST_SIZE: u32 = 200;
 /// Most records one decision takes.
 const MAX_DECISION: usize = 5_000;
-
-/// The organizer's session, or the response to send instead (redirect or 403).
-pub async fn organizer(state: &AppState, headers: &HeaderMap) -> Result<PortalSession, Response> {
-    let session = signed_in(state, headers).await?;
-    if !is_organizer(&session) {
-        return Err(forbidden().into_response());
-    }
-    Ok(session)
-}
 
 /// `SYSTEM:CODE=UNITS;…`, the import's form.
 pub fn credits_text(credits: &[Credit]) -> String {
@@ -144,16 +134,9 @@ async fn event_page(
     ctx.insert("event_credits", &credits_text(&event.credits));
     ctx.insert("rows", &rows);
     ctx.insert("has_provisional", &records.iter().any(|a| a.status == Status::Provisional));
-    ctx.insert(
-        "notice",
-        &notice.map(|(k, n)| HashMap::from([("key", k.to_owned()), ("count", n.to_string())])),
-    );
+    ctx.insert("notice", &notice_of(notice));
     ctx.insert("form_error", &error);
-    let mut res = render(state, "portal/organizer_event.html", lang, &ctx)?;
-    if error.is_some() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    render_form(state, "portal/organizer_event.html", lang, &ctx, error.is_some())
 }
 
 /// `GET /organizer/events/{id}`: the event and its attendance list.

@@ -8,7 +8,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
 use web::csrf::CsrfToken;
@@ -17,8 +17,7 @@ use web::{Lang, PageError};
 
 use crate::AppState;
 use crate::import::{ImportError, Options, Report, attendance};
-use crate::pages::organizer_events::organizer;
-use crate::pages::render;
+use crate::pages::{organizer, render_form};
 
 #[derive(Debug, Serialize)]
 struct Summary {
@@ -70,11 +69,8 @@ fn page(state: &AppState, lang: Lang, csrf: &CsrfToken, o: &Outcome<'_>) -> Resu
         .map(|e| ErrorRow { line: e.line, column: e.column.clone(), reason: e.reason.clone() })
         .collect();
     ctx.insert("row_errors", &errors);
-    let mut res = render(state, "portal/organizer_import.html", lang, &ctx)?;
-    if o.field_error.is_some() || o.file_error.is_some() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    let invalid = o.field_error.is_some() || o.file_error.is_some();
+    render_form(state, "portal/organizer_import.html", lang, &ctx, invalid)
 }
 
 /// `GET /organizer/import`: the form.

@@ -1,11 +1,9 @@
 //! `/organizer/links`: an organizer (staff role `organizer` or `operator`) confirms or rejects
 //! the registration numbers doctors entered, several at once.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use web::csrf::CsrfToken;
@@ -13,7 +11,7 @@ use web::templates::Context;
 use web::{Lang, PageError};
 
 use crate::AppState;
-use crate::pages::{forbidden, is_organizer, render, signed_in, store_error};
+use crate::pages::{notice as notice_of, organizer, render_form, store_error};
 use crate::store::doctors::find_doctors;
 use crate::store::links::{LinkStatus, find_links_by_status, update_pending_links};
 
@@ -87,16 +85,9 @@ async fn page(
     let mut ctx = Context::new();
     ctx.insert("csrf_token", &csrf.0);
     ctx.insert("rows", &rows);
-    ctx.insert(
-        "notice",
-        &notice.map(|(k, n)| HashMap::from([("key", k.to_owned()), ("count", n.to_string())])),
-    );
+    ctx.insert("notice", &notice_of(notice));
     ctx.insert("form_error", &error);
-    let mut res = render(state, "portal/organizer_links.html", lang, &ctx)?;
-    if error.is_some() {
-        *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    render_form(state, "portal/organizer_links.html", lang, &ctx, error.is_some())
 }
 
 /// `GET /organizer/links`: pending links, oldest first.
@@ -107,12 +98,8 @@ pub async fn show(
     csrf: CsrfToken,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    let session = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
-    if !is_organizer(&session) {
-        return Err(forbidden());
+    if let Err(res) = organizer(&state, &headers).await {
+        return Ok(res);
     }
     let notice = match (done.done.as_deref(), done.count) {
         (Some("confirm"), Some(n)) => Some(("links_done_confirmed", n)),
@@ -130,13 +117,10 @@ pub async fn decide(
     csrf: CsrfToken,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let session = match signed_in(&state, &headers).await {
+    let session = match organizer(&state, &headers).await {
         Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
+        Err(res) => return Ok(res),
     };
-    if !is_organizer(&session) {
-        return Err(forbidden());
-    }
     let mut action = None;
     let mut subs = Vec::new();
     for (k, v) in form_urlencoded::parse(&body) {

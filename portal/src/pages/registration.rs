@@ -12,7 +12,7 @@ use web::{Lang, PageError};
 
 use crate::AppState;
 use crate::linking::{self, parse_entry};
-use crate::pages::{render, signed_in, store_error};
+use crate::pages::{render_form, signed_in, store_error};
 use crate::store::StoreError;
 use crate::store::links::{Link, create_pending_link};
 
@@ -47,11 +47,7 @@ fn page(
     ctx.insert("link", &view(link));
     ctx.insert("entered", entered);
     ctx.insert("field_error", &error);
-    let mut res = render(state, "portal/registration.html", lang, &ctx)?;
-    if error.is_some() {
-        *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-    }
-    Ok(res)
+    render_form(state, "portal/registration.html", lang, &ctx, error.is_some())
 }
 
 /// `GET /me/registration`.
