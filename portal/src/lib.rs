@@ -14,7 +14,7 @@ pub mod store;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRef, State};
+use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::HeaderMap;
 use axum::middleware::from_fn_with_state;
 use axum::response::Html;
@@ -103,7 +103,13 @@ pub fn build_with_clock(
         .route("/documents/{file}", get(documents::download::pdf))
         .route("/me/registration", get(pages::registration::show).post(pages::registration::submit))
         .route("/organizer/links", get(pages::organizer_links::show).post(pages::organizer_links::decide))
-        .route("/organizer/import", get(pages::organizer_import::show).post(pages::organizer_import::submit))
+        .route(
+            "/organizer/import",
+            get(pages::organizer_import::show)
+                .post(pages::organizer_import::submit)
+                .layer(DefaultBodyLimit::max(web::csrf::MAX_UPLOAD_BYTES)),
+        )
+        .route("/organizer/import/{job}", get(pages::organizer_import::job))
         .route("/organizer/events", get(pages::organizer_events::list))
         .route("/organizer/events/new", get(pages::event_form::new_form).post(pages::event_form::create))
         .route("/organizer/events/{id}", get(pages::organizer_events::show))

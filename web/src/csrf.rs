@@ -8,15 +8,16 @@
 //! `Sec-Fetch-Site`). Apply the layer to browser routes only: OAuth back-channel endpoints
 //! (`/token`, `/introspect`…) authenticate clients instead.
 
-use axum::body::{Body, to_bytes};
-use axum::extract::{FromRequestParts, Request, State};
+use axum::body::{Body, Bytes, to_bytes};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
+use tower::{Layer, ServiceExt};
 
 use crate::errors::wants_html;
 use crate::{ApiError, PageError, Site, cookies};
@@ -27,6 +28,9 @@ pub const FORM_FIELD: &str = "csrf_token";
 pub const HEADER: &str = "x-csrf-token";
 /// Largest form body read for the token.
 const MAX_FORM_BYTES: usize = 1 << 20;
+/// Largest `multipart/form-data` body (file uploads) read for the token; a route that takes
+/// uploads sets the same limit with `DefaultBodyLimit`.
+pub const MAX_UPLOAD_BYTES: usize = 32 << 20;
 
 /// The CSRF token of the current browser, for templates.
 #[derive(Debug, Clone)]
@@ -41,6 +45,8 @@ pub enum CsrfFailure {
     Missing,
     /// The token does not match the cookie.
     Mismatch,
+    /// The body is larger than the layer reads ([`MAX_UPLOAD_BYTES`] for uploads).
+    TooLarge,
 }
 
 impl CsrfFailure {
@@ -49,6 +55,7 @@ impl CsrfFailure {
             Self::CrossSite => "cross-site request refused",
             Self::Missing => "CSRF token missing: send the csrf_token form field or X-CSRF-Token header",
             Self::Mismatch => "CSRF token does not match: reload the page and try again",
+            Self::TooLarge => "request body too large",
         }
     }
 }
@@ -68,21 +75,34 @@ pub async fn protect(State(site): State<Site>, req: Request, next: Next) -> Resp
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE);
     let mut req = req;
     if !safe {
-        let html = wants_html(req.headers()) || is_form(req.headers());
+        let html = wants_html(req.headers()) || is_form(req.headers()) || is_multipart(req.headers());
         match check(&site, existing.as_deref(), req).await {
             Ok(checked) => req = checked,
+            Err(CsrfFailure::TooLarge) => {
+                return if html {
+                    PageError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "error_too_large_title",
+                        "error_too_large_message",
+                    )
+                    .into_response()
+                } else {
+                    ApiError::typed(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "too-large",
+                        "Request body too large",
+                        format!("the body may have at most {MAX_UPLOAD_BYTES} bytes"),
+                    )
+                    .into_response()
+                };
+            }
             Err(failure) => {
                 tracing::warn!(reason = failure.detail(), "CSRF check failed");
                 return if html {
                     PageError::csrf().into_response()
                 } else {
-                    ApiError::typed(
-                        axum::http::StatusCode::FORBIDDEN,
-                        "csrf",
-                        "CSRF check failed",
-                        failure.detail(),
-                    )
-                    .into_response()
+                    ApiError::typed(StatusCode::FORBIDDEN, "csrf", "CSRF check failed", failure.detail())
+                        .into_response()
                 };
             }
         }
@@ -102,11 +122,16 @@ pub async fn protect(State(site): State<Site>, req: Request, next: Next) -> Resp
     res
 }
 
+fn content_type_is(headers: &HeaderMap, mime: &str) -> bool {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(mime))
+}
+
 fn is_form(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+    content_type_is(headers, "application/x-www-form-urlencoded")
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    content_type_is(headers, "multipart/form-data")
 }
 
 /// Checks one unsafe request; returns it (with its body restored) when it passes.
@@ -128,10 +153,40 @@ async fn check(site: &Site, cookie: Option<&str>, req: Request) -> Result<Reques
             let token = form_value(&bytes, FORM_FIELD);
             (token, Request::from_parts(parts, Body::from(bytes)))
         }
+        None if is_multipart(req.headers()) => {
+            let (parts, body) = req.into_parts();
+            let bytes = to_bytes(body, MAX_UPLOAD_BYTES).await.map_err(|_| CsrfFailure::TooLarge)?;
+            let token = multipart_value(&parts.headers, bytes.clone(), FORM_FIELD).await;
+            (token, Request::from_parts(parts, Body::from(bytes)))
+        }
         None => (None, req),
     };
     let (Some(presented), Some(cookie)) = (presented, cookie) else { return Err(CsrfFailure::Missing) };
     if presented.as_bytes().ct_eq(cookie.as_bytes()).into() { Ok(req) } else { Err(CsrfFailure::Mismatch) }
+}
+
+/// The text of the first part named `name` of a multipart body (parts before it are skipped).
+async fn multipart_value(headers: &HeaderMap, body: Bytes, name: &str) -> Option<String> {
+    let mut req = Request::new(Body::from(body));
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        req.headers_mut().insert(header::CONTENT_TYPE, ct.clone());
+    }
+    let name = name.to_owned();
+    // The body was read within MAX_UPLOAD_BYTES already; `Multipart` applies the default body
+    // limit (2 MB) unless a `DefaultBodyLimit` layer says otherwise.
+    let find = tower::service_fn(move |req: Request| {
+        let name = name.clone();
+        async move {
+            let Ok(mut form) = Multipart::from_request(req, &()).await else { return Ok(None) };
+            while let Ok(Some(field)) = form.next_field().await {
+                if field.name() == Some(name.as_str()) {
+                    return Ok::<_, std::convert::Infallible>(field.text().await.ok());
+                }
+            }
+            Ok(None)
+        }
+    });
+    DefaultBodyLimit::max(MAX_UPLOAD_BYTES).layer(find).oneshot(req).await.ok().flatten()
 }
 
 fn form_value(body: &[u8], name: &str) -> Option<String> {

@@ -288,7 +288,8 @@ pub async fn not_found(headers: HeaderMap, uri: axum::http::Uri) -> Response {
     }
 }
 
-fn log_internal(cause: &dyn std::fmt::Display) -> String {
+/// Logs an internal error with a fresh id and returns the id (for a page or report to quote).
+pub fn log_internal(cause: &dyn std::fmt::Display) -> String {
     let id = format!("{:08x}", rand::random::<u32>());
     tracing::error!(error_id = %id, error = %cause, "internal error");
     id

@@ -3,11 +3,12 @@
 //! Both read UTF-8 or Shift_JIS ([`input`]), validate every row on its own, report each bad row
 //! with its line, column and reason ([`report`]), skip it, and write the good rows in batches,
 //! one transaction per batch. Writes are idempotent: importing a file again changes nothing.
-//! The same functions serve the CLI (`shikaku admin import …`) and, later, the organizers'
-//! upload page.
+//! The same functions serve the CLI (`shikaku admin import …`) and the organizers' upload page,
+//! where an import runs as a background job with its progress shown ([`jobs`]).
 
 pub mod attendance;
 pub mod input;
+pub mod jobs;
 pub mod registration;
 pub mod registry;
 pub mod report;

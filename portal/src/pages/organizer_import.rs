@@ -1,76 +1,95 @@
-//! `/organizer/import`: an organizer pastes an attendance CSV (the import's columns, see
-//! `docs/import.md`) and gets the same per-row report as the CLI, optionally as a dry run.
+//! `/organizer/import`: an organizer uploads an attendance CSV file (the import's columns, see
+//! `docs/import.md`; UTF-8 or Shift_JIS) or pastes its text, optionally as a dry run. The
+//! import runs as a background job ([`crate::import::jobs`]): the upload answers 303 to
+//! `/organizer/import/{job}`, which shows a progress bar (refreshing itself, no script needed)
+//! and then the same per-row report as the CLI.
 //!
-//! The file travels as a `csv` field of an ordinary urlencoded form (a textarea): it needs no
-//! multipart support nor script, and the CSRF check reads the form as for every other page.
-//! The form body is limited to 1 MiB (the CSRF layer's limit); larger files go through
-//! `shikaku admin import attendance`.
+//! The form is `multipart/form-data` (fields `csrf_token`, `file`, `csv`, `dry_run`); a
+//! urlencoded form with `csv` is accepted too. Uploads are limited to
+//! [`web::csrf::MAX_UPLOAD_BYTES`]; larger files go through `shikaku admin import attendance`.
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::Response;
+use std::time::Duration;
+
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 use web::csrf::CsrfToken;
 use web::templates::Context;
 use web::{Lang, PageError};
 
 use crate::AppState;
-use crate::import::{ImportError, Options, Report, attendance};
-use crate::pages::{organizer, render_form};
+use crate::import::Options;
+use crate::import::jobs::{self, Job, Phase, STALLED_AFTER};
+use crate::pages::{organizer, render, render_form};
 
-#[derive(Debug, Serialize)]
-struct Summary {
-    dry_run: bool,
-    // Strings: the template puts them into the localized sentence with `replace`.
-    rows: String,
-    inserted: String,
-    unchanged: String,
-    rejected: String,
-    encoding: String,
-}
+/// How long the upload waits for a small file's job to finish before it answers, so that the
+/// report shows at once instead of after a refresh.
+const WAIT_FOR_SMALL_JOBS: Duration = Duration::from_millis(1_500);
 
-#[derive(Debug, Serialize)]
-struct ErrorRow {
-    line: u64,
-    column: Option<String>,
-    reason: String,
-}
-
+/// The fields of the upload form.
 #[derive(Debug, Default)]
-struct Outcome<'a> {
-    csv: &'a str,
+struct Upload {
+    file_name: Option<String>,
+    file: Vec<u8>,
+    csv: String,
     dry_run: bool,
-    field_error: Option<&'static str>,
-    file_error: Option<String>,
-    report: Option<Report>,
 }
 
-fn page(state: &AppState, lang: Lang, csrf: &CsrfToken, o: &Outcome<'_>) -> Result<Response, PageError> {
+impl Upload {
+    /// Reads the form, multipart or urlencoded; `Err` holds the reason an unreadable
+    /// multipart body is refused.
+    async fn read(req: Request) -> Result<Self, String> {
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        let mut out = Self::default();
+        if !multipart {
+            let body = axum::body::to_bytes(req.into_body(), web::csrf::MAX_UPLOAD_BYTES)
+                .await
+                .map_err(|e| e.to_string())?;
+            for (k, v) in form_urlencoded::parse(&body) {
+                match k.as_ref() {
+                    "csv" => out.csv = v.into_owned(),
+                    "dry_run" => out.dry_run = !v.is_empty(),
+                    _ => {}
+                }
+            }
+            return Ok(out);
+        }
+        let mut form = Multipart::from_request(req, &()).await.map_err(|e| e.body_text())?;
+        while let Some(field) = form.next_field().await.map_err(|e| e.body_text())? {
+            match field.name().unwrap_or_default() {
+                "file" => {
+                    out.file_name = field.file_name().filter(|n| !n.is_empty()).map(str::to_owned);
+                    out.file = field.bytes().await.map_err(|e| e.body_text())?.to_vec();
+                }
+                "csv" => out.csv = field.text().await.map_err(|e| e.body_text())?,
+                "dry_run" => out.dry_run = !field.text().await.map_err(|e| e.body_text())?.is_empty(),
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn form_page(
+    state: &AppState,
+    lang: Lang,
+    csrf: &CsrfToken,
+    csv: &str,
+    dry_run: bool,
+    field_error: Option<&str>,
+) -> Result<Response, PageError> {
     let mut ctx = Context::new();
     ctx.insert("csrf_token", &csrf.0);
-    ctx.insert("csv", o.csv);
-    ctx.insert("dry_run", &o.dry_run);
-    ctx.insert("field_error", &o.field_error);
-    ctx.insert("file_error", &o.file_error);
-    let summary = o.report.as_ref().map(|r| Summary {
-        dry_run: r.dry_run,
-        rows: r.rows.to_string(),
-        inserted: r.inserted.to_string(),
-        unchanged: r.unchanged.to_string(),
-        rejected: r.errors.len().to_string(),
-        encoding: r.encoding.to_string(),
-    });
-    ctx.insert("summary", &summary);
-    let errors: Vec<ErrorRow> = o
-        .report
-        .iter()
-        .flat_map(|r| &r.errors)
-        .map(|e| ErrorRow { line: e.line, column: e.column.clone(), reason: e.reason.clone() })
-        .collect();
-    ctx.insert("row_errors", &errors);
-    let invalid = o.field_error.is_some() || o.file_error.is_some();
-    render_form(state, "portal/organizer_import.html", lang, &ctx, invalid)
+    ctx.insert("csv", csv);
+    ctx.insert("dry_run", &dry_run);
+    ctx.insert("field_error", &field_error);
+    ctx.insert("max_mib", &(web::csrf::MAX_UPLOAD_BYTES >> 20).to_string());
+    render_form(state, "portal/organizer_import.html", lang, &ctx, field_error.is_some())
 }
 
 /// `GET /organizer/import`: the form.
@@ -83,47 +102,123 @@ pub async fn show(
     if let Err(res) = organizer(&state, &headers).await {
         return Ok(res);
     }
-    page(&state, lang, &csrf, &Outcome { dry_run: true, ..Outcome::default() })
+    form_page(&state, lang, &csrf, "", true, None)
 }
 
-/// `POST /organizer/import`: fields `csv` and `dry_run=1`; runs the import and shows its report.
+/// `POST /organizer/import`: starts the job and answers 303 to its page; an empty submission
+/// re-renders the form (422).
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     lang: Lang,
     csrf: CsrfToken,
-    body: Bytes,
+    req: Request,
 ) -> Result<Response, PageError> {
     let session = match organizer(&state, &headers).await {
         Ok(s) => s,
         Err(res) => return Ok(res),
     };
-    let mut csv = String::new();
-    let mut dry_run = false;
-    for (k, v) in form_urlencoded::parse(&body) {
-        match k.as_ref() {
-            "csv" => csv = v.into_owned(),
-            "dry_run" => dry_run = !v.is_empty(),
-            _ => {}
+    let upload = match Upload::read(req).await {
+        Ok(u) => u,
+        Err(reason) => {
+            tracing::info!(%reason, "unreadable upload");
+            return form_page(&state, lang, &csrf, "", false, Some("import_error_unreadable"));
         }
+    };
+    let (data, file_name) = if upload.file.is_empty() {
+        (upload.csv.as_bytes().to_vec(), None)
+    } else {
+        (upload.file, upload.file_name)
+    };
+    if data.iter().all(u8::is_ascii_whitespace) {
+        return form_page(&state, lang, &csrf, &upload.csv, upload.dry_run, Some("import_error_empty"));
     }
-    let mut outcome = Outcome { csv: &csv, dry_run, ..Outcome::default() };
-    if csv.trim().is_empty() {
-        outcome.field_error = Some("import_error_empty");
-        return page(&state, lang, &csrf, &outcome);
-    }
-    let opts = Options { dry_run, ..Options::new(state.0.clock.now()) };
-    let mut progress = |_| {};
-    match attendance::import(&state.0.probes.db, csv.as_bytes(), &opts, &mut progress).await {
-        Ok(report) => {
-            tracing::info!(
-                organizer = %session.sub, dry_run, rows = report.rows, inserted = report.inserted,
-                rejected = report.errors.len(), "attendance uploaded"
+    let id: String = rand::random::<[u8; 16]>().iter().map(|b| format!("{b:02x}")).collect();
+    let clock = state.0.clock;
+    let job = Job {
+        owner: session.sub.clone(),
+        file_name,
+        total: data.len() as u64,
+        dry_run: upload.dry_run,
+        updated_at: clock.now(),
+        phase: Phase::Running { done: 0 },
+    };
+    let opts = Options { dry_run: upload.dry_run, ..Options::new(clock.now()) };
+    let db = state.0.probes.db.clone();
+    let kv = state.0.probes.kv.clone();
+    let handle = jobs::start(db, kv, id.clone(), job, data, opts, clock).await;
+    // A small file is done by now; a large one goes on while its page shows the progress.
+    let _ = tokio::time::timeout(WAIT_FOR_SMALL_JOBS, handle).await;
+    Ok(Redirect::to(&format!("/organizer/import/{id}")).into_response())
+}
+
+#[derive(Debug, Serialize)]
+struct JobView {
+    id: String,
+    file_name: Option<String>,
+    dry_run: bool,
+    /// `running`, `stalled`, `finished`, `refused` or `failed`.
+    state: &'static str,
+    percent: u64,
+    done_kib: String,
+    total_kib: String,
+}
+
+/// `GET /organizer/import/{job}`: the job's progress or report.
+pub async fn job(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    lang: Lang,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let session = match organizer(&state, &headers).await {
+        Ok(s) => s,
+        Err(res) => return Ok(res),
+    };
+    let job = jobs::find_job(state.0.probes.kv.as_ref(), &id).await.map_err(PageError::internal)?;
+    let Some(job) = job.filter(|j| j.owner == session.sub) else {
+        return Err(PageError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "import_job_unknown_title",
+            "import_job_unknown_message",
+        ));
+    };
+    let mut ctx = Context::new();
+    let kib = |b: u64| b.div_ceil(1024).to_string();
+    let (state_name, done) = match &job.phase {
+        Phase::Running { done } if state.0.clock.now() - job.updated_at > STALLED_AFTER => ("stalled", *done),
+        Phase::Running { done } => ("running", *done),
+        Phase::Finished { .. } => ("finished", job.total),
+        Phase::Refused { .. } => ("refused", 0),
+        Phase::Failed { .. } => ("failed", 0),
+    };
+    ctx.insert(
+        "job",
+        &JobView {
+            id: id.clone(),
+            file_name: job.file_name.clone(),
+            dry_run: job.dry_run,
+            state: state_name,
+            percent: (done * 100).checked_div(job.total).unwrap_or(100).min(100),
+            done_kib: kib(done),
+            total_kib: kib(job.total),
+        },
+    );
+    match &job.phase {
+        Phase::Finished { rows, inserted, unchanged, rejected, encoding, errors } => {
+            ctx.insert(
+                "summary",
+                &serde_json::json!({
+                    "rows": rows.to_string(), "inserted": inserted.to_string(),
+                    "unchanged": unchanged.to_string(), "rejected": rejected.to_string(),
+                    "encoding": encoding, "shown": errors.len().to_string(),
+                }),
             );
-            outcome.report = Some(report);
+            ctx.insert("row_errors", errors);
         }
-        Err(ImportError::Store(e)) => return Err(PageError::internal(e)),
-        Err(e) => outcome.file_error = Some(e.to_string()),
+        Phase::Refused { reason } => ctx.insert("file_error", reason),
+        Phase::Failed { error_id } => ctx.insert("error_id", error_id),
+        Phase::Running { .. } => {}
     }
-    page(&state, lang, &csrf, &outcome)
+    render(&state, "portal/organizer_import_job.html", lang, &ctx)
 }

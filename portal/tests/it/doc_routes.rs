@@ -25,19 +25,6 @@ const NAME: &str = "山田　太郎";
 /// A validation case: the form's fields, the field the message sits next to, the message.
 type Case = (&'static [(&'static str, &'static str)], &'static str, &'static str);
 
-/// A doctor `sub` with a confirmed link to `number` (through the organizer page); their cookie.
-async fn linked(app: &TestApp, sub: &str, number: &str, name: &str) -> String {
-    seed::doctor(app.db(), number, name).await;
-    let doctor = app.sign_in(sub, name, &[], None).await;
-    let (status, _, _) = app.post_form("/me/registration", &doctor, &[("registration_number", number)]).await;
-    assert_eq!(status, 303);
-    let organizer = app.sign_in(&format!("org-{sub}"), "事務局　花子", &["organizer"], None).await;
-    let (_, location, _) =
-        app.post_form("/organizer/links", &organizer, &[("action", "confirm"), ("sub", sub)]).await;
-    assert_eq!(location.as_deref(), Some("/organizer/links?done=confirm&count=1"));
-    doctor
-}
-
 /// 59.5 for the JMA certificate on 2026-12-01 (window FY2024–FY2026), as in the history tests.
 async fn seed_59_5(app: &TestApp) {
     let db = app.db();
@@ -87,7 +74,7 @@ fn row<'h>(html: &'h str, id: &str) -> &'h str {
 
 async fn doctor_issues_each_kind_and_only_the_owner_gets_the_pdf(env: TestEnv) {
     let mut app = TestApp::on(env, date!(2026 - 12 - 01)).await;
-    let doctor = linked(&app, "doc-d", NUMBER, NAME).await;
+    let doctor = app.linked_doctor("doc-d", NUMBER, NAME).await;
     seed_59_5(&app).await;
 
     let (status, _, html) = app.get("/documents", &doctor).await;
@@ -162,7 +149,7 @@ async fn doctor_issues_each_kind_and_only_the_owner_gets_the_pdf(env: TestEnv) {
     assert!(text.contains("日医生涯教育認定証") && text.contains("山田"), "{text}");
 
     // Another doctor, an anonymous visitor, a malformed id.
-    let other = linked(&app, "doc-o", "654321", "佐藤　花子").await;
+    let other = app.linked_doctor("doc-o", "654321", "佐藤　花子").await;
     let (status, _, html) = app.get(&format!("/documents/{attendance}.pdf"), &other).await;
     assert_eq!(status, 404);
     assert!(html.contains("ページが見つかりません"), "{html}");
@@ -211,7 +198,7 @@ async fn doctor_issues_each_kind_and_only_the_owner_gets_the_pdf(env: TestEnv) {
 
 async fn every_validation_message_next_to_its_field(env: TestEnv) {
     let app = TestApp::on(env, date!(2026 - 12 - 01)).await;
-    let doctor = linked(&app, "doc-v", NUMBER, NAME).await;
+    let doctor = app.linked_doctor("doc-v", NUMBER, NAME).await;
     seed::attend(app.db(), NUMBER, "A", date!(2026 - 05 - 01), Status::Confirmed, &[("jma_cme", "2", 100)])
         .await;
     seed::attend(app.db(), NUMBER, "R", date!(2025 - 05 - 01), Status::Rejected, &[("jma_cme", "3", 100)])
@@ -317,7 +304,7 @@ async fn documents_page_needs_sign_in_and_a_confirmed_link(env: TestEnv) {
         home.contains("<a href=\"/documents\" id=\"documents-link\">証明書の発行・発行済み文書</a>"),
         "{home}"
     );
-    let linked_doctor = linked(&app, "doc-l", "222222", "鈴木　一郎").await;
+    let linked_doctor = app.linked_doctor("doc-l", "222222", "鈴木　一郎").await;
     let (_, _, history) = app.get("/history", &linked_doctor).await;
     assert!(history.contains("<a href=\"/documents\" id=\"documents-link\">"), "{history}");
 }

@@ -1,17 +1,11 @@
 //! The history page: totals, certificate progress at its boundaries, fiscal-year edges,
 //! filters, the coverage grid and the chart; and one run in a real headless Chromium.
 
-use axum::Router;
-use axum::http::header;
-use axum::response::{IntoResponse, Redirect};
-use axum::routing::get;
-use portal::signin::set_session_cookie;
 use portal::store::attendance::Status;
 use storage::testing::TestEnv;
 use time::macros::date;
-use web::Site;
 
-use crate::{PUBLIC_URL, TestApp, browser, seed};
+use crate::{TestApp, browser, seed};
 
 storage::each_backend!(
     totals_and_the_jma_certificate_at_59_5_and_60,
@@ -20,18 +14,9 @@ storage::each_backend!(
     history_page_in_headless_chromium,
 );
 
-/// A doctor with a confirmed link (through the organizer page) and their cookie.
+/// A doctor with a confirmed link to 123456 and their cookie.
 async fn linked_doctor(app: &TestApp) -> String {
-    seed::doctor(app.db(), "123456", "山田　太郎").await;
-    let doctor = app.sign_in("doc-h", "山田　太郎", &[], None).await;
-    let (status, _, _) =
-        app.post_form("/me/registration", &doctor, &[("registration_number", "123456")]).await;
-    assert_eq!(status, 303);
-    let organizer = app.sign_in("org-h", "事務局　花子", &["organizer"], None).await;
-    let (_, location, _) =
-        app.post_form("/organizer/links", &organizer, &[("action", "confirm"), ("sub", "doc-h")]).await;
-    assert_eq!(location.as_deref(), Some("/organizer/links?done=confirm&count=1"));
-    doctor
+    app.linked_doctor("doc-h", "123456", "山田　太郎").await
 }
 
 /// The part of the page from `marker` to the end of its element's list item.
@@ -256,34 +241,12 @@ async fn history_page_in_headless_chromium(env: TestEnv) {
     seed::attend(db, "123456", "B4", date!(2026 - 07 - 01), Status::Provisional, &[("jma_cme", "1", 100)])
         .await;
 
-    // A test-only route, in this test binary only: gives the browser the session cookie and
-    // sends it to /history in Japanese (Chromium takes no cookie on its command line).
     let sid = doctor.split_once('=').unwrap().1.to_owned();
-    let site = Site::new("portal", PUBLIC_URL);
-    let routes = Router::new()
-        .route(
-            "/__test/sign-in",
-            get(move || async move {
-                let mut res = Redirect::to("/history?lang=ja").into_response();
-                res.headers_mut().append(header::SET_COOKIE, set_session_cookie(&site, &sid));
-                res
-            }),
-        )
-        .fallback_service(app.router());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/__test/sign-in", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
-
-    let dom = browser::dump_dom(&url).await;
+    let served = browser::Served::signed_in(app.router(), &sid).await;
+    let dom = served.capture("/history?lang=ja", "history", backend).await;
     assert!(dom.contains("<h1>受講履歴</h1>"), "{dom}");
     assert!(dom.contains(&total_row("jma_cme", "日医生涯教育制度", "7.5", 3)), "{dom}");
     assert!(dom.contains(&total_row("jma_sports", "日本医師会認定健康スポーツ医制度", "2", 1)), "{dom}");
     assert!(dom.contains("あと49.5単位（2027年3月まで）"), "7.5 + 3 codes = 10.5 of 60: {dom}");
     assert!(dom.contains("<svg class=\"chart\""), "{dom}");
-
-    let name = if backend == "sqlite" { "history.png".to_owned() } else { format!("history-{backend}.png") };
-    let path = browser::screenshot_dir().join(name);
-    browser::screenshot(&url, &path, (1200, 1600)).await;
-    assert!(std::fs::metadata(&path).unwrap().len() > 10_000, "a page, not a blank image");
-    server.abort();
 }

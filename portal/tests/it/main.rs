@@ -8,7 +8,9 @@ mod history;
 mod links;
 mod organizer;
 mod pages;
+mod screens;
 mod seed;
+mod upload;
 
 use std::sync::Arc;
 
@@ -77,6 +79,11 @@ impl TestApp {
         &self.env.db.db
     }
 
+    /// The KV the router uses.
+    pub fn kv(&self) -> Arc<dyn storage::Kv> {
+        self.env.kv.clone()
+    }
+
     /// The router, to serve on a real port.
     pub fn router(&self) -> Router {
         self.router.clone()
@@ -102,10 +109,42 @@ impl TestApp {
         session_cookie(&Site::new("portal", PUBLIC_URL), &session.sid)
     }
 
+    /// A doctor `sub` with a confirmed link to `number` (entered on `/me/registration`,
+    /// confirmed on the organizer page); returns their cookie.
+    pub async fn linked_doctor(&self, sub: &str, number: &str, name: &str) -> String {
+        seed::doctor(self.db(), number, name).await;
+        let doctor = self.sign_in(sub, name, &[], None).await;
+        let (status, _, _) =
+            self.post_form("/me/registration", &doctor, &[("registration_number", number)]).await;
+        assert_eq!(status, 303);
+        let organizer = self.sign_in(&format!("org-{sub}"), "事務局　花子", &["organizer"], None).await;
+        let (_, location, _) =
+            self.post_form("/organizer/links", &organizer, &[("action", "confirm"), ("sub", sub)]).await;
+        assert_eq!(location.as_deref(), Some("/organizer/links?done=confirm&count=1"));
+        doctor
+    }
+
     /// GET with a cookie; returns status, `Location` and body.
     pub async fn get(&self, uri: &str, cookie: &str) -> (u16, Option<String>, String) {
         let req = Request::get(uri).header(header::COOKIE, cookie).header(header::ACCEPT, "text/html");
         let res = self.send(req.body(Body::empty()).unwrap()).await;
+        let status = res.status().as_u16();
+        let location = res.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_owned());
+        (status, location, text(res).await)
+    }
+
+    /// A fresh CSRF cookie (`name=value`) and its token, as a browser gets them from a page.
+    async fn csrf(&self) -> (String, String) {
+        let res = self.send(Request::get("/").body(Body::empty()).unwrap()).await;
+        let set = res.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+        let csrf = set.split(';').next().unwrap().to_owned();
+        let token = csrf.split_once('=').unwrap().1.to_owned();
+        (csrf, token)
+    }
+
+    /// Sends `req` and returns status, `Location` and body.
+    async fn answer(&self, req: Request<Body>) -> (u16, Option<String>, String) {
+        let res = self.send(req).await;
         let status = res.status().as_u16();
         let location = res.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_owned());
         (status, location, text(res).await)
@@ -118,10 +157,7 @@ impl TestApp {
         cookie: &str,
         fields: &[(&str, &str)],
     ) -> (u16, Option<String>, String) {
-        let res = self.send(Request::get("/").body(Body::empty()).unwrap()).await;
-        let set = res.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
-        let csrf = set.split(';').next().unwrap().to_owned();
-        let token = csrf.split_once('=').unwrap().1.to_owned();
+        let (csrf, token) = self.csrf().await;
         let mut body = form_urlencoded::Serializer::new(String::new());
         body.append_pair("csrf_token", &token);
         for (k, v) in fields {
@@ -133,10 +169,61 @@ impl TestApp {
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(Body::from(body.finish()))
             .unwrap();
-        let res = self.send(req).await;
-        let status = res.status().as_u16();
-        let location = res.headers().get(header::LOCATION).map(|v| v.to_str().unwrap().to_owned());
-        (status, location, text(res).await)
+        self.answer(req).await
+    }
+
+    /// POST a `multipart/form-data` form as a browser sends it: the CSRF token first, then
+    /// `parts` as (name, file name for a file part, content).
+    pub async fn post_multipart(
+        &self,
+        uri: &str,
+        cookie: &str,
+        parts: &[(&str, Option<&str>, &[u8])],
+    ) -> (u16, Option<String>, String) {
+        self.multipart(uri, cookie, parts, true).await
+    }
+
+    /// [`Self::post_multipart`] without the CSRF token part (the cookie is there).
+    pub async fn post_multipart_without_token(
+        &self,
+        uri: &str,
+        cookie: &str,
+        parts: &[(&str, Option<&str>, &[u8])],
+    ) -> (u16, Option<String>, String) {
+        self.multipart(uri, cookie, parts, false).await
+    }
+
+    async fn multipart(
+        &self,
+        uri: &str,
+        cookie: &str,
+        parts: &[(&str, Option<&str>, &[u8])],
+        send_token: bool,
+    ) -> (u16, Option<String>, String) {
+        let (csrf, token) = self.csrf().await;
+        let boundary = "----shikakuTestBoundary7MA4YWxk";
+        let mut body = Vec::new();
+        let with_token = std::iter::once(("csrf_token", None, token.as_bytes())).filter(|_| send_token);
+        for (name, file, content) in with_token.chain(parts.iter().copied()) {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            let disposition = match file {
+                Some(f) => format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: text/csv\r\n\r\n"
+                ),
+                None => format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"),
+            };
+            body.extend_from_slice(disposition.as_bytes());
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let req = Request::post(uri)
+            .header(header::COOKIE, format!("{cookie}; {csrf}"))
+            .header(header::ACCEPT, "text/html")
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+            .body(Body::from(body))
+            .unwrap();
+        self.answer(req).await
     }
 }
 

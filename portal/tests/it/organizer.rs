@@ -19,7 +19,6 @@ storage::each_backend!(
     bulk_decisions_change_statuses_and_only_confirmed_records_count,
     the_export_is_the_import_format_and_reimports_unchanged,
     creating_and_editing_events_checks_every_field,
-    the_upload_reports_bad_rows_and_imports_the_good_ones,
 );
 
 const HEADER: &str =
@@ -388,82 +387,4 @@ async fn creating_and_editing_events_checks_every_field(env: TestEnv) {
     assert_eq!(credits, [("74".to_owned(), 50), ("76".to_owned(), 200)]);
     assert!(find_event(app.db(), "OTHER").await.unwrap().is_none());
     assert_eq!(app.get("/organizer/events/NOPE/edit", &organizer).await.0, 404);
-}
-
-async fn the_upload_reports_bad_rows_and_imports_the_good_ones(env: TestEnv) {
-    let app = TestApp::new(env).await;
-    seed::doctor(app.db(), "123456", "山田　太郎").await;
-    let doctor = app.sign_in("doc-1", "山田　太郎", &[], None).await;
-    assert_eq!(app.get("/organizer/import", &doctor).await.0, 403);
-    let csv = format!(
-        "{HEADER}\n\
-         U1,123456,U,2026-06-01,研修会U,東京都医師会,東京,0,jma_cme:76=1,\n\
-         U2,123456,U,2026-02-30,,,,,,\n\
-         U3,999999,U,2026-06-01,,,,,,\n\
-         U4,123456,U,2026-06-02,,,,,,confirmed\n"
-    );
-    assert_eq!(app.post_form("/organizer/import", &doctor, &[("csv", &csv)]).await.0, 403);
-    assert!(find_event(app.db(), "U").await.unwrap().is_none());
-
-    let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
-    let (status, _, html) = app.get("/organizer/import", &organizer).await;
-    assert_eq!(status, 200);
-    assert!(
-        html.contains("name=\"csv\"") && html.contains("id=\"dry_run\" name=\"dry_run\" value=\"1\" checked"),
-        "{html}"
-    );
-
-    // Dry run: the report, nothing written.
-    let (status, _, html) =
-        app.post_form("/organizer/import", &organizer, &[("csv", &csv), ("dry_run", "1")]).await;
-    assert_eq!(status, 200);
-    assert!(html.contains("試行のため、何も書き込んでいません。"), "{html}");
-    assert!(html.contains("4行を読み込み、2件を追加、0件は登録済み、2行を除外しました。 (UTF-8)"), "{html}");
-    assert!(find_event(app.db(), "U").await.unwrap().is_none(), "a dry run writes nothing");
-    let count: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM attendances").fetch_one(app.db().pool()).await.unwrap();
-    assert_eq!(count, 0);
-
-    let (status, _, html) = app.post_form("/organizer/import", &organizer, &[("csv", &csv)]).await;
-    assert_eq!(status, 200);
-    assert!(!html.contains("試行のため"), "{html}");
-    assert!(html.contains("4行を読み込み、2件を追加、0件は登録済み、2行を除外しました。"), "{html}");
-    let table = &html[html.find("id=\"row-errors\"").unwrap()..];
-    assert!(
-        table.contains("<tr><td>3</td><td>date</td><td>`2026-02-30` is not a date (YYYY-MM-DD)</td></tr>"),
-        "{table}"
-    );
-    assert!(
-        table.contains(
-            "<tr><td>4</td><td>registration_number</td><td>unknown registration number 999999 (import the registry first)</td></tr>"
-        ),
-        "{table}"
-    );
-    let statuses: Vec<(String, Status)> = find_event_attendances(app.db(), "U")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|a| (a.idempotency_key, a.status))
-        .collect();
-    assert_eq!(
-        statuses,
-        [("import:U1".to_owned(), Status::Provisional), ("import:U4".to_owned(), Status::Confirmed)]
-    );
-    // Again: already present.
-    let (_, _, html) = app.post_form("/organizer/import", &organizer, &[("csv", &csv)]).await;
-    assert!(html.contains("4行を読み込み、0件を追加、2件は登録済み、2行を除外しました。"), "{html}");
-
-    // Nothing pasted; a file the import cannot read at all.
-    let (status, _, html) = app.post_form("/organizer/import", &organizer, &[("csv", " ")]).await;
-    assert_eq!(status, 422);
-    assert!(
-        html.contains("<p class=\"field-error\" id=\"csv_error\">CSVの内容を貼り付けてください。</p>"),
-        "{html}"
-    );
-    let (status, _, html) = app
-        .post_form("/organizer/import", &organizer, &[("csv", "registration_number,event_id\n1,E\n")])
-        .await;
-    assert_eq!(status, 422);
-    assert!(html.contains("ファイル全体を取り込めませんでした: line 1: missing column `date`"), "{html}");
-    assert!(html.contains("registration_number,event_id"), "the content is kept: {html}");
 }

@@ -93,7 +93,15 @@ fn every_template_parses_and_renders_in_every_language() {
     ctx.insert("csv", "registration_number,event_id,date");
     ctx.insert("dry_run", &true);
     ctx.insert("file_error", "line 1: missing column `date`");
-    ctx.insert("summary", &serde_json::json!({ "dry_run": true, "rows": "3", "inserted": "2", "unchanged": "0", "rejected": "1", "encoding": "UTF-8" }));
+    ctx.insert("summary", &serde_json::json!({ "dry_run": true, "rows": "3", "inserted": "2", "unchanged": "0", "rejected": "1", "encoding": "UTF-8", "shown": "1" }));
+    // The organizer's import job page (its other states: portal tests).
+    ctx.insert("max_mib", "32");
+    ctx.insert("error_id", "0badc0de");
+    ctx.insert(
+        "job",
+        &serde_json::json!({ "id": "00112233445566778899aabbccddeeff", "file_name": "出席.csv", "dry_run": true,
+            "state": "finished", "percent": 100, "done_kib": "3", "total_kib": "3" }),
+    );
     ctx.insert(
         "row_errors",
         &[serde_json::json!({ "line": 3, "column": "date", "reason": "`x` is not a date (YYYY-MM-DD)" })],

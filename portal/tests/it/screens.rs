@@ -1,0 +1,62 @@
+//! The organizer's pages and the doctor's documents page in a real headless Chromium: each is
+//! loaded signed in, its DOM checked and a screenshot saved in `target/screenshots/`.
+
+use portal::store::attendance::Status;
+use storage::testing::TestEnv;
+use time::macros::date;
+
+use crate::{TestApp, browser, seed};
+
+storage::each_backend!(organizer_pages_in_headless_chromium, documents_page_in_headless_chromium);
+
+async fn organizer_pages_in_headless_chromium(env: TestEnv) {
+    let backend = env.db.db.backend().name();
+    let app = TestApp::on(env, date!(2026 - 12 - 01)).await;
+    let db = app.db();
+    seed::doctor(db, "123456", "山田　太郎").await;
+    seed::doctor(db, "234567", "佐藤　次郎").await;
+    seed::attend(db, "123456", "E1", date!(2026 - 06 - 01), Status::Provisional, &[("jma_cme", "76", 100)])
+        .await;
+    seed::attend(db, "234567", "E1", date!(2026 - 06 - 01), Status::Confirmed, &[("jma_cme", "76", 100)])
+        .await;
+    let organizer = app.sign_in("org-s", "事務局　花子", &["organizer"], None).await;
+    let sid = organizer.split_once('=').unwrap().1.to_owned();
+    let served = browser::Served::signed_in(app.router(), &sid).await;
+
+    let dom = served.capture("/organizer/events?lang=ja", "organizer-events", backend).await;
+    assert!(dom.contains("<tr id=\"event-E1\">"), "{dom}");
+    assert!(dom.contains("href=\"/organizer/events/E1\""), "{dom}");
+
+    let dom = served.capture("/organizer/events/E1?lang=ja", "organizer-event", backend).await;
+    assert!(dom.contains("山田　太郎") && dom.contains("佐藤　次郎"), "{dom}");
+    assert!(dom.contains("href=\"/organizer/events/E1/attendance.csv\""), "{dom}");
+
+    let dom = served.capture("/organizer/import?lang=ja", "organizer-import", backend).await;
+    assert!(dom.contains("action=\"/organizer/import\""), "{dom}");
+}
+
+async fn documents_page_in_headless_chromium(env: TestEnv) {
+    let backend = env.db.db.backend().name();
+    let app = TestApp::on(env, date!(2026 - 12 - 01)).await;
+    let doctor = app.linked_doctor("doc-s", "123456", "山田　太郎").await;
+    seed::attend(
+        app.db(),
+        "123456",
+        "B1",
+        date!(2026 - 06 - 01),
+        Status::Confirmed,
+        &[("jma_cme", "74", 300), ("jma_cme", "76", 200)],
+    )
+    .await;
+    let (status, location, body) =
+        app.post_form("/documents", &doctor, &[("kind", "statement"), ("fiscal_year", "2026")]).await;
+    assert_eq!(status, 303, "{body}");
+    let location = location.unwrap();
+    let id = location.strip_prefix("/documents?issued=").unwrap_or_else(|| panic!("{location}"));
+
+    let sid = doctor.split_once('=').unwrap().1.to_owned();
+    let served = browser::Served::signed_in(app.router(), &sid).await;
+    let dom = served.capture(&format!("{location}&lang=ja"), "documents", backend).await;
+    assert!(dom.contains("id=\"issued-notice\""), "{dom}");
+    assert!(dom.contains(&format!("href=\"/documents/{id}.pdf\"")), "{dom}");
+}
