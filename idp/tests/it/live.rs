@@ -42,6 +42,17 @@ impl Live {
 
     /// A live idp; with `crls` false, the test PKI's CRLs are not loaded.
     pub async fn start_opts(env: TestEnv, crls: bool, config: impl FnOnce(IdpConfig) -> IdpConfig) -> Live {
+        Self::start_routed(env, crls, config, |_, idp| idp).await
+    }
+
+    /// [`Self::start_opts`] serving what `serve` makes of the idp's router (test-only routes in
+    /// front of it, on its origin).
+    pub async fn start_routed(
+        env: TestEnv,
+        crls: bool,
+        config: impl FnOnce(IdpConfig) -> IdpConfig,
+        serve: impl FnOnce(&Arc<App>, axum::Router) -> axum::Router,
+    ) -> Live {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let probes = Probes { db: env.db.db.clone(), kv: env.kv.clone(), metrics: web::metrics::recorder() };
@@ -76,6 +87,7 @@ impl Live {
             idp::store::trust::upsert_crl(db, &stored).await.unwrap();
         }
         register(db, client(CLIENT_ID, AuthMethod::ClientSecretBasic)).await;
+        let router = serve(&app, router);
         tokio::spawn(async move {
             axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
         });

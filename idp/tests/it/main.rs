@@ -3,6 +3,9 @@
 
 mod account;
 mod backchannel;
+#[path = "../../../portal/tests/it/browser.rs"]
+mod browser;
+mod card_page;
 mod certificate;
 mod client_jwt;
 mod keys;

@@ -2,6 +2,10 @@
 //! after load or saves a screenshot. Each run gets a fresh profile (`--user-data-dir`,
 //! `XDG_CONFIG_HOME`), so no state leaks between runs. Server-rendered pages need no
 //! DevTools protocol: `--dump-dom` returns the DOM once the page has loaded.
+//!
+//! Shared by the portal's and the idp's integration tests (the idp includes this file); each
+//! uses part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -73,65 +77,11 @@ pub async fn screenshot(url: &str, path: &Path, window: (u32, u32)) {
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG: {}", path.display());
 }
 
-/// A router served on a real port for the browser, with one extra test-only route:
-/// `/__test/sign-in?to=PATH` sets the portal session cookie `sid` and redirects to `PATH`
-/// (Chromium takes no cookie on its command line). Dropping it stops the server.
-pub struct Served {
-    base: String,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Served {
-    /// Serves `app` with the sign-in route for the session `sid`.
-    pub async fn signed_in(app: axum::Router, sid: &str) -> Self {
-        use axum::extract::Query;
-        use axum::http::header;
-        use axum::response::{IntoResponse, Redirect};
-
-        #[derive(serde::Deserialize)]
-        struct To {
-            to: String,
-        }
-        let site = web::Site::new("portal", crate::PUBLIC_URL);
-        let sid = sid.to_owned();
-        let routes = axum::Router::new()
-            .route(
-                "/__test/sign-in",
-                axum::routing::get(move |Query(q): Query<To>| async move {
-                    let mut res = Redirect::to(&q.to).into_response();
-                    res.headers_mut()
-                        .append(header::SET_COOKIE, portal::signin::set_session_cookie(&site, &sid));
-                    res
-                }),
-            )
-            .fallback_service(app);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move { axum::serve(listener, routes).await.unwrap() });
-        Self { base, server }
-    }
-
-    /// The URL that signs the browser in and opens `path`.
-    pub fn url(&self, path: &str) -> String {
-        let to: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
-        format!("{}/__test/sign-in?to={to}", self.base)
-    }
-
-    /// Dumps `path`'s DOM and saves its screenshot as `name` (suffixed with the backend
-    /// unless SQLite) in [`screenshot_dir`]; returns the DOM.
-    pub async fn capture(&self, path: &str, name: &str, backend: &str) -> String {
-        let url = self.url(path);
-        let dom = dump_dom(&url).await;
-        let file = if backend == "sqlite" { format!("{name}.png") } else { format!("{name}-{backend}.png") };
-        let shot = screenshot_dir().join(file);
-        screenshot(&url, &shot, (1200, 1600)).await;
-        assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a page, not a blank image: {path}");
-        dom
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+/// The DOM of `url` after load and `budget_ms` of virtual time (timers fire, fetches and
+/// navigations complete): for pages whose scripts act after load.
+pub async fn dump_dom_after(url: &str, budget_ms: u32) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let mut c = command(profile.path(), (1200, 1600));
+    c.arg(format!("--virtual-time-budget={budget_ms}")).arg("--dump-dom").arg(url);
+    String::from_utf8(run(c).await.stdout).unwrap()
 }

@@ -5,7 +5,8 @@ use portal::store::attendance::Status;
 use storage::testing::TestEnv;
 use time::macros::date;
 
-use crate::{TestApp, browser, seed};
+use crate::served::Served;
+use crate::{TestApp, seed};
 
 storage::each_backend!(
     totals_and_the_jma_certificate_at_59_5_and_60,
@@ -242,7 +243,7 @@ async fn history_page_in_headless_chromium(env: TestEnv) {
         .await;
 
     let sid = doctor.split_once('=').unwrap().1.to_owned();
-    let served = browser::Served::signed_in(app.router(), &sid).await;
+    let served = Served::signed_in(app.router(), &sid).await;
     let dom = served.capture("/history?lang=ja", "history", backend).await;
     assert!(dom.contains("<h1>受講履歴</h1>"), "{dom}");
     assert!(dom.contains(&total_row("jma_cme", "日医生涯教育制度", "7.5", 3)), "{dom}");

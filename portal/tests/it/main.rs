@@ -10,6 +10,7 @@ mod organizer;
 mod pages;
 mod screens;
 mod seed;
+mod served;
 mod upload;
 
 use std::sync::Arc;

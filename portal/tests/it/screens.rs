@@ -5,7 +5,8 @@ use portal::store::attendance::Status;
 use storage::testing::TestEnv;
 use time::macros::date;
 
-use crate::{TestApp, browser, seed};
+use crate::served::Served;
+use crate::{TestApp, seed};
 
 storage::each_backend!(organizer_pages_in_headless_chromium, documents_page_in_headless_chromium);
 
@@ -21,7 +22,7 @@ async fn organizer_pages_in_headless_chromium(env: TestEnv) {
         .await;
     let organizer = app.sign_in("org-s", "事務局　花子", &["organizer"], None).await;
     let sid = organizer.split_once('=').unwrap().1.to_owned();
-    let served = browser::Served::signed_in(app.router(), &sid).await;
+    let served = Served::signed_in(app.router(), &sid).await;
 
     let dom = served.capture("/organizer/events?lang=ja", "organizer-events", backend).await;
     assert!(dom.contains("<tr id=\"event-E1\">"), "{dom}");
@@ -55,7 +56,7 @@ async fn documents_page_in_headless_chromium(env: TestEnv) {
     let id = location.strip_prefix("/documents?issued=").unwrap_or_else(|| panic!("{location}"));
 
     let sid = doctor.split_once('=').unwrap().1.to_owned();
-    let served = browser::Served::signed_in(app.router(), &sid).await;
+    let served = Served::signed_in(app.router(), &sid).await;
     let dom = served.capture(&format!("{location}&lang=ja"), "documents", backend).await;
     assert!(dom.contains("id=\"issued-notice\""), "{dom}");
     assert!(dom.contains(&format!("href=\"/documents/{id}.pdf\"")), "{dom}");
