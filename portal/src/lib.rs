@@ -119,6 +119,8 @@ pub fn build_with_clock(
         )
         .route("/organizer/events/{id}/attendance", post(pages::organizer_events::decide))
         .route("/organizer/events/{id}/attendance.csv", get(pages::organizer_events::export))
+        .route("/operator/documents", get(pages::operator_documents::show))
+        .route("/operator/documents/revoke", post(pages::operator_documents::revoke))
         .route("/jwks", get(documents::routes::jwks))
         .route("/v/{id}", get(documents::routes::verify))
         .layer(from_fn_with_state(site.clone(), web::csrf::protect))

@@ -23,7 +23,7 @@ use crate::linking;
 use crate::pages::{render, signed_in, store_error};
 use crate::signin::PortalSession;
 use crate::store::attendance::find_fiscal_years;
-use crate::store::documents::find_documents_of;
+use crate::store::documents::{DocumentRecord, find_documents_of};
 use crate::store::links::{Link, LinkStatus};
 
 /// The issue form as sent.
@@ -51,15 +51,41 @@ pub struct Shown {
     pub issued: Option<String>,
 }
 
-/// One issued document as the list shows it.
+/// One issued document as the lists (the doctor's, the operator's) show it.
 #[derive(Debug, Serialize)]
-struct DocumentView {
+pub(crate) struct DocumentView {
     id: String,
     kind: &'static str,
     title: String,
+    registration_number: String,
     period: String,
     issued_on: String,
     revoked_on: Option<String>,
+    revoked_reason: Option<String>,
+}
+
+impl DocumentView {
+    /// The view of a stored document in `lang`.
+    pub(crate) fn of(r: &DocumentRecord, lang: Lang) -> Self {
+        let kind = Kind::parse(&r.kind);
+        let period = match (dates::from_int(r.period_from), dates::from_int(r.period_to)) {
+            (Some(f), Some(t)) => format!("{} – {}", ymd(f), ymd(t)),
+            _ => String::new(),
+        };
+        Self {
+            id: r.id.clone(),
+            kind: kind.map_or("unknown", Kind::as_str),
+            title: kind
+                .map(|k| if lang == Lang::Ja { k.title_ja() } else { k.title_en() })
+                .unwrap_or(r.kind.as_str())
+                .to_owned(),
+            registration_number: r.registration_number.clone(),
+            period,
+            issued_on: ymd(japan_date(r.issued_at)),
+            revoked_on: r.revoked_at.map(|t| ymd(japan_date(t))),
+            revoked_reason: r.revoked_reason.clone(),
+        }
+    }
 }
 
 /// The link as the page mentions it.
@@ -139,27 +165,7 @@ async fn page(
             })
         })
         .collect();
-    let documents: Vec<DocumentView> = records
-        .iter()
-        .map(|r| {
-            let kind = Kind::parse(&r.kind);
-            let period = match (dates::from_int(r.period_from), dates::from_int(r.period_to)) {
-                (Some(f), Some(t)) => format!("{} – {}", ymd(f), ymd(t)),
-                _ => String::new(),
-            };
-            DocumentView {
-                id: r.id.clone(),
-                kind: kind.map_or("unknown", Kind::as_str),
-                title: kind
-                    .map(|k| if lang == Lang::Ja { k.title_ja() } else { k.title_en() })
-                    .unwrap_or(r.kind.as_str())
-                    .to_owned(),
-                period,
-                issued_on: ymd(japan_date(r.issued_at)),
-                revoked_on: r.revoked_at.map(|t| ymd(japan_date(t))),
-            }
-        })
-        .collect();
+    let documents: Vec<DocumentView> = records.iter().map(|r| DocumentView::of(r, lang)).collect();
     let notice = issued.filter(|id| records.iter().any(|r| r.id == *id));
     ctx.insert("docs", &true);
     ctx.insert("form", form);

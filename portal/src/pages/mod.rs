@@ -2,6 +2,7 @@
 //! organizer's review of links. The history page lives in [`crate::history`].
 
 pub mod event_form;
+pub mod operator_documents;
 pub mod organizer_events;
 pub mod organizer_import;
 pub mod organizer_links;
@@ -32,6 +33,18 @@ pub fn is_organizer(session: &PortalSession) -> bool {
 pub async fn organizer(state: &AppState, headers: &HeaderMap) -> Result<PortalSession, Response> {
     let session = signed_in(state, headers).await?;
     if !is_organizer(&session) {
+        return Err(forbidden().into_response());
+    }
+    Ok(session)
+}
+
+/// The staff role of operators: everything organizers do, and revoking documents.
+pub const OPERATOR_ROLE: &str = "operator";
+
+/// The operator's session, or the response to send instead (redirect to `/login` or 403).
+pub async fn operator(state: &AppState, headers: &HeaderMap) -> Result<PortalSession, Response> {
+    let session = signed_in(state, headers).await?;
+    if !session.roles.iter().any(|r| r == OPERATOR_ROLE) {
         return Err(forbidden().into_response());
     }
     Ok(session)

@@ -6,6 +6,7 @@ mod doc_routes;
 mod documents;
 mod history;
 mod links;
+mod operator;
 mod organizer;
 mod pages;
 mod screens;
