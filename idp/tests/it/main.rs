@@ -17,6 +17,7 @@ mod oidc;
 mod par;
 mod rate_limit;
 mod revocation;
+mod rp_flows;
 
 use std::sync::Arc;
 use std::time::Duration;
