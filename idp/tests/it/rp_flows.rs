@@ -5,6 +5,7 @@
 
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreErrorResponseType, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreTokenResponse,
 };
 use openidconnect::{
     AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndSessionUrl,
@@ -45,22 +46,58 @@ async fn setup(env: TestEnv) -> (Live, CoreProviderMetadata) {
     (live, meta)
 }
 
-fn client(
-    meta: &CoreProviderMetadata,
-) -> CoreClient<
+/// The library's client with the endpoints discovery gives.
+type RpClient = CoreClient<
     openidconnect::EndpointSet,
     openidconnect::EndpointNotSet,
     openidconnect::EndpointNotSet,
     openidconnect::EndpointNotSet,
     openidconnect::EndpointMaybeSet,
     openidconnect::EndpointMaybeSet,
-> {
+>;
+
+fn client(meta: &CoreProviderMetadata) -> RpClient {
     CoreClient::from_provider_metadata(
         meta.clone(),
         ClientId::new(RP.into()),
         Some(ClientSecret::new(CLIENT_SECRET.into())),
     )
     .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap())
+}
+
+/// An authorization (with the test card in browser `b`, consent given) and the code exchange
+/// with PKCE, as the library does them; the tokens and the nonce sent. With `acr`, the request
+/// carries `acr_values` and `max_age=300`.
+async fn code_flow(
+    live: &Live,
+    client: &RpClient,
+    b: &reqwest::Client,
+    scopes: &[&str],
+    acr: Option<&str>,
+) -> (CoreTokenResponse, Nonce) {
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request = client
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .set_pkce_challenge(challenge);
+    for scope in scopes {
+        request = request.add_scope(Scope::new((*scope).into()));
+    }
+    if let Some(acr) = acr {
+        request = request
+            .add_auth_context_value(AuthenticationContextClass::new(acr.into()))
+            .set_max_age(std::time::Duration::from_secs(300));
+    }
+    let (url, _, nonce) = request.url();
+    let back = live::authorize(live, b, url.as_str(), "doctor-auth").await;
+    let code = query_param(&back, "code").unwrap_or_else(|| panic!("no code in {back}"));
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http())
+        .await
+        .unwrap();
+    (tokens, nonce)
 }
 
 /// The error code of a refused token request.
@@ -77,22 +114,7 @@ async fn refresh_rotation_and_reuse_detection(env: TestEnv) {
     let (live, meta) = setup(env).await;
     let http = http();
     let client = client(&meta);
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, _, _) = client
-        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
-        .add_scope(Scope::new("profile".into()))
-        .add_scope(Scope::new("offline_access".into()))
-        .set_pkce_challenge(challenge)
-        .url();
-    let back = live::authorize(&live, &browser(), url.as_str(), "doctor-auth").await;
-    let code = query_param(&back, "code").unwrap();
-    let first = client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap();
+    let (first, _) = code_flow(&live, &client, &browser(), &["profile", "offline_access"], None).await;
     let r1 = first.refresh_token().expect("offline_access gives a refresh token").clone();
 
     let second = client.exchange_refresh_token(&r1).unwrap().request_async(&http).await.unwrap();
@@ -152,25 +174,9 @@ async fn client_credentials_introspection_and_revocation(env: TestEnv) {
 
 async fn acr_values_and_max_age_then_rp_initiated_logout(env: TestEnv) {
     let (live, meta) = setup(env).await;
-    let http = http();
     let client = client(&meta);
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, _, nonce) = client
-        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
-        .add_auth_context_value(AuthenticationContextClass::new("phrh".into()))
-        .set_max_age(std::time::Duration::from_secs(300))
-        .set_pkce_challenge(challenge)
-        .url();
     let b = browser();
-    let back = live::authorize(&live, &b, url.as_str(), "doctor-auth").await;
-    let code = query_param(&back, "code").unwrap();
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))
-        .unwrap()
-        .set_pkce_verifier(verifier)
-        .request_async(&http)
-        .await
-        .unwrap();
+    let (tokens, nonce) = code_flow(&live, &client, &b, &[], Some("phrh")).await;
     let id_token = tokens.id_token().unwrap().clone();
     let verifier =
         client.id_token_verifier().set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256]);

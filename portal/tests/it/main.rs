@@ -22,6 +22,7 @@ use axum::http::{Request, Response, header};
 use http_body_util::BodyExt;
 use portal::clock::Clock;
 use portal::signin::{PortalSession, save_session, session_cookie};
+use portal::store::attendance::Status;
 use storage::Db;
 use storage::testing::TestEnv;
 use time::Date;
@@ -124,6 +125,29 @@ impl TestApp {
             self.post_form("/organizer/links", &organizer, &[("action", "confirm"), ("sub", sub)]).await;
         assert_eq!(location.as_deref(), Some("/organizer/links?done=confirm&count=1"));
         doctor
+    }
+
+    /// Doctor 123456 (linked as `sub`, one confirmed record in FY2026) issues a yearly
+    /// statement on `/documents`; returns their cookie and the document id.
+    pub async fn issued_statement(&self, sub: &str) -> (String, String) {
+        let doctor = self.linked_doctor(sub, "123456", "山田　太郎").await;
+        let credits = [("jma_cme", "74", 300), ("jma_cme", "76", 200)];
+        seed::attend(
+            self.db(),
+            "123456",
+            "B1",
+            time::macros::date!(2026 - 06 - 01),
+            Status::Confirmed,
+            &credits,
+        )
+        .await;
+        let (status, location, body) =
+            self.post_form("/documents", &doctor, &[("kind", "statement"), ("fiscal_year", "2026")]).await;
+        assert_eq!(status, 303, "{body}");
+        let location = location.unwrap();
+        let id =
+            location.strip_prefix("/documents?issued=").unwrap_or_else(|| panic!("{location}")).to_owned();
+        (doctor, id)
     }
 
     /// GET with a cookie; returns status, `Location` and body.

@@ -3,37 +3,16 @@
 
 use axum::body::Body;
 use axum::http::Request;
-use portal::store::attendance::Status;
 use portal::store::documents::find_document;
 use storage::testing::TestEnv;
-use time::macros::date;
 
-use crate::{TestApp, seed, text};
+use crate::{TestApp, text};
 
 storage::each_backend!(only_operators_see_the_document_page, operators_find_and_revoke_documents);
 
-/// A linked doctor with one confirmed record and a yearly statement issued from their page;
-/// returns the document id.
-async fn issued_statement(app: &TestApp) -> String {
-    let doctor = app.linked_doctor("doc-op", "123456", "山田　太郎").await;
-    seed::attend(
-        app.db(),
-        "123456",
-        "B1",
-        date!(2026 - 06 - 01),
-        Status::Confirmed,
-        &[("jma_cme", "74", 300)],
-    )
-    .await;
-    let (status, location, body) =
-        app.post_form("/documents", &doctor, &[("kind", "statement"), ("fiscal_year", "2026")]).await;
-    assert_eq!(status, 303, "{body}");
-    location.unwrap().strip_prefix("/documents?issued=").unwrap().to_owned()
-}
-
 async fn only_operators_see_the_document_page(env: TestEnv) {
     let app = TestApp::new(env).await;
-    let id = issued_statement(&app).await;
+    let (_, id) = app.issued_statement("doc-op").await;
     let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
     let doctor = app.sign_in("doc-1", "山田　太郎", &[], None).await;
     for cookie in [&organizer, &doctor] {
@@ -58,7 +37,7 @@ async fn only_operators_see_the_document_page(env: TestEnv) {
 
 async fn operators_find_and_revoke_documents(env: TestEnv) {
     let app = TestApp::new(env).await;
-    let id = issued_statement(&app).await;
+    let (_, id) = app.issued_statement("doc-op").await;
     let operator = app.sign_in("op-1", "運用　一郎", &["operator"], None).await;
 
     // By registration number (full-width digits and zero padding accepted) and by id.

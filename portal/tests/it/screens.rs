@@ -39,21 +39,8 @@ async fn organizer_pages_in_headless_chromium(env: TestEnv) {
 async fn documents_page_in_headless_chromium(env: TestEnv) {
     let backend = env.db.db.backend().name();
     let app = TestApp::on(env, date!(2026 - 12 - 01)).await;
-    let doctor = app.linked_doctor("doc-s", "123456", "山田　太郎").await;
-    seed::attend(
-        app.db(),
-        "123456",
-        "B1",
-        date!(2026 - 06 - 01),
-        Status::Confirmed,
-        &[("jma_cme", "74", 300), ("jma_cme", "76", 200)],
-    )
-    .await;
-    let (status, location, body) =
-        app.post_form("/documents", &doctor, &[("kind", "statement"), ("fiscal_year", "2026")]).await;
-    assert_eq!(status, 303, "{body}");
-    let location = location.unwrap();
-    let id = location.strip_prefix("/documents?issued=").unwrap_or_else(|| panic!("{location}"));
+    let (doctor, id) = app.issued_statement("doc-s").await;
+    let location = format!("/documents?issued={id}");
 
     let sid = doctor.split_once('=').unwrap().1.to_owned();
     let served = Served::signed_in(app.router(), &sid).await;
