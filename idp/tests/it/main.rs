@@ -5,6 +5,7 @@ mod account;
 mod backchannel;
 mod certificate;
 mod client_jwt;
+mod errors;
 mod keys;
 mod license;
 mod lifecycle;
