@@ -37,10 +37,13 @@ fn database_url(w: &Workdir, pg: Option<&str>) -> String {
     pg.map_or_else(|| format!("sqlite://{}", w.path().join("data/shikaku.db").display()), str::to_owned)
 }
 
+/// event, outcome, actor, client_id, detail.
+type Row = (String, String, Option<String>, Option<String>, String);
+
 async fn entries(url: &str) -> Vec<Audited> {
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
-    let rows: Vec<(String, String, Option<String>, Option<String>, String)> =
+    let rows: Vec<Row> =
         sqlx::query_as("SELECT event, outcome, actor, client_id, detail FROM audit_log ORDER BY seq")
             .fetch_all(&mut conn)
             .await
