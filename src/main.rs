@@ -50,8 +50,7 @@ enum Command {
     #[command(subcommand)]
     Config(cli::config::ConfigCommand),
     /// Operator commands.
-    #[command(subcommand)]
-    Admin(cli::admin::AdminCommand),
+    Admin(cli::admin::AdminArgs),
     /// HPKI certificate and card-token tools (JSON output; exit 0 valid, 1 invalid, 2 usage).
     #[command(subcommand)]
     Hpki(cli::hpki::HpkiCommand),

@@ -68,6 +68,21 @@ pub fn idp_config(config: &Config) -> idp::IdpConfig {
     }
 }
 
+/// The idp's application state for an admin command that acts as the server would (ending
+/// sessions, signing back-channel logout tokens): same database, key-value store and keys; no
+/// listener.
+pub async fn idp_app(config: &Config, db: &Db) -> anyhow::Result<Arc<idp::App>> {
+    let redis_url = config.redis_url.as_ref().map(|u| u.expose_secret().to_owned());
+    let kv = storage::kv::connect(redis_url.as_deref(), &config.redis_prefix)
+        .await
+        .context("cannot connect to the key-value store (config key `redis_url`)")?;
+    let templates = Arc::new(web::Templates::load()?);
+    let probes = Probes { db: db.clone(), kv, metrics: web::metrics::recorder() };
+    let master = master_key::resolve(config, db).await?;
+    let (_, app) = idp::build(idp_config(config), probes, templates, master).await?;
+    Ok(app)
+}
+
 /// The portal's document service: its signing keys (created on a first start) and PDF font.
 pub async fn portal_documents(
     config: &Config,

@@ -392,10 +392,7 @@ async fn issue_code(app: &App, client: &Client, req: &AuthRequest, mut session: 
         return PageError::internal(e).into_response();
     }
     let _ = app.kv.delete(&format!("authreq:{}", req.id)).await;
-    if !session.clients.contains(&client.client_id) {
-        session.clients.push(client.client_id.clone());
-        let _ = session::save(app, &session).await;
-    }
+    session::add_client(app, &mut session, &client.client_id).await;
     let issuer = app.site.public_url().to_owned();
     let mut params = vec![("code", code.as_str()), ("iss", issuer.as_str())];
     if let Some(s) = &req.state {

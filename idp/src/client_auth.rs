@@ -1,7 +1,8 @@
-//! Client authentication at the token endpoint (RFC 6749 §2.3): `client_secret_basic`,
-//! `client_secret_post`, `private_key_jwt` (see [`crate::client_jwt`]), `none` for public
-//! clients, and `tls_client_auth` (RFC 8705, checked in `cert_login::client`). A client must use
-//! the method it was registered with; secrets are compared as hashes in constant time.
+//! Client authentication at the token, introspection, revocation and PAR endpoints (RFC 6749
+//! §2.3): `client_secret_basic`, `client_secret_post`, `private_key_jwt` (see
+//! [`crate::client_jwt`]), `none` for public clients, and `tls_client_auth` (RFC 8705, checked
+//! in `cert_login::client`). A client must use the method it was registered with; secrets are
+//! compared as hashes in constant time.
 
 use axum::http::{HeaderMap, header};
 use base64::Engine;

@@ -17,9 +17,12 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
     let issuer = app.site.public_url();
     let algs: Vec<&str> = app.config.signing_algs.iter().map(|a| a.name()).collect();
     let mut auth_methods = vec!["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
+    // Introspection and revocation take the same methods but `none` (public clients).
+    let mut confidential_methods = vec!["client_secret_basic", "client_secret_post", "private_key_jwt"];
     let cert_login = &app.config.cert_login;
     if cert_login.enabled() {
         auth_methods.push("tls_client_auth");
+        confidential_methods.push("tls_client_auth");
     }
     let mut body = json!({
         "issuer": issuer,
@@ -30,8 +33,8 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
         "revocation_endpoint": format!("{issuer}/revoke"),
         "pushed_authorization_request_endpoint": format!("{issuer}/par"),
         "require_pushed_authorization_requests": false,
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_methods_supported": confidential_methods,
+        "revocation_endpoint_auth_methods_supported": confidential_methods,
         "jwks_uri": format!("{issuer}/jwks"),
         "end_session_endpoint": format!("{issuer}/logout"),
         "backchannel_logout_supported": true,
@@ -60,8 +63,14 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
         "ui_locales_supported": ["ja", "en"],
     });
     if let Some(base) = cert_login.public_url.as_deref().filter(|_| cert_login.enabled()) {
-        // RFC 8705 §5: where a client presents its certificate to the token endpoint.
-        body["mtls_endpoint_aliases"] = json!({ "token_endpoint": format!("{base}/token") });
+        // RFC 8705 §5: where a client presents its certificate to each endpoint that
+        // authenticates clients.
+        body["mtls_endpoint_aliases"] = json!({
+            "token_endpoint": format!("{base}/token"),
+            "introspection_endpoint": format!("{base}/introspect"),
+            "revocation_endpoint": format!("{base}/revoke"),
+            "pushed_authorization_request_endpoint": format!("{base}/par"),
+        });
     }
     let mut res = Json(body).into_response();
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));

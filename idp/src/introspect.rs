@@ -1,8 +1,9 @@
 //! `POST /introspect` (RFC 7662) and `POST /revoke` (RFC 7009), for authenticated clients and
-//! only for tokens issued to the asking client.
+//! only for tokens issued to the asking client. Clients authenticate as at `/token`, including
+//! `tls_client_auth` on the mTLS listener or behind a trusted proxy.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use serde::Deserialize;
@@ -51,13 +52,18 @@ async fn find(app: &App, client: &Client, token: &str, now: i64) -> Result<Found
     })
 }
 
-async fn authenticated(app: &App, headers: &HeaderMap, p: &TokenParam) -> Result<Client, OAuthError> {
+async fn authenticated(
+    app: &App,
+    extensions: &Extensions,
+    headers: &HeaderMap,
+    p: &TokenParam,
+) -> Result<Client, OAuthError> {
     let presented = Presented {
         client_id: p.client_id.clone(),
         client_secret: p.client_secret.clone(),
         client_assertion: p.client_assertion.clone(),
         client_assertion_type: p.client_assertion_type.clone(),
-        ..Presented::default()
+        tls_certificate: crate::cert_login::client::request_certificate(app, extensions, headers),
     };
     let client = client_auth::authenticate(app, headers, &presented).await?;
     if client.is_public() {
@@ -77,6 +83,7 @@ fn no_store(mut res: Response) -> Response {
 /// `POST /introspect`.
 pub async fn introspect(
     State(state): State<AppState>,
+    extensions: Extensions,
     headers: HeaderMap,
     form: Result<Form<TokenParam>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -88,7 +95,7 @@ pub async fn introspect(
         )
         .into_response();
     };
-    let client = match authenticated(app, &headers, &p).await {
+    let client = match authenticated(app, &extensions, &headers, &p).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -129,6 +136,7 @@ pub async fn introspect(
 /// `POST /revoke`: always 200 for unknown tokens (RFC 7009 §2.2).
 pub async fn revoke(
     State(state): State<AppState>,
+    extensions: Extensions,
     headers: HeaderMap,
     form: Result<Form<TokenParam>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -140,7 +148,7 @@ pub async fn revoke(
         )
         .into_response();
     };
-    let client = match authenticated(app, &headers, &p).await {
+    let client = match authenticated(app, &extensions, &headers, &p).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };

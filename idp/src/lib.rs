@@ -24,6 +24,7 @@ pub mod par;
 pub mod rate_limit;
 pub mod session;
 pub mod store;
+pub mod suspension;
 pub mod token;
 pub mod tokens;
 pub mod trust;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use web::{OAuthError, OAuthErrorCode, PageError};
@@ -46,14 +46,24 @@ fn code_of(error: &str) -> OAuthErrorCode {
 }
 
 /// `POST /par`.
-pub async fn push(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    match handle(&state.0, &headers, &body).await {
+pub async fn push(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&state.0, &extensions, &headers, &body).await {
         Ok(res) => res,
         Err(e) => e.into_response(),
     }
 }
 
-async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<Response, OAuthError> {
+async fn handle(
+    app: &App,
+    extensions: &Extensions,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, OAuthError> {
     let form_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !form_type.starts_with("application/x-www-form-urlencoded") {
         return Err(invalid_request("the body must be application/x-www-form-urlencoded"));
@@ -69,7 +79,7 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<Response,
         client_secret: fields.remove("client_secret"),
         client_assertion: fields.remove("client_assertion"),
         client_assertion_type: fields.remove("client_assertion_type"),
-        ..Presented::default()
+        tls_certificate: crate::cert_login::client::request_certificate(app, extensions, headers),
     };
     let client = client_auth::authenticate(app, headers, &presented).await?;
     let params: Params = serde_json::from_value(json!(fields))

@@ -51,7 +51,14 @@ fn key_of_id(id: &str) -> String {
     format!("session:{id}")
 }
 
-/// The session of a request, if its cookie names a live one within the absolute timeout.
+/// Whether sessions live in this process's memory (no Redis): another process (an admin command)
+/// then cannot reach them and marks them ended in SQL only, and their clients are copied to SQL.
+fn kv_is_local(app: &App) -> bool {
+    app.kv.backend() == "memory"
+}
+
+/// The session of a request, if its cookie names a live one within the absolute timeout (and,
+/// with sessions in memory, not marked ended in SQL by another process).
 pub async fn current(app: &App, headers: &HeaderMap, now: i64) -> Option<Session> {
     let sid = web::cookies::get(headers, &app.site.cookie_name(COOKIE))?;
     let raw = match app.kv.get(&key(sid)).await {
@@ -66,6 +73,17 @@ pub async fn current(app: &App, headers: &HeaderMap, now: i64) -> Option<Session
     if now - session.created_at >= absolute {
         let _ = app.kv.delete(&key(sid)).await;
         return None;
+    }
+    if kv_is_local(app) {
+        match sessions::find_session_ended(&app.db, &ids::hash(sid)).await {
+            Ok(true) => {
+                let _ = app.kv.delete(&key(sid)).await;
+                return None;
+            }
+            Ok(false) => {}
+            // The database is down: what needs it (accounts, codes) fails on its own.
+            Err(e) => tracing::warn!(error = %e, "cannot check whether the session ended"),
+        }
     }
     // Sliding idle timeout.
     let _ = app.kv.set(&key(sid), &raw, app.config.session_idle).await;
@@ -113,6 +131,57 @@ pub async fn start(
 pub async fn save(app: &App, session: &Session) -> Result<(), storage::KvError> {
     let raw = serde_json::to_vec(session).unwrap_or_default();
     app.kv.set(&key(&session.sid), &raw, app.config.session_idle).await
+}
+
+/// Adds a client that received tokens in the session (for back-channel logout) and saves it.
+pub async fn add_client(app: &App, session: &mut Session, client_id: &str) {
+    if session.clients.iter().any(|c| c == client_id) {
+        return;
+    }
+    session.clients.push(client_id.to_owned());
+    if let Err(e) = save(app, session).await {
+        tracing::warn!(error = %e, "cannot save the session");
+    }
+    if kv_is_local(app)
+        && let Err(e) =
+            sessions::update_session_clients(&app.db, &ids::hash(&session.sid), &session.clients).await
+    {
+        tracing::warn!(error = %e, "cannot record the session's clients");
+    }
+}
+
+/// A session ended by [`end_all`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    /// SHA-256 of the session id (the `sid` claim).
+    pub sid_hash: String,
+    /// Clients that received tokens in it.
+    pub clients: Vec<String>,
+}
+
+/// Ends every open session of an account, from any process: marks them ended in SQL and deletes
+/// them from the key-value store (a serving process with sessions in memory drops its copy at
+/// their next use). The caller tells their clients over the back channel.
+pub async fn end_all(app: &App, account_id: &str, now: i64) -> Result<Vec<Ended>, sqlx::Error> {
+    let mut ended = Vec::new();
+    for (id, mut clients) in sessions::find_open_session_clients(&app.db, account_id, now).await? {
+        if !sessions::update_session_ended(&app.db, account_id, &id, now).await? {
+            continue;
+        }
+        let live = app.kv.take(&key_of_id(&id)).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot delete the session");
+            None
+        });
+        if let Some(session) = live.and_then(|raw| serde_json::from_slice::<Session>(&raw).ok()) {
+            for c in session.clients {
+                if !clients.contains(&c) {
+                    clients.push(c);
+                }
+            }
+        }
+        ended.push(Ended { sid_hash: id, clients });
+    }
+    Ok(ended)
 }
 
 /// Ends a session; returns the `Set-Cookie` value that clears the cookie.

@@ -5,12 +5,17 @@ use idp::store::accounts as store;
 use serde_json::json;
 use storage::Db;
 
+use crate::cli::admin::Actor;
+use crate::config::Config;
+
 /// `admin account …`.
 #[derive(Debug, clap::Subcommand)]
 pub enum AccountCommand {
     /// List accounts with their cards, one JSON object per line.
     List,
-    /// Suspend an account: its sign-ins and new tokens are refused.
+    /// Suspend an account: its sign-ins and new tokens are refused, its refresh tokens revoked
+    /// and its sessions ended; each client that got tokens in one of them receives a back-channel
+    /// logout token (the command waits for the deliveries, with their retries).
     Suspend {
         /// Account id.
         account_id: String,
@@ -42,7 +47,13 @@ pub struct RoleArgs {
 }
 
 /// Grants or withdraws a role and audits it.
-async fn change_role(db: &Db, args: RoleArgs, grant: bool, now: i64) -> anyhow::Result<String> {
+async fn change_role(
+    db: &Db,
+    args: RoleArgs,
+    grant: bool,
+    actor: &Actor,
+    now: i64,
+) -> anyhow::Result<String> {
     let RoleArgs { issuer, subscriber_id, role } = args;
     let valid = (1..=32).contains(&role.len())
         && role.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
@@ -57,15 +68,10 @@ async fn change_role(db: &Db, args: RoleArgs, grant: bool, now: i64) -> anyhow::
     if !grant && !changed {
         bail!("the holder of that card has no role {role:?}");
     }
-    let event = if grant { "admin.role.grant" } else { "admin.role.revoke" };
-    let entry = idp::audit::Entry {
-        event: event.into(),
-        outcome: "success".into(),
-        actor: Some("operator".into()),
-        detail: json!({ "issuer": issuer, "subscriber_id": subscriber_id, "role": role, "changed": changed }),
-        ..idp::audit::Entry::default()
-    };
-    idp::audit::record(db, now, &entry).await?;
+    let event = if grant { "role.grant" } else { "role.revoke" };
+    let detail =
+        json!({ "issuer": issuer, "subscriber_id": subscriber_id, "role": role, "changed": changed });
+    actor.audit(db, now, event, None, detail).await?;
     let roles = idp::store::roles::find_roles(db, &issuer, &subscriber_id).await?;
     Ok(json!({ "issuer": issuer, "subscriber_id": subscriber_id, "roles": roles }).to_string())
 }
@@ -77,9 +83,15 @@ pub enum AuditCommand {
     Verify,
 }
 
-/// Runs one `admin account` subcommand.
-pub async fn run_account(cmd: AccountCommand, db: &Db, now: i64) -> anyhow::Result<String> {
-    let (id, status) = match cmd {
+/// Runs one `admin account` subcommand (each change audited); returns what to print.
+pub async fn run_account(
+    cmd: AccountCommand,
+    config: &Config,
+    db: &Db,
+    actor: &Actor,
+    now: i64,
+) -> anyhow::Result<String> {
+    match cmd {
         AccountCommand::List => {
             let mut out = Vec::new();
             for a in store::find_accounts(db).await? {
@@ -88,17 +100,32 @@ pub async fn run_account(cmd: AccountCommand, db: &Db, now: i64) -> anyhow::Resu
                 v["cards"] = serde_json::to_value(cards)?;
                 out.push(v.to_string());
             }
-            return Ok(out.join("\n"));
+            Ok(out.join("\n"))
         }
-        AccountCommand::Suspend { account_id } => (account_id, "suspended"),
-        AccountCommand::Resume { account_id } => (account_id, "active"),
-        AccountCommand::GrantRole(args) => return change_role(db, args, true, now).await,
-        AccountCommand::RevokeRole(args) => return change_role(db, args, false, now).await,
-    };
-    if !store::update_account_status(db, &id, status, now).await? {
-        bail!("no account {id:?}");
+        AccountCommand::Suspend { account_id } => {
+            if store::find_account(db, &account_id).await?.is_none() {
+                bail!("no account {account_id:?}");
+            }
+            let app = crate::startup::idp_app(config, db).await?;
+            let Some(done) = idp::suspension::suspend(&app, &account_id, now).await? else {
+                bail!("no account {account_id:?}");
+            };
+            let mut detail = serde_json::to_value(&done)?;
+            detail["account_id"] = json!(account_id);
+            actor.audit(db, now, "account.suspend", None, detail.clone()).await?;
+            detail["status"] = json!("suspended");
+            Ok(detail.to_string())
+        }
+        AccountCommand::Resume { account_id } => {
+            if !store::update_account_status(db, &account_id, "active", now).await? {
+                bail!("no account {account_id:?}");
+            }
+            actor.audit(db, now, "account.resume", None, json!({ "account_id": account_id })).await?;
+            Ok(json!({ "account_id": account_id, "status": "active" }).to_string())
+        }
+        AccountCommand::GrantRole(args) => change_role(db, args, true, actor, now).await,
+        AccountCommand::RevokeRole(args) => change_role(db, args, false, actor, now).await,
     }
-    Ok(json!({ "account_id": id, "status": status }).to_string())
 }
 
 /// Runs one `admin audit` subcommand.

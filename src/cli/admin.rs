@@ -2,11 +2,80 @@
 
 use std::time::Duration;
 
+use anyhow::bail;
 use idp::keys::{KeyPolicy, Keys, OWNER_IDP, SigningAlg};
 use serde_json::json;
+use storage::Db;
 
 use crate::config::Config;
 use crate::{master_key, startup};
+
+/// `shikaku admin [--actor NAME] …`.
+#[derive(Debug, clap::Args)]
+pub struct AdminArgs {
+    /// Who is acting, as recorded in the audit log with every change (default: the OS user,
+    /// from $USER or $LOGNAME).
+    #[arg(long, global = true, value_name = "NAME")]
+    actor: Option<String>,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+/// The operator running an admin command: every change it makes is audited under this name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(String);
+
+impl Actor {
+    /// `--actor`, else the OS user ($USER, $LOGNAME), else `operator`.
+    pub fn resolve(given: Option<&str>) -> anyhow::Result<Self> {
+        let name = match given {
+            Some(a) => a.trim().to_owned(),
+            None => ["USER", "LOGNAME"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+                .unwrap_or_else(|| "operator".into()),
+        };
+        if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            bail!("--actor must be 1 to 64 characters without control characters");
+        }
+        Ok(Self(name))
+    }
+
+    /// Appends `admin.<event>` (outcome `success` unless given) to the audit log; an entry that
+    /// cannot be written fails the command.
+    pub async fn audit(
+        &self,
+        db: &Db,
+        now: i64,
+        event: &str,
+        client_id: Option<&str>,
+        detail: serde_json::Value,
+    ) -> anyhow::Result<()> {
+        self.audit_outcome(db, now, event, "success", client_id, detail).await
+    }
+
+    /// Like [`Actor::audit`] with an outcome other than `success`.
+    pub async fn audit_outcome(
+        &self,
+        db: &Db,
+        now: i64,
+        event: &str,
+        outcome: &str,
+        client_id: Option<&str>,
+        detail: serde_json::Value,
+    ) -> anyhow::Result<()> {
+        let entry = idp::audit::Entry {
+            event: format!("admin.{event}"),
+            outcome: outcome.into(),
+            actor: Some(self.0.clone()),
+            client_id: client_id.map(str::to_owned),
+            detail,
+            ..idp::audit::Entry::default()
+        };
+        idp::audit::record(db, now, &entry).await?;
+        Ok(())
+    }
+}
 
 /// Operator commands.
 #[derive(Debug, clap::Subcommand)]
@@ -55,49 +124,59 @@ fn parse_alg(s: &str) -> Result<SigningAlg, String> {
     SigningAlg::from_name(s).ok_or_else(|| format!("unknown algorithm {s:?}: use ES256, RS256 or PS256"))
 }
 
-/// The idp key set of the configured database.
-async fn open_keys(config: &Config) -> anyhow::Result<Keys> {
-    let db = startup::open_database(config).await?;
-    let master = master_key::resolve(config, &db).await?;
+/// The idp key set of the database.
+async fn open_keys(config: &Config, db: &Db) -> anyhow::Result<Keys> {
+    let master = master_key::resolve(config, db).await?;
     let policy = KeyPolicy {
         publish_lead: Duration::from_secs(config.key_publish_lead_secs),
         retention: Duration::from_secs(config.key_retention_secs),
     };
-    Ok(Keys::open(db, OWNER_IDP, master, policy).await?)
+    Ok(Keys::open(db.clone(), OWNER_IDP, master, policy).await?)
 }
 
 /// Runs one `admin` subcommand.
-pub async fn run(cmd: AdminCommand, config: &Config) -> anyhow::Result<()> {
+pub async fn run(args: AdminArgs, config: &Config) -> anyhow::Result<()> {
+    let actor = Actor::resolve(args.actor.as_deref())?;
     let now = idp::app::now();
-    let db_command = |cmd: &AdminCommand| !matches!(cmd, AdminCommand::Keys(_));
-    if db_command(&cmd) {
-        let db = startup::open_database(config).await?;
-        db.migrate().await?;
-        let out = match cmd {
-            AdminCommand::Client(c) => crate::cli::clients::run(*c, &db, &config.signing_algs, now).await,
-            AdminCommand::Ca(c) => crate::cli::trust::run_ca(c, &db, now).await,
-            AdminCommand::Crl(c) => {
-                crate::cli::trust::run_crl(c, &db, startup::crl_fetch_config(config), now).await
-            }
-            AdminCommand::Account(c) => crate::cli::accounts::run_account(c, &db, now).await,
-            AdminCommand::Audit(c) => crate::cli::accounts::run_audit(c, &db).await,
-            AdminCommand::Import(cmd) => crate::cli::import::run(cmd, config).await.map(|()| String::new()),
-            AdminCommand::Document(c) => crate::cli::documents::run(c, config, &db, now).await,
-            AdminCommand::Keys(_) => Ok(String::new()),
-        };
-        db.close().await;
-        let out = out?;
-        if !out.is_empty() {
-            println!("{out}");
-        }
-        return Ok(());
+    if let AdminCommand::Import(cmd) = args.command {
+        return crate::cli::import::run(cmd, config, &actor).await;
     }
+    let db = startup::open_database(config).await?;
+    db.migrate().await?;
+    let out = match args.command {
+        AdminCommand::Client(c) => crate::cli::clients::run(*c, &db, &config.signing_algs, &actor, now).await,
+        AdminCommand::Ca(c) => crate::cli::trust::run_ca(c, &db, &actor, now).await,
+        AdminCommand::Crl(c) => {
+            crate::cli::trust::run_crl(c, &db, startup::crl_fetch_config(config), &actor, now).await
+        }
+        AdminCommand::Account(c) => crate::cli::accounts::run_account(c, config, &db, &actor, now).await,
+        AdminCommand::Audit(c) => crate::cli::accounts::run_audit(c, &db).await,
+        AdminCommand::Document(c) => crate::cli::documents::run(c, config, &db, &actor, now).await,
+        AdminCommand::Keys(c) => run_keys(c, config, &db, &actor, now).await,
+        AdminCommand::Import(_) => Ok(String::new()),
+    };
+    db.close().await;
+    let out = out?;
+    if !out.is_empty() {
+        println!("{out}");
+    }
+    Ok(())
+}
+
+/// Runs one `admin keys` subcommand; returns what to print.
+async fn run_keys(
+    cmd: KeysCommand,
+    config: &Config,
+    db: &Db,
+    actor: &Actor,
+    now: i64,
+) -> anyhow::Result<String> {
+    let keys = open_keys(config, db).await?;
+    let mut out = Vec::new();
     match cmd {
-        AdminCommand::Keys(KeysCommand::List) => {
-            let keys = open_keys(config).await?;
+        KeysCommand::List => {
             for (record, state) in keys.list(now).await? {
-                println!(
-                    "{}",
+                out.push(
                     json!({
                         "kid": record.kid,
                         "alg": record.alg,
@@ -105,24 +184,25 @@ pub async fn run(cmd: AdminCommand, config: &Config) -> anyhow::Result<()> {
                         "created_at": record.created_at,
                         "signs_from": record.signs_from,
                     })
+                    .to_string(),
                 );
             }
         }
-        AdminCommand::Keys(KeysCommand::Rotate { alg }) => {
-            let keys = open_keys(config).await?;
+        KeysCommand::Rotate { alg } => {
             let algs = alg.map_or_else(|| config.signing_algs.clone(), |a| vec![a]);
             // On a database that has never started, the first key must exist before a successor.
             keys.ensure(&algs, now).await?;
             for alg in algs {
                 let record = keys.rotate(alg, now).await?;
                 tracing::info!(kid = %record.kid, alg = %record.alg, signs_from = record.signs_from, "rotated signing key");
-                println!(
-                    "{}",
+                let detail = json!({ "kid": record.kid, "alg": record.alg, "signs_from": record.signs_from });
+                actor.audit(db, now, "keys.rotate", None, detail).await?;
+                out.push(
                     json!({ "kid": record.kid, "alg": record.alg, "state": "next", "signs_from": record.signs_from })
+                        .to_string(),
                 );
             }
         }
-        _ => {}
     }
-    Ok(())
+    Ok(out.join("\n"))
 }

@@ -7,6 +7,8 @@ use idp::store::clients as store;
 use serde_json::json;
 use storage::Db;
 
+use crate::cli::admin::Actor;
+
 /// `admin client …`.
 #[derive(Debug, clap::Subcommand)]
 pub enum ClientCommand {
@@ -256,11 +258,32 @@ fn show(c: &Client, secret: Option<&str>) -> String {
     v.to_string()
 }
 
-/// Runs one `admin client` subcommand; returns what to print.
+/// The settings of a client as the audit log keeps them (no secret, no timestamps).
+fn settings(c: &Client) -> serde_json::Map<String, serde_json::Value> {
+    let mut v = match serde_json::to_value(c) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    v.remove("created_at");
+    v.remove("updated_at");
+    v.remove("client_id");
+    v
+}
+
+/// The settings that differ between two versions of a client, with their new values.
+fn changes(before: &Client, after: &Client) -> serde_json::Value {
+    let old = settings(before);
+    let changed: serde_json::Map<_, _> =
+        settings(after).into_iter().filter(|(k, v)| old.get(k) != Some(v)).collect();
+    serde_json::Value::Object(changed)
+}
+
+/// Runs one `admin client` subcommand (each change audited); returns what to print.
 pub async fn run(
     cmd: ClientCommand,
     db: &Db,
     signing_algs: &[SigningAlg],
+    actor: &Actor,
     now: i64,
 ) -> anyhow::Result<String> {
     match cmd {
@@ -291,7 +314,11 @@ pub async fn run(
             let secret = c.auth_method.uses_secret().then(idp::ids::new_secret);
             c.secret_hash = secret.as_deref().map(idp::ids::hash);
             match store::create_client(db, &c).await {
-                Ok(()) => Ok(show(&c, secret.as_deref())),
+                Ok(()) => {
+                    let detail = serde_json::Value::Object(settings(&c));
+                    actor.audit(db, now, "client.add", Some(&client_id), detail).await?;
+                    Ok(show(&c, secret.as_deref()))
+                }
                 Err(e) if matches!(&e, sqlx::Error::Database(d) if d.is_unique_violation()) => {
                     bail!("client {client_id:?} already exists")
                 }
@@ -312,6 +339,7 @@ pub async fn run(
             let mut c = store::find_client(db, &client_id)
                 .await?
                 .with_context(|| format!("no client {client_id:?}"))?;
+            let before = c.clone();
             let had_secret = c.auth_method.uses_secret();
             apply(&mut c, fields, signing_algs)?;
             c.updated_at = now;
@@ -322,13 +350,18 @@ pub async fn run(
             if !c.auth_method.uses_secret() {
                 c.secret_hash = None;
             }
-            store::update_client(db, &c).await?;
+            if !store::update_client(db, &c).await? {
+                bail!("no client {client_id:?}");
+            }
+            let detail = json!({ "changed": changes(&before, &c), "new_secret": secret.is_some() });
+            actor.audit(db, now, "client.update", Some(&client_id), detail).await?;
             Ok(show(&c, secret.as_deref()))
         }
         ClientCommand::Delete { client_id } => {
             if !store::delete_client(db, &client_id).await? {
                 bail!("no client {client_id:?}");
             }
+            actor.audit(db, now, "client.delete", Some(&client_id), json!({})).await?;
             Ok(json!({ "deleted": client_id }).to_string())
         }
         ClientCommand::RotateSecret { client_id } => {
@@ -341,7 +374,10 @@ pub async fn run(
             let secret = idp::ids::new_secret();
             c.secret_hash = Some(idp::ids::hash(&secret));
             c.updated_at = now;
-            store::update_client(db, &c).await?;
+            if !store::update_client(db, &c).await? {
+                bail!("no client {client_id:?}");
+            }
+            actor.audit(db, now, "client.rotate_secret", Some(&client_id), json!({})).await?;
             Ok(json!({ "client_id": client_id, "client_secret": secret }).to_string())
         }
     }

@@ -10,6 +10,7 @@ use portal::store::documents::update_document_revoked;
 use serde_json::json;
 use storage::Db;
 
+use crate::cli::admin::Actor;
 use crate::config::Config;
 use crate::{master_key, startup};
 
@@ -68,8 +69,14 @@ fn request(a: &IssueArgs) -> anyhow::Result<Request> {
     }
 }
 
-/// Runs one `admin document` command; returns what to print.
-pub async fn run(cmd: DocumentCommand, config: &Config, db: &Db, now: i64) -> anyhow::Result<String> {
+/// Runs one `admin document` command (each change audited); returns what to print.
+pub async fn run(
+    cmd: DocumentCommand,
+    config: &Config,
+    db: &Db,
+    actor: &Actor,
+    now: i64,
+) -> anyhow::Result<String> {
     match cmd {
         DocumentCommand::Issue(args) => {
             let request = request(&args)?;
@@ -81,6 +88,9 @@ pub async fn run(cmd: DocumentCommand, config: &Config, db: &Db, now: i64) -> an
                 documents::issue(db, &service.signer, request, &args.registration_number, now).await?;
             let pdf = service.pdf(&issued).map_err(|e| anyhow::anyhow!("{e}"))?;
             std::fs::write(&args.out, pdf).with_context(|| format!("cannot write {}", args.out.display()))?;
+            let detail = json!({ "id": issued.record.id, "kind": issued.record.kind,
+                                 "registration_number": args.registration_number });
+            actor.audit(db, now, "document.issue", None, detail).await?;
             Ok(json!({
                 "id": issued.record.id,
                 "kind": issued.record.kind,
@@ -94,7 +104,12 @@ pub async fn run(cmd: DocumentCommand, config: &Config, db: &Db, now: i64) -> an
                 bail!("--reason must not be empty");
             }
             match update_document_revoked(db, &id, reason.trim(), now).await {
-                Ok(()) => Ok(json!({ "id": id, "revoked_at": now, "reason": reason.trim() }).to_string()),
+                Ok(()) => {
+                    actor
+                        .audit(db, now, "document.revoke", None, json!({ "id": id, "reason": reason.trim() }))
+                        .await?;
+                    Ok(json!({ "id": id, "revoked_at": now, "reason": reason.trim() }).to_string())
+                }
                 Err(StoreError::NotFound) => bail!("no document with id {id:?}"),
                 Err(e) => Err(e.into()),
             }

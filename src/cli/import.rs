@@ -11,6 +11,7 @@ use idp::store::identities::{Identity, upsert_identities};
 use indicatif::{ProgressBar, ProgressStyle};
 use portal::import::{self, Encoding, Options, Report};
 
+use crate::cli::admin::Actor;
 use crate::config::Config;
 use crate::startup;
 
@@ -41,8 +42,9 @@ fn parse_encoding(s: &str) -> Result<Encoding, String> {
     s.parse()
 }
 
-/// Runs one import.
-pub async fn run(cmd: ImportCommand, config: &Config) -> anyhow::Result<()> {
+/// Runs one import; one audit entry records what it wrote (a dry run writes nothing and is not
+/// audited).
+pub async fn run(cmd: ImportCommand, config: &Config, actor: &Actor) -> anyhow::Result<()> {
     let (kind, args) = match &cmd {
         ImportCommand::Attendance(a) => ("attendance", a),
         ImportCommand::Registry(a) => ("registry", a),
@@ -76,6 +78,22 @@ pub async fn run(cmd: ImportCommand, config: &Config) -> anyhow::Result<()> {
         }
     };
     bar.finish_and_clear();
+    if let Ok(r) = &result
+        && !r.dry_run
+    {
+        let outcome = if r.errors.is_empty() { "success" } else { "rows_rejected" };
+        let file = args.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let detail = serde_json::json!({
+            "file": file, "encoding": r.encoding.to_string(), "rows": r.rows, "inserted": r.inserted,
+            "updated": r.updated, "unchanged": r.unchanged, "rejected": r.errors.len(),
+        });
+        let audited =
+            actor.audit_outcome(&db, opts.now, &format!("import.{kind}"), outcome, None, detail).await;
+        if let Err(e) = audited {
+            db.close().await;
+            return Err(e);
+        }
+    }
     db.close().await;
     let report = result.with_context(|| args.file.display().to_string())?;
     for e in &report.errors {

@@ -6,6 +6,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use storage::Db;
 
+use crate::cli::admin::Actor;
+
 /// `admin ca …`.
 #[derive(Debug, clap::Subcommand)]
 pub enum CaCommand {
@@ -49,8 +51,8 @@ pub enum CrlCommand {
     Sources,
 }
 
-/// Runs one `admin ca` subcommand; returns what to print.
-pub async fn run_ca(cmd: CaCommand, db: &Db, now: i64) -> anyhow::Result<String> {
+/// Runs one `admin ca` subcommand (each change audited); returns what to print.
+pub async fn run_ca(cmd: CaCommand, db: &Db, actor: &Actor, now: i64) -> anyhow::Result<String> {
     match cmd {
         CaCommand::Add { files, purpose } => {
             let mut out = Vec::new();
@@ -72,6 +74,10 @@ pub async fn run_ca(cmd: CaCommand, db: &Db, now: i64) -> anyhow::Result<String>
                         purpose: purpose.clone(),
                     };
                     let added = store::create_ca(db, &ca).await?;
+                    if added {
+                        let detail = json!({ "fingerprint": fingerprint, "subject": cert.subject, "purpose": purpose });
+                        actor.audit(db, now, "ca.add", None, detail).await?;
+                    }
                     out.push(
                         json!({ "fingerprint": fingerprint, "subject": cert.subject, "purpose": purpose, "added": added })
                             .to_string(),
@@ -92,19 +98,24 @@ pub async fn run_ca(cmd: CaCommand, db: &Db, now: i64) -> anyhow::Result<String>
                 .join("\n"))
         }
         CaCommand::Remove { fingerprint } => {
-            if !store::delete_ca(db, &fingerprint.to_ascii_lowercase()).await? {
+            let fp = fingerprint.to_ascii_lowercase();
+            let subject =
+                store::find_cas(db).await?.into_iter().find(|c| c.fingerprint == fp).map(|c| c.subject);
+            if !store::delete_ca(db, &fp).await? {
                 bail!("no trusted CA with fingerprint {fingerprint}");
             }
+            actor.audit(db, now, "ca.remove", None, json!({ "fingerprint": fp, "subject": subject })).await?;
             Ok(json!({ "removed": fingerprint }).to_string())
         }
     }
 }
 
-/// Runs one `admin crl` subcommand; returns what to print.
+/// Runs one `admin crl` subcommand (each change audited); returns what to print.
 pub async fn run_crl(
     cmd: CrlCommand,
     db: &Db,
     fetch: idp::crl_fetch::FetchConfig,
+    actor: &Actor,
     now: i64,
 ) -> anyhow::Result<String> {
     match cmd {
@@ -121,6 +132,11 @@ pub async fn run_crl(
                 let f = idp::crl_fetch::store_verified(db, &cas, &bytes, &source, now)
                     .await
                     .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                if f.stored {
+                    let detail = json!({ "issuer": f.issuer, "this_update": f.this_update,
+                                         "next_update": f.next_update, "entries": f.entries, "source": source });
+                    actor.audit(db, now, "crl.add", None, detail).await?;
+                }
                 out.push(
                     json!({ "issuer": f.issuer, "entries": f.entries, "this_update": f.this_update,
                             "next_update": f.next_update, "stored": f.stored })
@@ -132,18 +148,26 @@ pub async fn run_crl(
         CrlCommand::Refresh => {
             let fetcher = idp::crl_fetch::CrlFetcher::new(fetch)?;
             let mut out = Vec::new();
-            let mut failed = 0;
+            let (mut fetched, mut errors) = (Vec::new(), Vec::new());
             for (url, outcome) in fetcher.refresh(db, now).await? {
                 out.push(match outcome {
-                    Ok(f) => json!({ "url": url, "issuer": f.issuer, "this_update": f.this_update,
-                                     "next_update": f.next_update, "entries": f.entries, "stored": f.stored })
-                    .to_string(),
+                    Ok(f) => {
+                        fetched.push(json!({ "url": url, "issuer": f.issuer, "stored": f.stored }));
+                        json!({ "url": url, "issuer": f.issuer, "this_update": f.this_update,
+                                "next_update": f.next_update, "entries": f.entries, "stored": f.stored })
+                        .to_string()
+                    }
                     Err(e) => {
-                        failed += 1;
+                        errors.push(json!({ "url": url, "error": e.code() }));
                         json!({ "url": url, "error": e.code(), "detail": e.to_string() }).to_string()
                     }
                 });
             }
+            // Each source's last attempt (and any CRL stored) changed: one entry per refresh.
+            let failed = errors.len();
+            let outcome = if failed == 0 { "success" } else { "fetch_failed" };
+            let detail = json!({ "fetched": fetched, "failed": errors });
+            actor.audit_outcome(db, now, "crl.refresh", outcome, None, detail).await?;
             if failed > 0 {
                 println!("{}", out.join("\n"));
                 bail!("{failed} CRL fetch(es) failed");

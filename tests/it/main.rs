@@ -1,6 +1,7 @@
 //! End-to-end tests of the `shikaku` binary: configuration, start-up failures, serving on both
 //! storage backends, shutdown, migrations and admin commands.
 
+mod audit_cli;
 mod cli;
 mod demo;
 mod documents_cli;

@@ -1,7 +1,8 @@
-//! RFC 8705 §2.1 `tls_client_auth`: a relying party authenticates at the token endpoint with a
-//! TLS client certificate whose subject DN equals the registered `tls_subject_dn` exactly and
-//! which chains to a CA added with `admin ca add --purpose client` (generic profile: keyUsage
-//! digitalSignature, clientAuth if an EKU is present, validity, chain, CRL).
+//! RFC 8705 §2.1 `tls_client_auth`: a relying party authenticates (token, introspection,
+//! revocation and PAR endpoints) with a TLS client certificate whose subject DN equals the
+//! registered `tls_subject_dn` exactly and which chains to a CA added with
+//! `admin ca add --purpose client` (generic profile: keyUsage digitalSignature, clientAuth if an
+//! EKU is present, validity, chain, CRL).
 
 use std::net::SocketAddr;
 

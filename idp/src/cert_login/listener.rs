@@ -244,14 +244,18 @@ impl axum::extract::connect_info::Connected<IncomingStream<'_, TlsListener>> for
     }
 }
 
-/// The router of the mTLS listener: certificate sign-in and the token endpoint for
-/// `tls_client_auth` clients (the `mtls_endpoint_aliases` of discovery). Serve it with
+/// The router of the mTLS listener: certificate sign-in and the endpoints with client
+/// authentication (token, introspection, revocation, PAR) for `tls_client_auth` clients (the
+/// `mtls_endpoint_aliases` of discovery). Serve it with
 /// `into_make_service_with_connect_info::<PeerInfo>()`.
 pub fn router(app: Arc<App>, public_url: &str, templates: Arc<Templates>, probes: Probes) -> Router {
     let site = Site::new("idp-mtls", public_url);
     let routes = Router::new()
         .route("/login/certificate/tls", get(certificate))
         .route("/token", post(crate::token::token))
+        .route("/introspect", post(crate::introspect::introspect))
+        .route("/revoke", post(crate::introspect::revoke))
+        .route("/par", post(crate::par::push))
         .with_state(AppState(app));
     web::service::wrap(routes, site, templates, probes)
 }

@@ -114,3 +114,15 @@ pub async fn update_client_revoked(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Revokes every refresh token of an account (suspension); returns how many were still
+/// unrevoked.
+pub async fn update_account_revoked(db: &Db, account_id: &str, now: i64) -> Result<u64, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL")
+            .bind(account_id)
+            .bind(now)
+            .execute(db.pool())
+            .await?;
+    Ok(done.rows_affected())
+}

@@ -70,3 +70,40 @@ pub async fn update_session_ended(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Records the clients that received tokens in a session.
+pub async fn update_session_clients(db: &Db, id: &str, clients: &[String]) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sessions SET clients = $2 WHERE id = $1")
+        .bind(id)
+        .bind(json(&clients))
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Whether a session has been marked ended (false for an unknown one).
+pub async fn find_session_ended(db: &Db, id: &str) -> Result<bool, sqlx::Error> {
+    let ended: Option<(Option<i64>,)> = sqlx::query_as("SELECT ended_at FROM sessions WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(ended.is_some_and(|(at,)| at.is_some()))
+}
+
+/// The sessions of an account not yet ended and within their absolute timeout, as their ids and
+/// the clients recorded for them.
+pub async fn find_open_session_clients(
+    db: &Db,
+    account_id: &str,
+    now: i64,
+) -> Result<Vec<(String, Vec<String>)>, sqlx::Error> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT id, clients FROM sessions WHERE account_id = $1 AND ended_at IS NULL AND expires_at > $2 \
+         ORDER BY created_at",
+    )
+    .bind(account_id)
+    .bind(now)
+    .fetch_all(db.pool())
+    .await?;
+    rows.into_iter().map(|(id, clients)| Ok((id, from_json(&clients)?))).collect()
+}

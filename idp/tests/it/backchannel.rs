@@ -1,5 +1,6 @@
 //! Back-channel logout: a real relying-party listener receives the logout token after an
-//! RP-initiated logout; a failing one is retried and every attempt audited.
+//! RP-initiated logout and after the account's suspension; a failing one is retried and every
+//! attempt audited.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,6 +23,7 @@ storage::each_backend!(
     logout_token_reaches_the_rp,
     failing_rp_is_retried_and_audited,
     new_sign_in_revokes_the_previous_session,
+    suspending_the_account_ends_its_sessions,
 );
 
 const RP: &str = "bcl-rp";
@@ -223,4 +225,99 @@ async fn new_sign_in_revokes_the_previous_session(env: TestEnv) {
         .collect();
     assert_eq!(revoked, ["replaced_by_sign_in"]);
     until_audited(&live, "success").await;
+}
+
+/// The idp as another process on the same database sees it (an admin command): its own
+/// in-memory store when the server keeps sessions in memory, the same Redis otherwise.
+async fn admin_process(live: &Live) -> Arc<idp::App> {
+    let kv: Arc<dyn storage::Kv> = if live.env.kv.backend() == "memory" {
+        Arc::new(storage::kv::MemoryKv::new())
+    } else {
+        live.env.kv.clone()
+    };
+    let probes = web::ops::Probes { db: live.env.db.db.clone(), kv, metrics: web::metrics::recorder() };
+    let config = idp::IdpConfig {
+        signing_algs: vec![idp::keys::SigningAlg::ES256, idp::keys::SigningAlg::RS256],
+        ..idp::IdpConfig::new(&live.base)
+    };
+    let templates = Arc::new(web::Templates::load().unwrap());
+    idp::build(config, probes, templates, live.master.clone()).await.unwrap().1
+}
+
+async fn suspending_the_account_ends_its_sessions(env: TestEnv) {
+    let live = Live::start(env).await;
+    let (uri, mut received, _) = rp_listener(StatusCode::OK).await;
+    let mut c = live::client(RP, AuthMethod::ClientSecretBasic);
+    c.backchannel_logout_uri = Some(uri);
+    c.grant_types.push(idp::clients::GrantType::RefreshToken);
+    c.scopes.push("offline_access".into());
+    live::register(&live.env.db.db, c).await;
+    let b = browser();
+    let (code, verifier) = live::code_in(&live, &b, RP, "openid offline_access", &[]).await;
+    let (status, tokens) = post_as(
+        &live,
+        "/token",
+        RP,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let refresh_token = tokens["refresh_token"].as_str().expect("offline access").to_owned();
+    let id_claims =
+        live.app.keys.verify_jws(tokens["id_token"].as_str().unwrap(), "JWT", idp::app::now()).await.unwrap();
+    let accounts = idp::store::accounts::find_accounts(&live.env.db.db).await.unwrap();
+    assert_eq!(accounts.len(), 1);
+    let account_id = accounts[0].id.clone();
+
+    // The suspension runs in another process, which cannot reach the server's memory.
+    let admin = admin_process(&live).await;
+    let done = idp::suspension::suspend(&admin, &account_id, idp::app::now()).await.unwrap().unwrap();
+    assert_eq!(done.refresh_tokens_revoked, 1);
+    assert_eq!(done.sessions_ended, [id_claims["sid"].as_str().unwrap()]);
+    assert_eq!(
+        done.backchannel_logout,
+        [idp::backchannel::Delivery { client_id: RP.into(), delivered: true }]
+    );
+    let token = tokio::time::timeout(Duration::from_secs(30), received.recv()).await.unwrap().unwrap();
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert_eq!(
+        (&claims["sid"], &claims["sub"], &claims["aud"]),
+        (&id_claims["sid"], &id_claims["sub"], &id_claims["aud"])
+    );
+    assert!(idp::suspension::suspend(&admin, "no-such-account", idp::app::now()).await.unwrap().is_none());
+
+    // The browser's session is over at the server: prompt=none says login_required.
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("response_type", "code"),
+            ("client_id", RP),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("prompt", "none"),
+            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            ("code_challenge_method", "S256"),
+        ])
+        .finish();
+    let res = b.get(format!("{}?{query}", live.url("/authorize"))).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(query_param(&live::location(&res), "error").as_deref(), Some("login_required"));
+    // The refresh token is revoked.
+    let (status, body) =
+        post_as(&live, "/token", RP, &[("grant_type", "refresh_token"), ("refresh_token", &refresh_token)])
+            .await;
+    assert_eq!(status, 400);
+    insta::assert_snapshot!(body.to_string(), @r#"{"error":"invalid_grant","error_description":"refresh token was revoked"}"#);
+    // And the card signs in no more.
+    let (status, body) = live::card_sign_in(&live, &browser(), "/login", "doctor-auth").await;
+    assert_eq!(status, 403);
+    insta::assert_snapshot!(body.to_string(), @r#"{"code":"account_suspended","detail":"this account is suspended","status":403,"title":"Account suspended","type":"/problems/account-suspended"}"#);
+    until_audited(&live, "success").await;
+    let audit = idp::audit::verify(&live.env.db.db).await.unwrap();
+    assert_eq!(audit.broken, None);
 }

@@ -25,6 +25,8 @@ pub struct Live {
     pub base: String,
     pub app: Arc<App>,
     pub env: TestEnv,
+    /// The master key of its signing keys (another process on the same database needs it).
+    pub master: MasterKey,
 }
 
 pub const CLIENT_ID: &str = "regional-network";
@@ -61,7 +63,8 @@ impl Live {
             signing_algs: vec![SigningAlg::ES256, SigningAlg::RS256],
             ..IdpConfig::new(&base)
         });
-        let (router, app) = idp::build(config, probes, templates, MasterKey::generate().0).await.unwrap();
+        let master = MasterKey::generate().0;
+        let (router, app) = idp::build(config, probes, templates, master.clone()).await.unwrap();
         let db = &env.db.db;
         for der in pki().ca_certificates() {
             let cert = hpki::HpkiCertificate::parse(der).unwrap();
@@ -91,7 +94,7 @@ impl Live {
         tokio::spawn(async move {
             axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
         });
-        Live { base, app, env }
+        Live { base, app, env, master }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -8,6 +8,7 @@ mod browser;
 mod card_page;
 mod certificate;
 mod client_jwt;
+mod errors;
 mod keys;
 mod license;
 mod lifecycle;

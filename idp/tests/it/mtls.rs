@@ -22,7 +22,8 @@ use crate::live::{self, Live, browser, location, pki};
 
 storage::each_backend!(
     mtls_listener_signs_in_with_the_card_certificate,
-    tls_client_auth_at_the_token_endpoint
+    tls_client_auth_at_the_token_endpoint,
+    tls_client_auth_at_introspection_revocation_and_par,
 );
 
 /// A self-signed P-256 server certificate for 127.0.0.1, as (certificate PEM, key PEM).
@@ -233,7 +234,10 @@ fn escaped(pem: &str) -> String {
         .collect()
 }
 
-async fn tls_client_auth_at_the_token_endpoint(env: TestEnv) {
+/// A live idp with its mTLS listener (also trusting 127.0.0.1 as a proxy) and a registered
+/// `tls_client_auth` client `mtls-rp`; returns the idp, the listener's base URL and the client's
+/// certificate.
+async fn mtls_relying_party(env: TestEnv) -> (Live, String, hpki::testpki::Issued) {
     let (cert, key) = server_identity();
     let tls = listener::server_config(cert.as_bytes(), key.as_bytes()).unwrap();
     let tls_listener = listener::bind("127.0.0.1:0".parse().unwrap(), tls).await.unwrap();
@@ -278,6 +282,12 @@ async fn tls_client_auth_at_the_token_endpoint(env: TestEnv) {
     let mut client = live::client("mtls-rp", AuthMethod::TlsClientAuth);
     client.tls_subject_dn = Some(subject);
     live::register(db, client).await;
+    (live, mtls_base, rp)
+}
+
+async fn tls_client_auth_at_the_token_endpoint(env: TestEnv) {
+    let (live, mtls_base, rp) = mtls_relying_party(env).await;
+    let db = &live.env.db.db;
 
     let meta: serde_json::Value =
         reqwest::get(live.url("/.well-known/openid-configuration")).await.unwrap().json().await.unwrap();
@@ -325,4 +335,100 @@ async fn tls_client_auth_at_the_token_endpoint(env: TestEnv) {
     live.app.trust.invalidate().await;
     let (status, _) = token(tls_client(rp_identity(), false), format!("{mtls_base}/token")).await;
     assert_eq!(status, 401);
+}
+
+async fn tls_client_auth_at_introspection_revocation_and_par(env: TestEnv) {
+    let (live, mtls_base, rp) = mtls_relying_party(env).await;
+    let meta: serde_json::Value =
+        reqwest::get(live.url("/.well-known/openid-configuration")).await.unwrap().json().await.unwrap();
+    for (endpoint, path) in [
+        ("introspection_endpoint", "/introspect"),
+        ("revocation_endpoint", "/revoke"),
+        ("pushed_authorization_request_endpoint", "/par"),
+    ] {
+        assert_eq!(meta["mtls_endpoint_aliases"][endpoint], format!("{mtls_base}{path}"), "{meta}");
+    }
+    for key in ["introspection_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported"]
+    {
+        assert!(meta[key].as_array().unwrap().contains(&"tls_client_auth".into()), "{key}: {meta}");
+    }
+
+    let rp_client = || tls_client(Some((rp.der.clone(), rp.key.clone())), false);
+    let wrong_client = || card_client(Some("doctor-auth"), false);
+    let post = |c: reqwest::Client, path: &str, form: Vec<(&'static str, String)>| {
+        let url = format!("{mtls_base}{path}");
+        async move {
+            let res = c.post(url).form(&form).send().await.unwrap();
+            let status = res.status().as_u16();
+            let www = res.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_owned());
+            (status, www, res.text().await.unwrap())
+        }
+    };
+    let id = || ("client_id", "mtls-rp".to_owned());
+    let (status, _, body) = post(
+        rp_client(),
+        "/token",
+        vec![("grant_type", "client_credentials".into()), id(), ("scope", "hpki".into())],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let access: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let access = access["access_token"].as_str().unwrap().to_owned();
+
+    // Introspection with the client's certificate, on the listener and behind the trusted proxy.
+    let (status, _, body) = post(rp_client(), "/introspect", vec![id(), ("token", access.clone())]).await;
+    assert_eq!(status, 200, "{body}");
+    let info: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((info["active"].as_bool(), info["client_id"].as_str()), (Some(true), Some("mtls-rp")));
+    let res = reqwest::Client::new()
+        .post(live.url("/introspect"))
+        .header("x-ssl-client-cert", escaped(&rp.pem()))
+        .form(&[("client_id", "mtls-rp"), ("token", &access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["active"], true);
+
+    // Another certificate, or none, at each endpoint: invalid_client, 401 with WWW-Authenticate.
+    let par_form = || {
+        vec![
+            id(),
+            ("response_type", "code".into()),
+            ("redirect_uri", live::REDIRECT.into()),
+            ("scope", "openid".into()),
+            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into()),
+            ("code_challenge_method", "S256".into()),
+        ]
+    };
+    for path in ["/introspect", "/revoke", "/par"] {
+        let form = if path == "/par" { par_form() } else { vec![id(), ("token", access.clone())] };
+        for c in [wrong_client(), tls_client(None, false)] {
+            let (status, www, body) = post(c, path, form.clone()).await;
+            assert_eq!((status, www.as_deref()), (401, Some("Basic realm=\"shikaku\"")), "{path}");
+            insta::allow_duplicates! {
+                insta::assert_snapshot!(body, @r#"{"error":"invalid_client","error_description":"client authentication failed"}"#);
+            }
+        }
+    }
+
+    // A pushed request with the certificate, then used at the main origin's /authorize.
+    let (status, _, body) = post(rp_client(), "/par", par_form()).await;
+    assert_eq!(status, 201, "{body}");
+    let pushed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let request_uri = pushed["request_uri"].as_str().unwrap();
+    assert!(request_uri.starts_with(idp::par::URN_PREFIX), "{pushed}");
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([("client_id", "mtls-rp"), ("request_uri", request_uri)])
+        .finish();
+    let res = browser().get(live.url(&format!("/authorize?{query}"))).send().await.unwrap();
+    assert_eq!(res.status(), 303, "to the sign-in page");
+    assert!(location(&res).starts_with("/login"), "{}", location(&res));
+
+    // Revocation with the certificate: the access token is no longer active.
+    let (status, _, body) = post(rp_client(), "/revoke", vec![id(), ("token", access.clone())]).await;
+    assert_eq!((status, body.as_str()), (200, ""));
+    let (status, _, body) = post(rp_client(), "/introspect", vec![id(), ("token", access)]).await;
+    assert_eq!(status, 200);
+    insta::assert_snapshot!(body, @r#"{"active":false}"#);
 }

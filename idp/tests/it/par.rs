@@ -12,6 +12,7 @@ storage::each_backend!(
     request_uri_is_single_use_and_bound_to_its_client,
     par_refuses_bad_requests,
     require_par_refuses_plain_authorize,
+    par_with_an_openidconnect_relying_party,
 );
 
 fn pkce() -> (String, String) {
@@ -215,4 +216,108 @@ async fn require_par_refuses_plain_authorize(env: TestEnv) {
         .await
         .unwrap();
     assert!(live::location(&res).starts_with("/login?request="));
+}
+
+/// Discovery metadata with the PAR endpoint (RFC 9126 §5), which the `openidconnect` crate reads
+/// as additional metadata.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+struct ParMetadata {
+    pushed_authorization_request_endpoint: String,
+    require_pushed_authorization_requests: bool,
+}
+
+impl openidconnect::AdditionalProviderMetadata for ParMetadata {}
+
+type ParProviderMetadata = openidconnect::ProviderMetadata<
+    ParMetadata,
+    openidconnect::core::CoreAuthDisplay,
+    openidconnect::core::CoreClientAuthMethod,
+    openidconnect::core::CoreClaimName,
+    openidconnect::core::CoreClaimType,
+    openidconnect::core::CoreGrantType,
+    openidconnect::core::CoreJweContentEncryptionAlgorithm,
+    openidconnect::core::CoreJweKeyManagementAlgorithm,
+    openidconnect::core::CoreJsonWebKey,
+    openidconnect::core::CoreResponseMode,
+    openidconnect::core::CoreResponseType,
+    openidconnect::core::CoreSubjectIdentifierType,
+>;
+
+/// A relying party written with the `openidconnect` crate, for a client that must use PAR: the
+/// crate discovers the provider, builds the authorization request, exchanges the code and
+/// verifies the ID token. It has no PAR helper (4.1), so the RP pushes the parameters of the
+/// request the crate built itself and sends the browser to the authorization endpoint with
+/// only `client_id` and the `request_uri`.
+async fn par_with_an_openidconnect_relying_party(env: TestEnv) {
+    use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm};
+    use openidconnect::{
+        AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+        PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+    };
+
+    let live = Live::start(env).await;
+    let mut c = live::client("par-rp", AuthMethod::ClientSecretBasic);
+    c.require_par = true;
+    live::register(&live.env.db.db, c).await;
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let meta =
+        ParProviderMetadata::discover_async(IssuerUrl::new(live.base.clone()).unwrap(), &http).await.unwrap();
+    let par_endpoint = meta.additional_metadata().pushed_authorization_request_endpoint.clone();
+    assert_eq!(par_endpoint, live.url("/par"));
+    let authorization_endpoint = meta.authorization_endpoint().url().clone();
+    let client = CoreClient::from_provider_metadata(
+        meta,
+        ClientId::new("par-rp".into()),
+        Some(ClientSecret::new(live::CLIENT_SECRET.into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = client
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_scope(Scope::new("profile".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+
+    // The request the crate built, sent to a require_par client without PAR: refused.
+    let res = browser().get(url.as_str()).send().await.unwrap();
+    assert_eq!(query_param(&live::location(&res), "error").as_deref(), Some("invalid_request"));
+
+    // Pushed instead: its parameters as the form, the client authenticated with Basic.
+    let params: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let res = http
+        .post(&par_endpoint)
+        .basic_auth("par-rp", Some(live::CLIENT_SECRET))
+        .form(&params)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let pushed: serde_json::Value = res.json().await.unwrap();
+    let request_uri = pushed["request_uri"].as_str().unwrap();
+    let mut front = authorization_endpoint;
+    front.query_pairs_mut().append_pair("client_id", "par-rp").append_pair("request_uri", request_uri);
+
+    let back = live::authorize(&live, &browser(), front.as_str(), "doctor-auth").await;
+    assert!(back.starts_with(REDIRECT), "{back}");
+    assert_eq!(query_param(&back, "state").as_deref(), Some(state.secret().as_str()));
+    assert_eq!(query_param(&back, "iss").as_deref(), Some(live.base.as_str()));
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(query_param(&back, "code").unwrap()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .unwrap();
+    let id_verifier =
+        client.id_token_verifier().set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256]);
+    let claims = tokens.id_token().expect("an ID token").claims(&id_verifier, &nonce).expect("it verifies");
+    assert_eq!(claims.audiences()[0].as_str(), "par-rp");
+    assert_eq!(claims.auth_context_ref().map(|a| a.as_str()), Some("phrh"));
+    let info: openidconnect::core::CoreUserInfoClaims = client
+        .user_info(tokens.access_token().clone(), Some(claims.subject().clone()))
+        .unwrap()
+        .request_async(&http)
+        .await
+        .expect("userinfo");
+    assert_eq!(info.name().and_then(|n| n.get(None)).map(|n| n.as_str()), Some("日本　太郎"));
 }
