@@ -2,7 +2,9 @@
 //! configured.
 
 mod account;
+mod audit;
 mod backchannel;
+mod cache;
 mod certificate;
 mod client_jwt;
 mod keys;
