@@ -123,6 +123,8 @@ async fn writer(db: Db, mut rx: tokio::sync::mpsc::UnboundedReceiver<Job>) {
             }
         };
         let mut jobs = vec![first];
+        // Let the requests that are ready run first: their entries join this batch.
+        tokio::task::yield_now().await;
         while jobs.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(job) => jobs.push(job),
@@ -138,6 +140,7 @@ async fn write_batch(db: &Db, jobs: Vec<Job>) {
     let rows: Vec<(i64, &Entry, &str)> = jobs.iter().map(|j| (j.at, &j.entry, j.detail.as_str())).collect();
     match append(db, &rows).await {
         Ok(seqs) => {
+            tracing::debug!(entries = seqs.len(), "audit entries committed");
             for (job, seq) in jobs.into_iter().zip(seqs) {
                 let _ = job.done.send(Ok(seq));
             }
