@@ -102,8 +102,15 @@ pub async fn record(db: &Db, at: i64, entry: &Entry) -> Result<i64, sqlx::Error>
         }
     }
     // Writers keep stopping under us (a runtime shutting down): append here, alone.
-    let seq = append(db, std::slice::from_ref(&(job.at, &job.entry, job.detail.as_str()))).await?;
-    Ok(seq[0])
+    let seqs = append(db, std::slice::from_ref(&(job.at, &job.entry, job.detail.as_str()))).await?;
+    first_seq(seqs)
+}
+
+/// The sequence number of a one-entry append.
+fn first_seq(seqs: Vec<i64>) -> Result<i64, sqlx::Error> {
+    seqs.first()
+        .copied()
+        .ok_or_else(|| sqlx::Error::Protocol("the audit append returned no sequence number".into()))
 }
 
 /// The writer task of one database.
@@ -153,7 +160,7 @@ async fn write_batch(db: &Db, jobs: Vec<Job>) {
         Err(_) => {
             for job in jobs {
                 let result = append(db, &[(job.at, &job.entry, job.detail.as_str())]).await;
-                let _ = job.done.send(result.map(|s| s[0]));
+                let _ = job.done.send(result.and_then(first_seq));
             }
         }
     }
