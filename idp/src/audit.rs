@@ -45,45 +45,193 @@ fn chain_hash(prev: &str, seq: i64, at: i64, e: &Entry, detail: &str) -> String 
     hpki::hex(&h.finalize())
 }
 
-/// Appends an entry (retrying when another writer took the next sequence number).
+/// Most entries appended in one transaction.
+const MAX_BATCH: usize = 256;
+/// Rows per `INSERT` statement (10 parameters each; SQLite allows 999 per statement).
+const ROWS_PER_INSERT: usize = 64;
+/// A writer with nothing to do for this long stops (a new one starts with the next entry).
+const WRITER_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// One entry waiting for the writer, and where to report its sequence number.
+struct Job {
+    at: i64,
+    entry: Entry,
+    detail: String,
+    done: tokio::sync::oneshot::Sender<Result<i64, sqlx::Error>>,
+}
+
+type Writers = std::collections::HashMap<u64, tokio::sync::mpsc::UnboundedSender<Job>>;
+
+fn writers() -> std::sync::MutexGuard<'static, Writers> {
+    static WRITERS: std::sync::OnceLock<std::sync::Mutex<Writers>> = std::sync::OnceLock::new();
+    WRITERS.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Appends an entry and returns its sequence number once it is committed.
+///
+/// Entries of one process go through one writer task per database, which appends whatever has
+/// queued up in one transaction (group commit): it reads the chain head under a write lock
+/// (`BEGIN IMMEDIATE` on SQLite, `LOCK TABLE … SHARE ROW EXCLUSIVE` on PostgreSQL, so that
+/// writers in other processes take turns too), chains the entries, inserts them and commits,
+/// and only then answers each caller. An entry the batch could not take is retried alone, so
+/// its error is its own.
 pub async fn record(db: &Db, at: i64, entry: &Entry) -> Result<i64, sqlx::Error> {
-    let detail = entry.detail.to_string();
-    // Appends from this process take turns: concurrent writers would all read the same last
-    // entry and all but one retry, again and again under load. Other nodes are still handled by
-    // the retry below (the sequence number is the primary key).
-    static APPEND: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _turn = APPEND.lock().await;
-    loop {
-        let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(db.pool())
-            .await?;
-        let (seq, prev) = match last {
-            Some(r) => (r.try_get::<i64, _>("seq")? + 1, r.try_get::<String, _>("hash")?),
-            None => (1, GENESIS.to_owned()),
+    let (done, answer) = tokio::sync::oneshot::channel();
+    let mut job = Job { at, entry: entry.clone(), detail: entry.detail.to_string(), done };
+    for _ in 0..3 {
+        let sender = {
+            let mut writers = writers();
+            match writers.get(&db.id()) {
+                Some(s) if !s.is_closed() => s.clone(),
+                _ => {
+                    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                    writers.insert(db.id(), tx.clone());
+                    tokio::spawn(writer(db.clone(), rx));
+                    tx
+                }
+            }
         };
-        let hash = chain_hash(&prev, seq, at, entry, &detail);
-        let inserted = sqlx::query(
-            "INSERT INTO audit_log (seq, at, event, outcome, actor, client_id, ip, detail, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(seq)
-        .bind(at)
-        .bind(&entry.event)
-        .bind(&entry.outcome)
-        .bind(&entry.actor)
-        .bind(&entry.client_id)
-        .bind(&entry.ip)
-        .bind(&detail)
-        .bind(&prev)
-        .bind(&hash)
-        .execute(db.pool())
-        .await;
-        match inserted {
-            Ok(_) => return Ok(seq),
-            Err(e) if crate::store::is_unique_violation(&e) => continue,
-            Err(e) => return Err(e),
+        match sender.send(job) {
+            Ok(()) => {
+                return answer.await.unwrap_or_else(|_| {
+                    Err(sqlx::Error::Protocol("the audit writer stopped before answering".into()))
+                });
+            }
+            // The writer just stopped (idle): start another.
+            Err(tokio::sync::mpsc::error::SendError(back)) => job = back,
         }
     }
+    // Writers keep stopping under us (a runtime shutting down): append here, alone.
+    let seqs = append(db, std::slice::from_ref(&(job.at, &job.entry, job.detail.as_str()))).await?;
+    first_seq(seqs)
+}
+
+/// The sequence number of a one-entry append.
+fn first_seq(seqs: Vec<i64>) -> Result<i64, sqlx::Error> {
+    seqs.first()
+        .copied()
+        .ok_or_else(|| sqlx::Error::Protocol("the audit append returned no sequence number".into()))
+}
+
+/// The writer task of one database.
+async fn writer(db: Db, mut rx: tokio::sync::mpsc::UnboundedReceiver<Job>) {
+    loop {
+        let first = match tokio::time::timeout(WRITER_IDLE, rx.recv()).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return,
+            Err(_) => {
+                // Idle: deregister, refuse new entries, and finish what slipped in meanwhile.
+                writers().remove(&db.id());
+                rx.close();
+                while let Ok(job) = rx.try_recv() {
+                    write_batch(&db, vec![job]).await;
+                }
+                return;
+            }
+        };
+        let mut jobs = vec![first];
+        // Let the requests that are ready run first: their entries join this batch.
+        tokio::task::yield_now().await;
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        write_batch(&db, jobs).await;
+    }
+}
+
+/// Appends `jobs` in one transaction and answers each; on failure, each alone.
+async fn write_batch(db: &Db, jobs: Vec<Job>) {
+    let rows: Vec<(i64, &Entry, &str)> = jobs.iter().map(|j| (j.at, &j.entry, j.detail.as_str())).collect();
+    match append(db, &rows).await {
+        Ok(seqs) => {
+            tracing::debug!(entries = seqs.len(), "audit entries committed");
+            for (job, seq) in jobs.into_iter().zip(seqs) {
+                let _ = job.done.send(Ok(seq));
+            }
+        }
+        Err(e) if jobs.len() == 1 => {
+            if let Some(job) = jobs.into_iter().next() {
+                let _ = job.done.send(Err(e));
+            }
+        }
+        Err(_) => {
+            for job in jobs {
+                let result = append(db, &[(job.at, &job.entry, job.detail.as_str())]).await;
+                let _ = job.done.send(result.and_then(first_seq));
+            }
+        }
+    }
+}
+
+/// Appends `rows` (time, entry, detail text) in one transaction; returns their sequence numbers.
+/// Retries when another process took the next sequence number (a unique violation).
+async fn append(db: &Db, rows: &[(i64, &Entry, &str)]) -> Result<Vec<i64>, sqlx::Error> {
+    loop {
+        match append_once(db, rows).await {
+            Err(e) if crate::store::is_unique_violation(&e) => continue,
+            other => return other,
+        }
+    }
+}
+
+async fn append_once(db: &Db, rows: &[(i64, &Entry, &str)]) -> Result<Vec<i64>, sqlx::Error> {
+    let mut tx = match db.backend() {
+        storage::Backend::Sqlite => db.pool().begin_with("BEGIN IMMEDIATE").await?,
+        storage::Backend::Postgres => {
+            let mut tx = db.pool().begin().await?;
+            // Writers of every process take turns; readers (`verify`) are not blocked.
+            sqlx::query("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+            tx
+        }
+    };
+    let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *tx)
+        .await?;
+    let (mut seq, mut prev) = match last {
+        Some(r) => (r.try_get::<i64, _>("seq")?, r.try_get::<String, _>("hash")?),
+        None => (0, GENESIS.to_owned()),
+    };
+    let mut seqs = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut sql = String::from(
+            "INSERT INTO audit_log (seq, at, event, outcome, actor, client_id, ip, detail, prev_hash, hash) VALUES ",
+        );
+        let mut chained = Vec::with_capacity(chunk.len());
+        for (i, (at, entry, detail)) in chunk.iter().enumerate() {
+            seq += 1;
+            let hash = chain_hash(&prev, seq, *at, entry, detail);
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            let b = i * 10;
+            sql.push('(');
+            sql.push_str(&(1..=10).map(|n| format!("${}", b + n)).collect::<Vec<_>>().join(", "));
+            sql.push(')');
+            chained.push((seq, std::mem::replace(&mut prev, hash.clone()), hash));
+            seqs.push(seq);
+        }
+        // Only placeholders are formatted into the statement.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for ((at, entry, detail), (seq, prev_hash, hash)) in chunk.iter().zip(chained) {
+            q = q
+                .bind(seq)
+                .bind(*at)
+                .bind(entry.event.clone())
+                .bind(entry.outcome.clone())
+                .bind(entry.actor.clone())
+                .bind(entry.client_id.clone())
+                .bind(entry.ip.clone())
+                .bind((*detail).to_owned())
+                .bind(prev_hash)
+                .bind(hash);
+        }
+        q.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(seqs)
 }
 
 /// Records an entry, logging (not failing) when the database refuses it.

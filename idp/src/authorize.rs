@@ -175,7 +175,7 @@ pub async fn authorize(
 pub(crate) async fn validate_client(app: &App, p: &Params) -> Result<Client, PageError> {
     let client_id =
         p.client_id.as_deref().ok_or(page(StatusCode::BAD_REQUEST, "authorize_error_no_client"))?;
-    let client = client_store::find_client(&app.db, client_id)
+    let client = client_store::find_client_cached(&app.db, client_id)
         .await
         .map_err(PageError::internal)?
         .ok_or(page(StatusCode::BAD_REQUEST, "authorize_error_unknown_client"))?;
@@ -426,7 +426,7 @@ pub async fn resume(
         Ok(None) => return page(StatusCode::BAD_REQUEST, "authorize_error_expired").into_response(),
         Err(e) => return e.into_response(),
     };
-    let client = match client_store::find_client(&app.db, &req.client_id).await {
+    let client = match client_store::find_client_cached(&app.db, &req.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return page(StatusCode::BAD_REQUEST, "authorize_error_unknown_client").into_response(),
         Err(e) => return PageError::internal(e).into_response(),
@@ -448,7 +448,7 @@ pub async fn consent_page(
     let req = load_request(app, &r.request)
         .await?
         .ok_or(page(StatusCode::BAD_REQUEST, "authorize_error_expired"))?;
-    let client = client_store::find_client(&app.db, &req.client_id)
+    let client = client_store::find_client_cached(&app.db, &req.client_id)
         .await
         .map_err(PageError::internal)?
         .ok_or(page(StatusCode::BAD_REQUEST, "authorize_error_unknown_client"))?;
@@ -488,7 +488,7 @@ pub async fn consent_submit(
     let Some(session) = session::current(app, &headers, now).await else {
         return Redirect::to(&format!("/login?request={}", req.id)).into_response();
     };
-    let client = match client_store::find_client(&app.db, &req.client_id).await {
+    let client = match client_store::find_client_cached(&app.db, &req.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return page(StatusCode::BAD_REQUEST, "authorize_error_unknown_client").into_response(),
         Err(e) => return PageError::internal(e).into_response(),

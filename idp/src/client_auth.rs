@@ -86,7 +86,7 @@ pub async fn authenticate(app: &App, headers: &HeaderMap, p: &Presented) -> Resu
             (id, None, AuthMethod::None)
         }
     };
-    let client = store::find_client(&app.db, &client_id)
+    let client = store::find_client_cached(&app.db, &client_id)
         .await
         .map_err(OAuthError::internal)?
         .ok_or_else(invalid_client)?;
@@ -124,7 +124,7 @@ async fn private_key_jwt(app: &App, p: &Presented, assertion: &str) -> Result<Cl
         (None, Some(sub)) => sub.to_owned(),
         (None, None) => return Err(reject("sub is required")),
     };
-    let client = store::find_client(&app.db, &client_id)
+    let client = store::find_client_cached(&app.db, &client_id)
         .await
         .map_err(OAuthError::internal)?
         .ok_or_else(invalid_client)?;

@@ -1,7 +1,6 @@
 //! `GET /jwks`: the public signing keys (RFC 7517), including keys about to sign and keys
 //! recently replaced.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -15,9 +14,9 @@ const CACHE_CONTROL: &str = "public, max-age=300";
 
 /// Handler.
 pub async fn get(State(state): State<AppState>) -> Response {
-    match state.0.keys.jwks(now()).await {
+    match state.0.keys.jwks_text(now()).await {
         Ok(set) => {
-            let mut res = Json(set).into_response();
+            let mut res = set.to_string().into_response();
             let h = res.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));

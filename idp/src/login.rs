@@ -53,7 +53,7 @@ pub async fn page(
     ctx.insert("certificate_login", &app.config.cert_login.enabled());
     if let Some(id) = &q.request
         && let Some(req) = crate::authorize::load_request(app, id).await?
-        && let Ok(Some(c)) = crate::store::clients::find_client(&app.db, &req.client_id).await
+        && let Ok(Some(c)) = crate::store::clients::find_client_cached(&app.db, &req.client_id).await
     {
         ctx.insert("client_name", &c.name);
     }

@@ -103,7 +103,11 @@ impl Default for DbOptions {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    id: u64,
 }
+
+/// Source of [`Db::id`].
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Db {
     /// Opens the database named by `url` and checks that it answers.
@@ -145,7 +149,7 @@ impl Db {
             });
         }
         let pool = pool_options.connect_lazy_with(connect_options);
-        let db = Self { pool, backend };
+        let db = Self { pool, backend, id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed) };
         db.ping().await.map_err(|e| match e {
             DbError::Query(source) => DbError::Connect { url: shown.clone(), source },
             other => other,
@@ -185,6 +189,12 @@ impl Db {
     /// Which engine this is.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// An id unique in this process for this pool (its clones share it), for per-database state
+    /// kept outside the pool (caches, background writers).
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Closes every connection (waits for checked-out ones to return).

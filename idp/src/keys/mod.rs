@@ -12,7 +12,7 @@ mod store;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use storage::Db;
@@ -65,6 +65,20 @@ pub struct KeyPolicy {
     pub retention: Duration,
 }
 
+/// How long the key list read from the database is reused. A key made by another process
+/// (`shikaku admin keys rotate`, another node) is seen within this time; a rotation publishes
+/// its key `publish_lead` before it signs, far longer than this, and an unknown `kid` in a token
+/// to verify reloads the list at once. Keys made through this [`Keys`] are seen at once.
+pub const RECORDS_TTL: Duration = Duration::from_secs(5);
+
+/// The key list as last read, and the JWK Set text last built from it.
+#[derive(Debug, Default)]
+struct Listed {
+    records: Option<(Arc<Vec<KeyRecord>>, Instant)>,
+    /// Published kids and the JWK Set text of exactly those keys.
+    jwks: Option<(Vec<String>, Arc<str>)>,
+}
+
 /// The signing keys of one owner, with decrypted private keys cached in memory.
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -73,6 +87,7 @@ pub struct Keys {
     master: Arc<MasterKey>,
     policy: KeyPolicy,
     cache: Arc<Mutex<HashMap<String, Arc<KeyPair>>>>,
+    listed: Arc<Mutex<Listed>>,
 }
 
 /// Unix seconds of `now`.
@@ -88,7 +103,14 @@ impl Keys {
         master: MasterKey,
         policy: KeyPolicy,
     ) -> Result<Self, KeyError> {
-        let keys = Self { db, owner, master: Arc::new(master), policy, cache: Arc::default() };
+        let keys = Self {
+            db,
+            owner,
+            master: Arc::new(master),
+            policy,
+            cache: Arc::default(),
+            listed: Arc::default(),
+        };
         for record in store::find_keys(&keys.db, owner).await? {
             keys.decrypt(&record)?;
         }
@@ -136,7 +158,29 @@ impl Keys {
         };
         store::create_key(&self.db, &record).await?;
         self.cache().insert(kid, Arc::new(pair));
+        self.forget_records();
         Ok(record)
+    }
+
+    fn listed(&self) -> std::sync::MutexGuard<'_, Listed> {
+        self.listed.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Drops the cached key list: the next use reads the database.
+    pub fn forget_records(&self) {
+        self.listed().records = None;
+    }
+
+    /// The stored keys, from the cache when it is younger than [`RECORDS_TTL`].
+    async fn records(&self) -> Result<Arc<Vec<KeyRecord>>, KeyError> {
+        if let Some((records, at)) = &self.listed().records
+            && at.elapsed() < RECORDS_TTL
+        {
+            return Ok(records.clone());
+        }
+        let records = Arc::new(store::find_keys(&self.db, self.owner).await?);
+        self.listed().records = Some((records.clone(), Instant::now()));
+        Ok(records)
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<KeyPair>>> {
@@ -164,7 +208,7 @@ impl Keys {
 
     /// Every stored key with its state at `now`.
     pub async fn list(&self, now: i64) -> Result<Vec<(KeyRecord, KeyState)>, KeyError> {
-        let records = store::find_keys(&self.db, self.owner).await?;
+        let records = self.records().await?;
         Ok(states(&records, now, secs(self.policy.retention))
             .into_iter()
             .map(|(r, s)| (r.clone(), s))
@@ -183,14 +227,50 @@ impl Keys {
         Ok(serde_json::json!({ "keys": keys }))
     }
 
+    /// [`jwks`](Self::jwks) as JSON text, rebuilt only when the set of published keys changes
+    /// (a rotation, a key reaching the end of its retention).
+    pub async fn jwks_text(&self, now: i64) -> Result<Arc<str>, KeyError> {
+        let records = self.records().await?;
+        let published: Vec<&KeyRecord> = states(&records, now, secs(self.policy.retention))
+            .into_iter()
+            .filter(|(_, s)| s.published())
+            .map(|(r, _)| r)
+            .collect();
+        let kids: Vec<String> = published.iter().map(|r| r.kid.clone()).collect();
+        if let Some((cached, text)) = &self.listed().jwks
+            && *cached == kids
+        {
+            return Ok(text.clone());
+        }
+        let keys: Vec<Value> =
+            published.iter().filter_map(|r| serde_json::from_str(&r.public_jwk).ok()).collect();
+        let text: Arc<str> = serde_json::json!({ "keys": keys }).to_string().into();
+        self.listed().jwks = Some((kids, text.clone()));
+        Ok(text)
+    }
+
     /// The key that signs `alg` tokens at `now`.
     pub async fn signer(&self, alg: SigningAlg, now: i64) -> Result<Arc<KeyPair>, KeyError> {
-        let listed = self.list(now).await?;
-        let (record, _) = listed
-            .iter()
+        let records = self.records().await?;
+        let retention = secs(self.policy.retention);
+        let found = states(&records, now, retention)
+            .into_iter()
             .find(|(r, s)| *s == KeyState::Active && r.alg == alg.name())
-            .ok_or(KeyError::NoActiveKey(alg))?;
-        self.decrypt(record)
+            .map(|(r, _)| r.clone());
+        let record = match found {
+            Some(r) => r,
+            None => {
+                // A key another process just created (a newly configured algorithm).
+                self.forget_records();
+                let records = self.records().await?;
+                states(&records, now, retention)
+                    .into_iter()
+                    .find(|(r, s)| *s == KeyState::Active && r.alg == alg.name())
+                    .map(|(r, _)| r.clone())
+                    .ok_or(KeyError::NoActiveKey(alg))?
+            }
+        };
+        self.decrypt(&record)
     }
 }
 
@@ -223,7 +303,12 @@ impl Keys {
             return Err(KeyError::InvalidToken("wrong typ"));
         }
         let kid = header["kid"].as_str().ok_or(KeyError::InvalidToken("no kid"))?;
-        let listed = self.list(now).await?;
+        let mut listed = self.list(now).await?;
+        if !listed.iter().any(|(r, _)| r.kid == kid) {
+            // Perhaps a key another process created since the list was read.
+            self.forget_records();
+            listed = self.list(now).await?;
+        }
         let (record, _) = listed
             .iter()
             .find(|(r, s)| r.kid == kid && s.published())

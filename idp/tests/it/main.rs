@@ -2,9 +2,11 @@
 //! configured.
 
 mod account;
+mod audit;
 mod backchannel;
 #[path = "../../../portal/tests/it/browser.rs"]
 mod browser;
+mod cache;
 mod card_page;
 mod certificate;
 mod client_jwt;
