@@ -229,6 +229,7 @@ pub async fn import(
         check_ms = timings.check.as_millis(),
         insert_ms = timings.insert.as_millis(),
         commit_ms = timings.commit.as_millis(),
+        longest_write_ms = timings.longest_write.as_millis(),
         "attendance import phases"
     );
     report.errors.sort_by_key(|e| e.line);
@@ -251,6 +252,8 @@ struct Timings {
     insert: Duration,
     /// Committing.
     commit: Duration,
+    /// The longest time one batch held the write (its inserts and commit).
+    longest_write: Duration,
 }
 
 /// What earlier batches learned, so that later ones need not ask again.
@@ -378,9 +381,10 @@ async fn write_batch(
     }
     let inserted = create_attendances(&mut tx, &good, opts.now).await?;
     timings.insert += started.elapsed();
-    let started = Instant::now();
+    let committing = Instant::now();
     tx.commit().await?;
-    timings.commit += started.elapsed();
+    timings.commit += committing.elapsed();
+    timings.longest_write = timings.longest_write.max(started.elapsed());
     // A concurrent writer may have recorded some keys since the look-up: those are unchanged.
     report.inserted += inserted;
     report.unchanged += good.len() as u64 - inserted;
