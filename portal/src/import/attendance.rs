@@ -2,7 +2,6 @@
 //! credits it carries. Columns are documented in `docs/import.md`.
 
 use std::collections::{HashMap, HashSet};
-
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
