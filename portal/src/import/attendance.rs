@@ -2,16 +2,19 @@
 //! credits it carries. Columns are documented in `docs/import.md`.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use sqlx::Connection;
-use storage::Db;
+use sqlx::{AnyConnection, Connection, Executor};
+use storage::{Backend, Db};
 use time::Date;
 
 use crate::credits::{Units, dates};
 use crate::import::input::{Row, Table};
 use crate::import::{ImportError, Options, Report, RowError, registration};
-use crate::store::attendance::{NewAttendance, Status, create_attendances, find_existing_keys};
+use crate::store::attendance::{
+    MAX_KEY, NewAttendance, Status, create_attendances, find_existing_keys, valid_key,
+};
 use crate::store::doctors::find_doctors;
 use crate::store::events::{Credit, Event, create_event, find_events};
 use crate::store::systems::{find_codes, find_systems};
@@ -65,6 +68,41 @@ impl Catalog {
             out.push(Credit { system_id: system.to_owned(), code: code.to_owned(), units });
         }
         Ok(out)
+    }
+}
+
+/// Prefix of the idempotency keys that imports write: `import:` + `record_id`.
+const IMPORT_PREFIX: &str = "import:";
+/// Prefix of a `record_id` that names a stored idempotency key as it is.
+const KEY_PREFIX: &str = "key:";
+/// Longest `record_id` in its plain form.
+pub const MAX_RECORD_ID: usize = 200;
+
+/// The idempotency key a `record_id` names: `key:K` names the key `K` itself (a record written
+/// by another writer, such as a card tap, as the export writes it); anything else `X` names
+/// `import:X`. The inverse of [`record_id`].
+pub fn record_key(record_id: &str) -> Result<String, String> {
+    match record_id.strip_prefix(KEY_PREFIX) {
+        Some(key) if !valid_key(key) => Err(format!(
+            "`{KEY_PREFIX}` must be followed by a record key: 1 to {MAX_KEY} characters, no white space at either end"
+        )),
+        Some(key) => Ok(key.to_owned()),
+        None if record_id.chars().count() > MAX_RECORD_ID => {
+            Err(format!("longer than {MAX_RECORD_ID} characters"))
+        }
+        None => Ok(format!("{IMPORT_PREFIX}{record_id}")),
+    }
+}
+
+/// The `record_id` that names the stored idempotency key `key`: `X` for `import:X` (what the
+/// file that created the record said), `key:K` for any other key `K`, and for an imported
+/// `import:key:…` too, so that [`record_key`] gives `key` back exactly.
+pub fn record_id(key: &str) -> std::borrow::Cow<'_, str> {
+    match key.strip_prefix(IMPORT_PREFIX) {
+        Some(id) if !id.is_empty() && !id.starts_with(KEY_PREFIX) && id.chars().count() <= MAX_RECORD_ID => {
+            std::borrow::Cow::Borrowed(id)
+        }
+        _ => std::borrow::Cow::Owned(format!("{KEY_PREFIX}{key}")),
     }
 }
 
@@ -123,11 +161,8 @@ fn parse_row(row: &Row, catalog: &Catalog) -> Result<Parsed, RowError> {
         }
     };
     let key = match row.opt("record_id") {
-        Some(id) if id.len() > 200 => {
-            return Err(RowError::at(line, "record_id", "longer than 200 characters"));
-        }
-        Some(id) => format!("import:{id}"),
-        None => format!("import:{event_id}/{number}/{}", dates::to_int(date)),
+        Some(id) => record_key(id).map_err(|e| RowError::at(line, "record_id", e))?,
+        None => format!("{IMPORT_PREFIX}{event_id}/{number}/{}", dates::to_int(date)),
     };
     Ok(Parsed {
         line,
@@ -145,6 +180,11 @@ fn parse_row(row: &Row, catalog: &Catalog) -> Result<Parsed, RowError> {
 }
 
 /// Imports attendance records from CSV `data`. `progress` is told how many bytes are done.
+///
+/// The whole import runs on one connection of its own. On SQLite that connection gets a large
+/// page cache (the random-order indexes of `attendances` and `attendance_credits` stay in
+/// memory instead of being read back from the file for each batch) and is closed at the end
+/// rather than returned to the pool with those settings. Durability settings are left alone.
 pub async fn import(
     db: &Db,
     data: &[u8],
@@ -153,13 +193,20 @@ pub async fn import(
 ) -> Result<Report, ImportError> {
     let table = Table::open(data, opts.encoding, REQUIRED, OPTIONAL)?;
     let catalog = Catalog::load(db).await?;
+    let mut conn = db.pool().acquire().await?;
+    if db.backend() == Backend::Sqlite {
+        conn.close_on_drop();
+        (&mut *conn).execute(SQLITE_IMPORT_PRAGMAS).await?;
+    }
     let mut report = Report::new(table.encoding, opts.dry_run);
     let mut state = State::default();
+    let mut timings = Timings::default();
     let mut batch = Vec::with_capacity(opts.batch_size);
     let mut rows = table.rows().peekable();
     while rows.peek().is_some() {
         batch.clear();
         let mut end = 0;
+        let started = Instant::now();
         for row in rows.by_ref().take(opts.batch_size.max(1)) {
             report.rows += 1;
             match row.and_then(|r| {
@@ -170,11 +217,42 @@ pub async fn import(
                 Err(e) => report.errors.push(e),
             }
         }
-        write_batch(db, &mut batch, opts, &mut state, &mut report).await?;
+        timings.parse += started.elapsed();
+        write_batch(&mut conn, &mut batch, opts, &mut state, &mut report, &mut timings).await?;
         progress(end);
     }
+    tracing::debug!(
+        rows = report.rows,
+        parse_ms = timings.parse.as_millis(),
+        look_up_ms = timings.look_up.as_millis(),
+        check_ms = timings.check.as_millis(),
+        insert_ms = timings.insert.as_millis(),
+        commit_ms = timings.commit.as_millis(),
+        longest_write_ms = timings.longest_write.as_millis(),
+        "attendance import phases"
+    );
     report.errors.sort_by_key(|e| e.line);
     Ok(report)
+}
+
+/// Set on the import's own SQLite connection: 256 MiB of page cache, temporary data in memory.
+const SQLITE_IMPORT_PRAGMAS: &str = "PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY;";
+
+/// Where an import spends its time (logged at debug level: `RUST_LOG=portal::import=debug`).
+#[derive(Debug, Default)]
+struct Timings {
+    /// Reading, decoding and checking rows.
+    parse: Duration,
+    /// Finding doctors and events.
+    look_up: Duration,
+    /// Checking rows against the database and this file (known records, repeats).
+    check: Duration,
+    /// Writing events, attendances and credits.
+    insert: Duration,
+    /// Committing.
+    commit: Duration,
+    /// The longest time one batch held the write (its inserts and commit).
+    longest_write: Duration,
 }
 
 /// What earlier batches learned, so that later ones need not ask again.
@@ -189,13 +267,14 @@ struct State {
 }
 
 async fn write_batch(
-    db: &Db,
+    conn: &mut AnyConnection,
     batch: &mut Vec<Parsed>,
     opts: &Options,
     state: &mut State,
     report: &mut Report,
+    timings: &mut Timings,
 ) -> Result<(), ImportError> {
-    let mut conn = db.pool().acquire().await?;
+    let started = Instant::now();
     let mut tx = conn.begin().await?;
 
     // Doctors and events not seen in earlier batches.
@@ -208,6 +287,9 @@ async fn write_batch(
     for (id, e) in find_events(&mut tx, &event_ids).await? {
         state.events.insert(id, e.credits);
     }
+
+    timings.look_up += started.elapsed();
+    let started = Instant::now();
 
     let mut new_events: Vec<Event> = Vec::new();
     let mut good: Vec<NewAttendance> = Vec::with_capacity(batch.len());
@@ -286,19 +368,25 @@ async fn write_batch(
     let existing = find_existing_keys(&mut tx, &keys).await?;
     report.unchanged += existing.len() as u64;
     good.retain(|a| !existing.contains(&a.idempotency_key));
+    timings.check += started.elapsed();
     if opts.dry_run {
         report.inserted += good.len() as u64;
         tx.rollback().await?;
         return Ok(());
     }
+    let started = Instant::now();
     for e in &new_events {
         create_event(&mut tx, e, opts.now).await?;
     }
     let inserted = create_attendances(&mut tx, &good, opts.now).await?;
+    timings.insert += started.elapsed();
+    let committing = Instant::now();
+    tx.commit().await?;
+    timings.commit += committing.elapsed();
+    timings.longest_write = timings.longest_write.max(started.elapsed());
     // A concurrent writer may have recorded some keys since the look-up: those are unchanged.
     report.inserted += inserted;
     report.unchanged += good.len() as u64 - inserted;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -312,4 +400,43 @@ fn key_digest(key: &str) -> [u8; 16] {
 fn unique<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     let mut seen = HashSet::new();
     items.filter(|i| seen.insert(*i)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{record_id, record_key};
+
+    #[test]
+    fn record_ids_name_keys_and_back() {
+        for (key, id) in [
+            ("import:R1", "R1"),
+            ("import:EV1/123456/20260601", "EV1/123456/20260601"),
+            ("import:-5", "-5"),
+            ("tap:card-9/2026-07-01", "key:tap:card-9/2026-07-01"),
+            ("entry:org-1/5", "key:entry:org-1/5"),
+            ("import:key:legacy", "key:import:key:legacy"),
+            ("import:", "key:import:"),
+            ("importR1", "key:importR1"),
+        ] {
+            assert_eq!(record_id(key), id, "{key}");
+            assert_eq!(record_key(id).unwrap(), key, "{id}");
+        }
+        let long = format!("import:{}", "x".repeat(201));
+        assert_eq!(record_id(&long), format!("key:{long}"));
+        assert_eq!(record_key(&record_id(&long)).unwrap(), long);
+        // Two spellings of one record.
+        assert_eq!(record_key("key:import:R1").unwrap(), record_key("R1").unwrap());
+    }
+
+    #[test]
+    fn bad_record_ids_are_refused() {
+        assert_eq!(record_key(&"x".repeat(201)).unwrap_err(), "longer than 200 characters");
+        assert!(record_key(&"x".repeat(200)).is_ok());
+        let refused =
+            "`key:` must be followed by a record key: 1 to 256 characters, no white space at either end";
+        assert_eq!(record_key("key:").unwrap_err(), refused);
+        assert_eq!(record_key("key: x").unwrap_err(), refused);
+        assert_eq!(record_key(&format!("key:{}", "k".repeat(257))).unwrap_err(), refused);
+        assert!(record_key(&format!("key:{}", "k".repeat(256))).is_ok());
+    }
 }

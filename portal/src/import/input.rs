@@ -1,13 +1,14 @@
 //! Reading a CSV file in UTF-8 or Shift_JIS: encoding detection, the header, and rows whose
 //! fields are decoded one by one, so that a badly encoded field rejects its row, not the file.
+//! Fields are trimmed and lose the formula escape of the export ([`cell::unescape`]).
 //!
 //! CSV structure is parsed on the raw bytes: in Shift_JIS every second byte of a two-byte
 //! character is 0x40 or above, so commas, quotes and line ends are never part of a character.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::import::cell;
 use crate::import::report::{ImportError, RowError};
 
 /// How a file is encoded.
@@ -60,12 +61,12 @@ pub fn detect(data: &[u8], chosen: Encoding) -> Encoding {
     }
 }
 
-fn decode(bytes: &[u8], encoding: Encoding) -> Option<String> {
+fn decode(bytes: &[u8], encoding: Encoding) -> Option<std::borrow::Cow<'_, str>> {
     match encoding {
-        Encoding::ShiftJis => encoding_rs::SHIFT_JIS
-            .decode_without_bom_handling_and_without_replacement(bytes)
-            .map(|c| c.into_owned()),
-        Encoding::Utf8 | Encoding::Auto => std::str::from_utf8(bytes).ok().map(str::to_owned),
+        Encoding::ShiftJis => {
+            encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(bytes)
+        }
+        Encoding::Utf8 | Encoding::Auto => std::str::from_utf8(bytes).ok().map(std::borrow::Cow::Borrowed),
     }
 }
 
@@ -80,18 +81,24 @@ pub struct Table<'a> {
 
 /// One data row: its line and its fields by column name.
 #[derive(Debug)]
-pub struct Row {
+pub struct Row<'t> {
     /// 1-based line where the row starts.
     pub line: u64,
     /// Offset of the row's end in the file (for progress).
     pub end_byte: u64,
-    fields: HashMap<String, String>,
+    columns: &'t [String],
+    /// The fields in column order, trimmed, formula escape removed ([`cell::unescape`]).
+    fields: Vec<String>,
 }
 
-impl Row {
-    /// The trimmed field of `column`; empty when the column is absent.
+impl Row<'_> {
+    /// The trimmed field of `column` (formula escape removed); empty when the column is absent.
     pub fn get(&self, column: &str) -> &str {
-        self.fields.get(column).map_or("", |s| s.trim())
+        self.columns
+            .iter()
+            .position(|c| c == column)
+            .and_then(|i| self.fields.get(i))
+            .map_or("", String::as_str)
     }
 
     /// The trimmed field, `None` when empty or absent.
@@ -136,7 +143,7 @@ impl<'a> Table<'a> {
 
     /// The data rows in order: a row, or the error that rejects it (wrong field count, a field
     /// not valid in the encoding). Blank lines are skipped.
-    pub fn rows(&self) -> impl Iterator<Item = Result<Row, RowError>> + '_ {
+    pub fn rows(&self) -> impl Iterator<Item = Result<Row<'_>, RowError>> + '_ {
         let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(self.data);
         let mut record = csv::ByteRecord::new();
         std::iter::from_fn(move || {
@@ -172,14 +179,14 @@ impl<'a> Table<'a> {
         line
     }
 
-    fn row(&self, record: &csv::ByteRecord, line: u64, end_byte: u64) -> Result<Row, RowError> {
+    fn row(&self, record: &csv::ByteRecord, line: u64, end_byte: u64) -> Result<Row<'_>, RowError> {
         if record.len() != self.columns.len() {
             return Err(RowError::row(
                 line,
                 format!("expected {} fields, found {}", self.columns.len(), record.len()),
             ));
         }
-        let mut fields = HashMap::with_capacity(self.columns.len());
+        let mut fields = Vec::with_capacity(self.columns.len());
         for (column, raw) in self.columns.iter().zip(record) {
             let value = decode(raw, self.encoding).ok_or_else(|| {
                 let hint = match self.encoding {
@@ -188,9 +195,9 @@ impl<'a> Table<'a> {
                 };
                 RowError::at(line, column, hint)
             })?;
-            fields.insert(column.clone(), value);
+            fields.push(cell::unescape(value.trim()).to_owned());
         }
-        Ok(Row { line, end_byte, fields })
+        Ok(Row { line, end_byte, columns: &self.columns, fields })
     }
 }
 
@@ -234,5 +241,14 @@ mod tests {
         );
         assert_eq!(rows[3].as_ref().unwrap().get("a"), "x\ny");
         assert_eq!(rows[3].as_ref().unwrap().line, 6);
+    }
+
+    #[test]
+    fn fields_are_trimmed_then_lose_the_formula_escape() {
+        let t = Table::open(b"a,b\n  '=1 ,'x\n''@2,\"'\t3\"\n", Encoding::Utf8, &["a", "b"], &[]).unwrap();
+        let rows: Vec<_> = t.rows().map(Result::unwrap).collect();
+        assert_eq!((rows[0].get("a"), rows[0].get("b")), ("=1", "'x"));
+        assert_eq!((rows[1].get("a"), rows[1].get("b")), ("'@2", "\t3"));
+        assert_eq!(rows[1].get("c"), "");
     }
 }

@@ -14,6 +14,8 @@ use web::{Lang, PageError};
 
 use crate::AppState;
 use crate::credits::FiscalYear;
+use crate::import::attendance::record_id;
+use crate::import::cell;
 use crate::pages::{notice as notice_of, organizer, render, render_form, store_error};
 use crate::store::attendance::Status;
 use crate::store::events::{Credit, find_event};
@@ -222,7 +224,9 @@ pub const EXPORT_COLUMNS: [&str; 10] = [
     "status",
 ];
 
-/// The export of an event's attendances: UTF-8 with a BOM, CRLF line ends.
+/// The export of an event's attendances: UTF-8 with a BOM, CRLF line ends. Every row names its
+/// record (`record_id`, see [`record_id`]) and every cell is escaped against formulas
+/// ([`cell::escape`]), so that importing the file again gives back exactly the same records.
 pub fn export_csv(
     event: &crate::store::events::Event,
     records: &[EventAttendance],
@@ -232,19 +236,21 @@ pub fn export_csv(
         let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(&mut out);
         w.write_record(EXPORT_COLUMNS)?;
         for a in records {
-            let record_id = a.idempotency_key.strip_prefix("import:").unwrap_or(&a.idempotency_key);
-            w.write_record([
-                record_id,
+            let date = a.attended_on.to_string();
+            let credits = credits_text(&a.credits);
+            let fields = [
+                &*record_id(&a.idempotency_key),
                 a.registration_number.as_str(),
                 event.id.as_str(),
-                &a.attended_on.to_string(),
+                date.as_str(),
                 event.title.as_str(),
                 event.organizer.as_str(),
                 event.venue.as_deref().unwrap_or(""),
                 if event.online { "1" } else { "0" },
-                &credits_text(&a.credits),
+                credits.as_str(),
                 a.status.as_str(),
-            ])?;
+            ];
+            w.write_record(fields.map(cell::escape).iter().map(|c| c.as_bytes()))?;
         }
         w.flush()?;
     }

@@ -27,6 +27,9 @@ use crate::pages::{organizer, render, render_form};
 /// report shows at once instead of after a refresh.
 const WAIT_FOR_SMALL_JOBS: Duration = Duration::from_millis(1_500);
 
+/// Rows per transaction of an uploaded import.
+const UPLOAD_BATCH_ROWS: usize = 5_000;
+
 /// The fields of the upload form.
 #[derive(Debug, Default)]
 struct Upload {
@@ -143,7 +146,9 @@ pub async fn submit(
         updated_at: clock.now(),
         phase: Phase::Running { done: 0 },
     };
-    let opts = Options { dry_run: upload.dry_run, ..Options::new(clock.now()) };
+    // Smaller transactions than the CLI's: the upload runs inside a live server, where a long
+    // SQLite write lock would make other writers (sign-ins, the audit log) wait.
+    let opts = Options { dry_run: upload.dry_run, batch_size: UPLOAD_BATCH_ROWS, ..Options::new(clock.now()) };
     let db = state.0.probes.db.clone();
     let kv = state.0.probes.kv.clone();
     let handle = jobs::start(db, kv, id.clone(), job, data, opts, clock).await;

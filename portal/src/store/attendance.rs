@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, AssertSqlSafe};
@@ -14,7 +15,7 @@ use time::Date;
 
 use crate::credits::{CreditLine, FiscalYear, Units, dates};
 use crate::store::events::Credit;
-use crate::store::{CHUNK, StoreError, list, value_rows};
+use crate::store::{CHUNK, Params, StoreError, list, value_rows};
 
 /// Where an attendance stands. Only confirmed records count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,6 +76,15 @@ pub struct NewAttendance {
     pub credits: Vec<Credit>,
 }
 
+/// Longest idempotency key, in characters. A key is also non-empty and has no white space at
+/// either end, so that the organizer export can name it in a CSV cell (`record_id`).
+pub const MAX_KEY: usize = 256;
+
+/// Whether `key` can be an idempotency key ([`MAX_KEY`]).
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty() && key.trim() == key && key.chars().count() <= MAX_KEY
+}
+
 /// The record id for an idempotency key: 32 hex digits of its SHA-256.
 pub fn attendance_id(idempotency_key: &str) -> String {
     let digest = Sha256::digest(idempotency_key.as_bytes());
@@ -86,11 +96,12 @@ pub async fn find_existing_keys(
     conn: &mut AnyConnection,
     keys: &[&str],
 ) -> Result<HashSet<String>, StoreError> {
+    let params = Params::of(conn);
     let mut out = HashSet::new();
     for chunk in keys.chunks(CHUNK) {
         let sql = format!(
             "SELECT idempotency_key FROM attendances WHERE idempotency_key IN ({})",
-            list(chunk.len())
+            list(params, chunk.len())
         );
         let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
         for k in chunk {
@@ -108,47 +119,81 @@ pub async fn create_attendances(
     records: &[NewAttendance],
     now: i64,
 ) -> Result<u64, StoreError> {
+    if let Some(bad) = records.iter().find(|a| !valid_key(&a.idempotency_key)) {
+        return Err(StoreError::Conflict(format!(
+            "`{}` is not an idempotency key (1 to {MAX_KEY} characters, no white space at either end)",
+            bad.idempotency_key
+        )));
+    }
+    let params = Params::of(conn);
+    // In id order: consecutive rows land next to each other in the indexes on `id` (random
+    // digests), which keeps the B-tree walks short.
+    let mut by_id: Vec<(String, &NewAttendance)> =
+        records.iter().map(|a| (attendance_id(&a.idempotency_key), a)).collect();
+    by_id.sort_by(|x, y| x.0.cmp(&y.0));
     let mut inserted = 0;
-    for chunk in records.chunks(CHUNK) {
-        let sql = format!(
-            "INSERT INTO attendances (id, idempotency_key, registration_number, event_id, attended_on, \
-             fiscal_year, status, source, created_at, updated_at) VALUES {} \
-             ON CONFLICT (idempotency_key) DO NOTHING",
-            value_rows(chunk.len(), 10)
-        );
+    for part in by_id.chunks(CHUNK) {
+        let sql = insert_sql(&INSERT_ATTENDANCES, params, part.len(), |params, n| {
+            format!(
+                "INSERT INTO attendances (id, idempotency_key, registration_number, event_id, attended_on, \
+                 fiscal_year, status, source, created_at, updated_at) VALUES {} \
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+                value_rows(params, n, 10)
+            )
+        });
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        for a in chunk {
+        for (id, a) in part {
             q = q
-                .bind(attendance_id(&a.idempotency_key))
-                .bind(&a.idempotency_key)
-                .bind(&a.registration_number)
-                .bind(&a.event_id)
+                .bind(id.as_str())
+                .bind(a.idempotency_key.as_str())
+                .bind(a.registration_number.as_str())
+                .bind(a.event_id.as_str())
                 .bind(dates::to_int(a.attended_on))
                 .bind(i64::from(FiscalYear::of(a.attended_on).0))
                 .bind(a.status.as_str())
-                .bind(&a.source)
+                .bind(a.source.as_str())
                 .bind(now)
                 .bind(now);
         }
         inserted += q.execute(&mut *conn).await?.rows_affected();
-        let credits: Vec<(String, &Credit)> = chunk
-            .iter()
-            .flat_map(|a| a.credits.iter().map(|c| (attendance_id(&a.idempotency_key), c)))
-            .collect();
-        for part in credits.chunks(CHUNK) {
-            let sql = format!(
-                "INSERT INTO attendance_credits (attendance_id, system_id, code, units) VALUES {} \
-                 ON CONFLICT (attendance_id, system_id, code) DO NOTHING",
-                value_rows(part.len(), 4)
-            );
+        let credits: Vec<(&str, &Credit)> =
+            part.iter().flat_map(|(id, a)| a.credits.iter().map(move |c| (id.as_str(), c))).collect();
+        for credit_part in credits.chunks(CHUNK) {
+            let sql = insert_sql(&INSERT_CREDITS, params, credit_part.len(), |params, n| {
+                format!(
+                    "INSERT INTO attendance_credits (attendance_id, system_id, code, units) VALUES {} \
+                     ON CONFLICT (attendance_id, system_id, code) DO NOTHING",
+                    value_rows(params, n, 4)
+                )
+            });
             let mut q = sqlx::query(AssertSqlSafe(sql));
-            for (id, c) in part {
-                q = q.bind(id.as_str()).bind(&c.system_id).bind(&c.code).bind(c.units.0);
+            for (id, c) in credit_part {
+                q = q.bind(*id).bind(c.system_id.as_str()).bind(c.code.as_str()).bind(c.units.0);
             }
             q.execute(&mut *conn).await?;
         }
     }
     Ok(inserted)
+}
+
+static INSERT_ATTENDANCES: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+static INSERT_CREDITS: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+
+/// The statement for `rows` rows made by `make`; the one for a full [`CHUNK`] is built once (per
+/// parameter form) and kept, so that every full chunk sends the same text (one prepared
+/// statement, cached).
+fn insert_sql(
+    full: &'static [OnceLock<String>; 2],
+    params: Params,
+    rows: usize,
+    make: fn(Params, usize) -> String,
+) -> std::borrow::Cow<'static, str> {
+    let slot = &full[usize::from(params == Params::Anonymous)];
+    if rows == CHUNK {
+        std::borrow::Cow::Borrowed(slot.get_or_init(|| make(params, CHUNK)).as_str())
+    } else {
+        std::borrow::Cow::Owned(make(params, rows))
+    }
 }
 
 /// Confirms or rejects a provisional attendance. Deciding again the same way changes nothing;
@@ -354,7 +399,7 @@ pub async fn find_attendance_page(
         let sql = format!(
             "SELECT attendance_id, system_id, code, units FROM attendance_credits \
              WHERE attendance_id IN ({}) ORDER BY attendance_id, system_id, code",
-            list(chunk.len())
+            list(Params::of_db(db), chunk.len())
         );
         let mut q = sqlx::query_as::<_, (String, String, String, i64)>(AssertSqlSafe(sql));
         for id in chunk {

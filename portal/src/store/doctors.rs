@@ -7,7 +7,7 @@ use storage::Db;
 use time::Date;
 
 use crate::credits::dates;
-use crate::store::{CHUNK, StoreError, list, value_rows};
+use crate::store::{CHUNK, Params, StoreError, list, value_rows};
 
 /// A doctor as the registry knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,12 +49,13 @@ pub async fn find_doctors(
     conn: &mut AnyConnection,
     numbers: &[&str],
 ) -> Result<HashMap<String, Doctor>, StoreError> {
+    let params = Params::of(conn);
     let mut out = HashMap::new();
     for chunk in numbers.chunks(CHUNK) {
         let sql = format!(
             "SELECT registration_number, name, kana_name, birth_date, source FROM doctors \
              WHERE registration_number IN ({})",
-            list(chunk.len())
+            list(params, chunk.len())
         );
         let mut q = sqlx::query_as::<_, Row>(AssertSqlSafe(sql));
         for n in chunk {
@@ -74,11 +75,12 @@ pub async fn create_doctors(
     doctors: &[Doctor],
     now: i64,
 ) -> Result<(), StoreError> {
+    let params = Params::of(conn);
     for chunk in doctors.chunks(CHUNK) {
         let sql = format!(
             "INSERT INTO doctors (registration_number, name, kana_name, birth_date, source, created_at, \
              updated_at) VALUES {}",
-            value_rows(chunk.len(), 7)
+            value_rows(params, chunk.len(), 7)
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for d in chunk {

@@ -7,7 +7,7 @@ use storage::Db;
 use time::Date;
 
 use crate::credits::{Units, dates};
-use crate::store::{CHUNK, StoreError, list, value_rows};
+use crate::store::{CHUNK, Params, StoreError, list, value_rows};
 
 /// Units in one code of one system, as an event grants or an attendance carries them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -54,11 +54,12 @@ pub async fn find_events(
     conn: &mut AnyConnection,
     ids: &[&str],
 ) -> Result<HashMap<String, Event>, StoreError> {
+    let params = Params::of(conn);
     let mut out = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
         let sql = format!(
             "SELECT id, title, organizer, starts_on, ends_on, venue, online FROM events WHERE id IN ({})",
-            list(chunk.len())
+            list(params, chunk.len())
         );
         let mut q = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql));
         for id in chunk {
@@ -84,7 +85,7 @@ pub async fn find_events(
              JOIN credit_systems s ON s.id = ec.system_id \
              JOIN credit_codes cc ON cc.system_id = ec.system_id AND cc.code = ec.code \
              WHERE ec.event_id IN ({}) ORDER BY ec.event_id, s.sort_order, cc.sort_order",
-            list(chunk.len())
+            list(params, chunk.len())
         );
         let mut q = sqlx::query_as::<_, (String, String, String, i64)>(AssertSqlSafe(sql));
         for id in chunk {
@@ -101,6 +102,7 @@ pub async fn find_events(
 
 /// Inserts an event with its credits; `false` (and nothing written) when the id exists.
 pub async fn create_event(conn: &mut AnyConnection, e: &Event, now: i64) -> Result<bool, StoreError> {
+    let params = Params::of(conn);
     let done = sqlx::query(
         "INSERT INTO events (id, title, organizer, starts_on, ends_on, venue, online, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
@@ -122,7 +124,7 @@ pub async fn create_event(conn: &mut AnyConnection, e: &Event, now: i64) -> Resu
     if !e.credits.is_empty() {
         let sql = format!(
             "INSERT INTO event_credits (event_id, system_id, code, units) VALUES {}",
-            value_rows(e.credits.len(), 4)
+            value_rows(params, e.credits.len(), 4)
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for c in &e.credits {
@@ -138,9 +140,11 @@ pub async fn find_event_titles(
     conn: &mut AnyConnection,
     ids: &[&str],
 ) -> Result<HashMap<String, (String, String)>, StoreError> {
+    let params = Params::of(conn);
     let mut out = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
-        let sql = format!("SELECT id, title, organizer FROM events WHERE id IN ({})", list(chunk.len()));
+        let sql =
+            format!("SELECT id, title, organizer FROM events WHERE id IN ({})", list(params, chunk.len()));
         let mut q = sqlx::query_as::<_, (String, String, String)>(AssertSqlSafe(sql));
         for id in chunk {
             q = q.bind(*id);

@@ -2,9 +2,10 @@
 
 use axum::body::Body;
 use axum::http::{Request, header};
+use portal::credits::Units;
 use portal::import::{Options, attendance};
 use portal::store::attendance::{NewAttendance, Status, create_attendances, find_confirmed_credits};
-use portal::store::events::find_event;
+use portal::store::events::{Credit, Event, create_event, find_event};
 use portal::store::organizer::find_event_attendances;
 use storage::Db;
 use storage::testing::TestEnv;
@@ -18,6 +19,8 @@ storage::each_backend!(
     the_list_counts_attendance_by_status_and_filters,
     bulk_decisions_change_statuses_and_only_confirmed_records_count,
     the_export_is_the_import_format_and_reimports_unchanged,
+    every_exported_row_names_its_record_and_no_cell_is_a_formula,
+    titles_that_start_like_formulas_are_escaped_and_come_back_exactly,
     creating_and_editing_events_checks_every_field,
 );
 
@@ -279,6 +282,196 @@ async fn the_export_is_the_import_format_and_reimports_unchanged(env: TestEnv) {
         "{report:?}"
     );
     assert_eq!(find_event_attendances(app.db(), "E1").await.unwrap(), before);
+}
+
+async fn export(app: &TestApp, cookie: &str, event: &str) -> String {
+    let req = Request::get(format!("/organizer/events/{event}/attendance.csv"))
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap();
+    let res = app.send(req).await;
+    assert_eq!(res.status(), 200);
+    text(res).await
+}
+
+async fn attendance_count(db: &Db) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM attendances").fetch_one(db.pool()).await.unwrap()
+}
+
+/// Records written by other writers than an import (card tap, UI), and values that start like
+/// spreadsheet formulas: the export names every record and escapes every formula start, and
+/// importing it gives back exactly the same records.
+async fn every_exported_row_names_its_record_and_no_cell_is_a_formula(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    let db = app.db();
+    seed::doctor(db, "123456", "山田　太郎").await;
+    seed::doctor(db, "234567", "佐藤　次郎").await;
+    let credit =
+        |code: &str, units| Credit { system_id: "jma_cme".into(), code: code.into(), units: Units(units) };
+    let event = Event {
+        id: "E2".into(),
+        title: "=HYPERLINK(\"http://evil.example/\",\"研修\")".into(),
+        organizer: "'=1+2".into(),
+        starts_on: date!(2026 - 07 - 01),
+        ends_on: date!(2026 - 07 - 01),
+        venue: Some("@会場".into()),
+        online: false,
+        credits: vec![credit("76", 100)],
+    };
+    create_event(&mut db.pool().acquire().await.unwrap(), &event, 1).await.unwrap();
+    // A card tap, an entry in the UI, imports with and without a formula-like record_id, and an
+    // import from before `key:` was reserved.
+    let record = |key: &str, number: &str, status, source: &str, credits| NewAttendance {
+        idempotency_key: key.into(),
+        registration_number: number.into(),
+        event_id: "E2".into(),
+        attended_on: date!(2026 - 07 - 01),
+        status,
+        source: source.into(),
+        credits,
+    };
+    let records = [
+        record("tap:card-9/2026-07-01", "123456", Status::Provisional, "tap", vec![credit("76", 100)]),
+        record(
+            "entry:org-1/5",
+            "234567",
+            Status::Confirmed,
+            "entry",
+            vec![credit("76", 100), credit("1", 50)],
+        ),
+        record("import:-5", "123456", Status::Rejected, "import", vec![credit("76", 50)]),
+        record("import:R1", "234567", Status::Provisional, "import", vec![credit("76", 100)]),
+        record("import:key:legacy", "234567", Status::Confirmed, "import", vec![credit("2", 100)]),
+    ];
+    create_attendances(&mut db.pool().acquire().await.unwrap(), &records, 1).await.unwrap();
+    let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
+
+    let body = export(&app, &organizer, "E2").await;
+    let stored = find_event_attendances(db, "E2").await.unwrap();
+    let id_of = |key: &str| portal::store::attendance::attendance_id(key);
+    // Rows by date, number, record id; every value that starts like a formula gets one `'`.
+    let mut expected = vec![
+        ("123456", id_of("tap:card-9/2026-07-01"), "key:tap:card-9/2026-07-01", "jma_cme:76=1,provisional"),
+        ("123456", id_of("import:-5"), "'-5", "jma_cme:76=0.5,rejected"),
+        ("234567", id_of("entry:org-1/5"), "key:entry:org-1/5", "jma_cme:1=0.5;jma_cme:76=1,confirmed"),
+        ("234567", id_of("import:R1"), "R1", "jma_cme:76=1,provisional"),
+        ("234567", id_of("import:key:legacy"), "key:import:key:legacy", "jma_cme:2=1,confirmed"),
+    ];
+    expected.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let mut want = format!("\u{feff}{HEADER}\r\n");
+    for (number, _, record_id, tail) in &expected {
+        want.push_str(&format!(
+            "{record_id},{number},E2,2026-07-01,\"'=HYPERLINK(\"\"http://evil.example/\"\",\"\"研修\"\")\",''=1+2,'@会場,0,{tail}\r\n"
+        ));
+    }
+    assert_eq!(body, want);
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(body.as_bytes());
+    for record in reader.records() {
+        for cell in record.unwrap().iter() {
+            let cell = cell.trim_start_matches('\u{feff}');
+            assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "{cell:?}");
+        }
+    }
+
+    // Importing the export changes nothing.
+    let count = attendance_count(db).await;
+    let report = import(db, &body).await;
+    assert_eq!(
+        (report.rows, report.inserted, report.unchanged, report.errors.len()),
+        (5, 0, 5, 0),
+        "{report:?}"
+    );
+    assert_eq!(find_event_attendances(db, "E2").await.unwrap(), stored);
+    assert_eq!(attendance_count(db).await, count);
+    assert_eq!(find_event(db, "E2").await.unwrap().unwrap().title, event.title);
+
+    // Into a database without those records (nor the event), the import recreates them exactly:
+    // same keys, ids, statuses and credits, and the same export.
+    for sql in [
+        "DELETE FROM attendance_credits WHERE attendance_id IN (SELECT id FROM attendances WHERE event_id = 'E2')",
+        "DELETE FROM attendances WHERE event_id = 'E2'",
+        "DELETE FROM event_credits WHERE event_id = 'E2'",
+        "DELETE FROM events WHERE id = 'E2'",
+    ] {
+        sqlx::query(sql).execute(db.pool()).await.unwrap();
+    }
+    let report = import(db, &body).await;
+    assert_eq!((report.rows, report.inserted, report.errors.len()), (5, 5, 0), "{report:?}");
+    let again = find_event_attendances(db, "E2").await.unwrap();
+    assert_eq!(again, stored);
+    let keys: Vec<&str> = again.iter().map(|a| a.idempotency_key.as_str()).collect();
+    for r in &records {
+        assert!(keys.contains(&r.idempotency_key.as_str()), "{}", r.idempotency_key);
+    }
+    let recreated = find_event(db, "E2").await.unwrap().unwrap();
+    assert_eq!(
+        (&recreated.title, &recreated.organizer, &recreated.venue),
+        (&event.title, &event.organizer, &event.venue)
+    );
+    assert_eq!(export(&app, &organizer, "E2").await, body);
+}
+
+/// Each title, its exported cell: one more `'` exactly when the title is `'*[=+\-@\t\r].*`.
+async fn titles_that_start_like_formulas_are_escaped_and_come_back_exactly(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    let db = app.db();
+    seed::doctor(db, "123456", "山田　太郎").await;
+    let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
+    let cases = [
+        ("=HYPERLINK(\"http://evil.example/\")", "\"'=HYPERLINK(\"\"http://evil.example/\"\")\""),
+        ("'=1", "''=1"),
+        ("''+2", "'''+2"),
+        ("-", "'-"),
+        ("@x", "'@x"),
+        ("\tx", "'\tx"),
+        ("'x", "'x"),
+        ("1-2", "1-2"),
+    ];
+    for (i, (title, cell)) in cases.iter().enumerate() {
+        let id = format!("F{i}");
+        let on = date!(2026 - 08 - 01);
+        let e = Event {
+            id: id.clone(),
+            title: (*title).into(),
+            organizer: "東京都医師会".into(),
+            starts_on: on,
+            ends_on: on,
+            venue: None,
+            online: true,
+            credits: vec![],
+        };
+        create_event(&mut db.pool().acquire().await.unwrap(), &e, 1).await.unwrap();
+        let credits = vec![Credit { system_id: "jma_cme".into(), code: "5".into(), units: Units(50) }];
+        let a = NewAttendance {
+            idempotency_key: format!("import:{id}"),
+            registration_number: "123456".into(),
+            event_id: id.clone(),
+            attended_on: on,
+            status: Status::Confirmed,
+            source: "import".into(),
+            credits,
+        };
+        create_attendances(&mut db.pool().acquire().await.unwrap(), &[a], 1).await.unwrap();
+        let body = export(&app, &organizer, &id).await;
+        assert_eq!(
+            body,
+            format!(
+                "\u{feff}{HEADER}\r\n{id},123456,{id},2026-08-01,{cell},東京都医師会,,1,jma_cme:5=0.5,confirmed\r\n"
+            ),
+            "{title:?}"
+        );
+        for sql in [
+            "DELETE FROM attendance_credits WHERE attendance_id IN (SELECT id FROM attendances WHERE event_id = $1)",
+            "DELETE FROM attendances WHERE event_id = $1",
+            "DELETE FROM events WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(&id).execute(db.pool()).await.unwrap();
+        }
+        let report = import(db, &body).await;
+        assert_eq!((report.inserted, report.errors.len()), (1, 0), "{report:?}");
+        assert_eq!(find_event(db, &id).await.unwrap().unwrap().title, *title);
+        assert_eq!(export(&app, &organizer, &id).await, body);
+    }
 }
 
 /// The message shown in the field block of `field`.
