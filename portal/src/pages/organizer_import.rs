@@ -148,7 +148,8 @@ pub async fn submit(
     };
     // Smaller transactions than the CLI's: the upload runs inside a live server, where a long
     // SQLite write lock would make other writers (sign-ins, the audit log) wait.
-    let opts = Options { dry_run: upload.dry_run, batch_size: UPLOAD_BATCH_ROWS, ..Options::new(clock.now()) };
+    let opts =
+        Options { dry_run: upload.dry_run, batch_size: UPLOAD_BATCH_ROWS, ..Options::new(clock.now()) };
     let db = state.0.probes.db.clone();
     let kv = state.0.probes.kv.clone();
     let handle = jobs::start(db, kv, id.clone(), job, data, opts, clock).await;
