@@ -17,7 +17,6 @@ use crate::history::view::{Data, Filters, RawFilters, Texts};
 use crate::linking;
 use crate::pages::{render, signed_in, store_error};
 use crate::store::attendance::{find_attendance_page, find_confirmed_credits, find_fiscal_years};
-use crate::store::events::find_event_titles;
 use crate::store::links::LinkStatus;
 use crate::store::systems::{find_codes, find_rules, find_systems};
 
@@ -76,7 +75,7 @@ pub async fn page(
     let filters = Filters::parse(&raw, &systems);
     let number = link.registration_number.as_str();
     let store_filter = filters.store_filter();
-    let (codes, rules, (listed, matching), years, lines) = tokio::try_join!(
+    let (codes, rules, page, years, lines) = tokio::try_join!(
         find_codes(db),
         find_rules(db),
         find_attendance_page(db, number, &store_filter, view::MAX_ROWS as u32),
@@ -84,19 +83,13 @@ pub async fn page(
         find_confirmed_credits(db, number),
     )
     .map_err(store_error)?;
-    let mut ids: Vec<&str> = listed.iter().map(|a| a.event_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut conn = db.pool().acquire().await.map_err(PageError::internal)?;
-    let events = find_event_titles(&mut conn, &ids).await.map_err(store_error)?;
-    drop(conn);
     let texts = PageTexts { templates: &app.templates, lang };
     let data = Data {
-        listed: &listed,
-        matching: usize::try_from(matching).unwrap_or(usize::MAX),
+        listed: &page.records,
+        matching: usize::try_from(page.matching).unwrap_or(usize::MAX),
         years: &years,
         lines: &lines,
-        events: &events,
+        events: &page.events,
         systems: &systems,
         codes: &codes,
         rules: &rules,

@@ -3,7 +3,7 @@
 //! An attendance's id is derived from its idempotency key, so that writing the same record
 //! twice (a re-imported file, a repeated card tap) lands on the same row and changes nothing.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -371,14 +371,29 @@ fn filter_sql<'a>(registration_number: &'a str, f: &AttendanceFilter<'a>) -> (St
     (sql, params)
 }
 
+/// One page of a doctor's records as the history page lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AttendancePage {
+    /// The records, newest first, each with all its credits (ordered by system and code).
+    pub records: Vec<Attendance>,
+    /// Title and organizer of the records' events, by event id.
+    pub events: HashMap<String, (String, String)>,
+    /// How many records match the filter in all (the page holds at most the limit).
+    pub matching: u64,
+}
+
 /// A page of a doctor's attendances matching `filter`, newest first, at most `limit`, with
-/// all their credits; and how many match in all.
+/// all their credits and their events' titles; and how many match in all.
+///
+/// One row per record: the credits come packed as a JSON array in the record's row, because
+/// SQLite hands each row over from its worker thread separately and that hand-off, not the
+/// query, was most of the page's time.
 pub async fn find_attendance_page(
     db: &Db,
     registration_number: &str,
     filter: &AttendanceFilter<'_>,
     limit: u32,
-) -> Result<(Vec<Attendance>, u64), StoreError> {
+) -> Result<AttendancePage, StoreError> {
     let (cond, params) = filter_sql(registration_number, filter);
     let mut conn = db.pool().acquire().await?;
     let mut count = sqlx::query_scalar::<_, i64>(AssertSqlSafe(format!(
@@ -391,8 +406,20 @@ pub async fn find_attendance_page(
         };
     }
     let matching = u64::try_from(count.fetch_one(&mut *conn).await?).unwrap_or(0);
-    let mut q = sqlx::query_as::<_, (String, String, i64, String)>(AssertSqlSafe(format!(
-        "SELECT a.id, a.event_id, a.attended_on, a.status FROM attendances a WHERE {cond} \
+    let credits = match db.backend() {
+        storage::Backend::Sqlite => {
+            "(SELECT json_group_array(json_array(c.system_id, c.code, c.units)) \
+             FROM attendance_credits c WHERE c.attendance_id = a.id)"
+        }
+        storage::Backend::Postgres => {
+            "(SELECT COALESCE(json_agg(json_build_array(c.system_id, c.code, c.units)), '[]')::text \
+             FROM attendance_credits c WHERE c.attendance_id = a.id)"
+        }
+    };
+    type Row = (String, String, i64, String, String, String, String);
+    let mut q = sqlx::query_as::<_, Row>(AssertSqlSafe(format!(
+        "SELECT a.id, a.event_id, a.attended_on, a.status, e.title, e.organizer, {credits} \
+         FROM attendances a JOIN events e ON e.id = a.event_id WHERE {cond} \
          ORDER BY a.attended_on DESC, a.id LIMIT {limit}"
     )));
     for p in &params {
@@ -401,40 +428,27 @@ pub async fn find_attendance_page(
             Param::Int(i) => q.bind(*i),
         };
     }
-    let mut out = Vec::new();
-    for (id, event_id, on, status) in q.fetch_all(&mut *conn).await? {
-        out.push(Attendance {
+    let mut page = AttendancePage { matching, ..AttendancePage::default() };
+    for (id, event_id, on, status, title, organizer, packed) in q.fetch_all(&mut *conn).await? {
+        let packed: Vec<(String, String, i64)> = serde_json::from_str(&packed)
+            .map_err(|e| StoreError::Corrupt(format!("credits of attendance {id}: {e}")))?;
+        let mut credits: Vec<Credit> = packed
+            .into_iter()
+            .map(|(system_id, code, units)| Credit { system_id, code, units: Units(units) })
+            .collect();
+        credits.sort_by(|a, b| (&a.system_id, &a.code).cmp(&(&b.system_id, &b.code)));
+        page.events.entry(event_id.clone()).or_insert((title, organizer));
+        page.records.push(Attendance {
             attended_on: dates::from_int(on)
                 .ok_or_else(|| StoreError::Corrupt(format!("attended_on {on}")))?,
             status: status.parse().map_err(|()| StoreError::Corrupt(format!("status {status}")))?,
             id,
             registration_number: registration_number.to_owned(),
             event_id,
-            credits: Vec::new(),
+            credits,
         });
     }
-    let index: std::collections::HashMap<String, usize> =
-        out.iter().enumerate().map(|(i, a)| (a.id.clone(), i)).collect();
-    let ids: Vec<&str> = out.iter().map(|a| a.id.as_str()).collect();
-    let mut credits = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT attendance_id, system_id, code, units FROM attendance_credits \
-             WHERE attendance_id IN ({}) ORDER BY attendance_id, system_id, code",
-            list(Params::of_db(db), chunk.len())
-        );
-        let mut q = sqlx::query_as::<_, (String, String, String, i64)>(AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        credits.extend(q.fetch_all(&mut *conn).await?);
-    }
-    for (attendance_id, system_id, code, units) in credits {
-        if let Some(&i) = index.get(&attendance_id) {
-            out[i].credits.push(Credit { system_id, code, units: Units(units) });
-        }
-    }
-    Ok((out, matching))
+    Ok(page)
 }
 
 /// The fiscal years in which a doctor has attendances (any status), newest first.

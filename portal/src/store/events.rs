@@ -134,22 +134,3 @@ pub async fn create_event(conn: &mut AnyConnection, e: &Event, now: i64) -> Resu
     }
     Ok(true)
 }
-
-/// Title and organizer of the events among `ids` that exist, by id (lists need no more).
-pub async fn find_event_titles(
-    conn: &mut AnyConnection,
-    ids: &[&str],
-) -> Result<HashMap<String, (String, String)>, StoreError> {
-    let params = Params::of(conn);
-    let mut out = HashMap::new();
-    for chunk in ids.chunks(CHUNK) {
-        let sql =
-            format!("SELECT id, title, organizer FROM events WHERE id IN ({})", list(params, chunk.len()));
-        let mut q = sqlx::query_as::<_, (String, String, String)>(AssertSqlSafe(sql));
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        out.extend(q.fetch_all(&mut *conn).await?.into_iter().map(|(id, t, o)| (id, (t, o))));
-    }
-    Ok(out)
-}

@@ -50,14 +50,6 @@ impl Params {
         if conn.backend_name() == "SQLite" { Self::Anonymous } else { Self::Numbered }
     }
 
-    /// The form for `db`.
-    pub(crate) fn of_db(db: &storage::Db) -> Self {
-        match db.backend() {
-            storage::Backend::Sqlite => Self::Anonymous,
-            storage::Backend::Postgres => Self::Numbered,
-        }
-    }
-
     fn push(self, out: &mut String, n: usize) {
         match self {
             Self::Numbered => {
