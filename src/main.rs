@@ -15,6 +15,11 @@ use clap::{Parser, Subcommand};
 
 use crate::config::LogFormat;
 
+/// The request paths allocate many small, short-lived objects (headers, JSON, futures); under
+/// load glibc's malloc took a quarter of the token endpoint's CPU, mimalloc a fraction of that.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Identity provider and training portal for HPKI doctor cards.
 #[derive(Debug, Parser)]
 #[command(name = "shikaku", version, about, long_about = None)]

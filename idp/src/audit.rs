@@ -47,6 +47,9 @@ fn chain_hash(prev: &str, seq: i64, at: i64, e: &Entry, detail: &str) -> String 
 
 /// Most entries appended in one transaction.
 const MAX_BATCH: usize = 256;
+/// How many times the writer lets ready requests run before writing, while they keep adding
+/// entries to the batch.
+const MAX_YIELDS: usize = 8;
 /// Rows per `INSERT` statement (10 parameters each; SQLite allows 999 per statement).
 const ROWS_PER_INSERT: usize = 64;
 /// A writer with nothing to do for this long stops (a new one starts with the next entry).
@@ -130,12 +133,19 @@ async fn writer(db: Db, mut rx: tokio::sync::mpsc::UnboundedReceiver<Job>) {
             }
         };
         let mut jobs = vec![first];
-        // Let the requests that are ready run first: their entries join this batch.
-        tokio::task::yield_now().await;
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
+        // Let the requests that are ready run first, as long as they bring entries: each
+        // transaction costs several round trips to the database, so bigger batches are cheaper.
+        for _ in 0..MAX_YIELDS {
+            tokio::task::yield_now().await;
+            let before = jobs.len();
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            if jobs.len() == before || jobs.len() == MAX_BATCH {
+                break;
             }
         }
         write_batch(&db, jobs).await;
@@ -208,7 +218,14 @@ async fn append_once(db: &Db, rows: &[(i64, &Entry, &str)]) -> Result<Vec<i64>, 
             }
             let b = i * 10;
             sql.push('(');
-            sql.push_str(&(1..=10).map(|n| format!("${}", b + n)).collect::<Vec<_>>().join(", "));
+            // SQLite looks a `$N` name up by a linear search per bind (quadratic in a long
+            // statement); anonymous `?` are bound by position.
+            match db.backend() {
+                storage::Backend::Sqlite => sql.push_str("?, ?, ?, ?, ?, ?, ?, ?, ?, ?"),
+                storage::Backend::Postgres => {
+                    sql.push_str(&(1..=10).map(|n| format!("${}", b + n)).collect::<Vec<_>>().join(", "))
+                }
+            }
             sql.push(')');
             chained.push((seq, std::mem::replace(&mut prev, hash.clone()), hash));
             seqs.push(seq);

@@ -141,7 +141,9 @@ impl Db {
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout);
         if backend == Backend::Sqlite {
-            pool_options = pool_options.after_connect(|conn, _meta| {
+            // An embedded database cannot drop a connection: the ping sqlx sends before handing
+            // out a pooled connection would only add a round trip to the connection's thread.
+            pool_options = pool_options.test_before_acquire(false).after_connect(|conn, _meta| {
                 Box::pin(async move {
                     conn.execute(SQLITE_PRAGMAS).await?;
                     Ok(())
