@@ -274,15 +274,31 @@ pub(crate) async fn account_for(app: &App, id: &HpkiCertificate, now: i64) -> Re
     let subscriber = id.subscriber_id.clone().unwrap_or_else(|| format!("serial:{}", id.serial));
     let not_after = id.not_after.unix_timestamp();
     for _ in 0..3 {
-        if let Some(mut card) = accounts::find_card(&app.db, &id.issuer, &subscriber).await? {
+        if let Some((mut card, mut account)) =
+            accounts::find_card_with_account(&app.db, &id.issuer, &subscriber).await?
+        {
             card.serial = id.serial.clone();
             card.not_after = not_after;
             card.hc_roles = id.hc_roles.clone();
             card.kanji_name = id.kanji_name.clone();
             card.romaji_name = id.romaji_name.clone();
             card.last_used_at = now;
-            accounts::update_card_use(&app.db, &card).await?;
-            return accounts::find_account(&app.db, &card.account_id).await?.ok_or(sqlx::Error::RowNotFound);
+            // The account takes the card's names when they differ (a name on a card that has
+            // none keeps the account's).
+            let renamed = |on_card: &Option<String>, held: &mut Option<String>| match on_card {
+                Some(n) if held.as_ref() != Some(n) => {
+                    *held = Some(n.clone());
+                    true
+                }
+                _ => false,
+            };
+            let kanji = renamed(&card.kanji_name, &mut account.name);
+            let romaji = renamed(&card.romaji_name, &mut account.romaji_name);
+            if kanji || romaji {
+                account.updated_at = now;
+            }
+            accounts::update_card_use(&app.db, &card, kanji || romaji).await?;
+            return Ok(account);
         }
         let account = Account {
             id: ids::new_id(),

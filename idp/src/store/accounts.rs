@@ -180,24 +180,58 @@ pub async fn create_account_with_card(db: &Db, account: &Account, card: &Card) -
     }
 }
 
-/// Records a sign-in with a (possibly renewed) certificate of a known card; refreshes the
-/// account's names from it.
-pub async fn update_card_use(db: &Db, card: &Card) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
-    sqlx::query(
-        "UPDATE cards SET serial = $3, not_after = $4, hc_roles = $5, kanji_name = $6, romaji_name = $7, \
-         last_used_at = $8 WHERE issuer = $1 AND subscriber_id = $2",
+/// A card with its account, in one read (the sign-in path).
+pub async fn find_card_with_account(
+    db: &Db,
+    issuer: &str,
+    subscriber_id: &str,
+) -> Result<Option<(Card, Account)>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT c.issuer, c.subscriber_id, c.account_id, c.serial, c.not_after, c.hc_roles, c.kanji_name, \
+         c.romaji_name, c.created_at, c.last_used_at, a.kind AS account_kind, a.name AS account_name, \
+         a.romaji_name AS account_romaji_name, a.status AS account_status, \
+         a.created_at AS account_created_at, a.updated_at AS account_updated_at \
+         FROM cards c JOIN accounts a ON a.id = c.account_id WHERE c.issuer = $1 AND c.subscriber_id = $2",
     )
-    .bind(&card.issuer)
-    .bind(&card.subscriber_id)
-    .bind(&card.serial)
-    .bind(card.not_after)
-    .bind(json(&card.hc_roles))
-    .bind(&card.kanji_name)
-    .bind(&card.romaji_name)
-    .bind(card.last_used_at)
-    .execute(&mut *tx)
+    .bind(issuer)
+    .bind(subscriber_id)
+    .fetch_optional(db.pool())
     .await?;
+    let Some(r) = row else { return Ok(None) };
+    let card = row_to_card(&r)?;
+    let account = Account {
+        id: card.account_id.clone(),
+        kind: r.try_get("account_kind")?,
+        name: r.try_get("account_name")?,
+        romaji_name: r.try_get("account_romaji_name")?,
+        status: r.try_get("account_status")?,
+        created_at: r.try_get("account_created_at")?,
+        updated_at: r.try_get("account_updated_at")?,
+    };
+    Ok(Some((card, account)))
+}
+
+/// Records a sign-in with a (possibly renewed) certificate of a known card. With
+/// `refresh_names`, also takes the account's names from it (in the same transaction); without,
+/// it is one statement.
+pub async fn update_card_use(db: &Db, card: &Card, refresh_names: bool) -> Result<(), sqlx::Error> {
+    const UPDATE_CARD: &str = "UPDATE cards SET serial = $3, not_after = $4, hc_roles = $5, kanji_name = $6, \
+         romaji_name = $7, last_used_at = $8 WHERE issuer = $1 AND subscriber_id = $2";
+    let update_card = sqlx::query(UPDATE_CARD)
+        .bind(&card.issuer)
+        .bind(&card.subscriber_id)
+        .bind(&card.serial)
+        .bind(card.not_after)
+        .bind(json(&card.hc_roles))
+        .bind(&card.kanji_name)
+        .bind(&card.romaji_name)
+        .bind(card.last_used_at);
+    if !refresh_names {
+        update_card.execute(db.pool()).await?;
+        return Ok(());
+    }
+    let mut tx = db.pool().begin().await?;
+    update_card.execute(&mut *tx).await?;
     sqlx::query(
         "UPDATE accounts SET name = COALESCE($2, name), romaji_name = COALESCE($3, romaji_name), updated_at = $4 \
          WHERE id = $1",
