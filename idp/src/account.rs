@@ -12,7 +12,7 @@ use web::{Lang, PageError};
 
 use crate::app::{App, AppState, now};
 use crate::session::{self, Session};
-use crate::store::{clients as client_store, consents, refresh};
+use crate::store::{accounts, clients as client_store, consents, refresh};
 use crate::{audit, ids};
 
 /// A row of the sessions table.
@@ -75,7 +75,9 @@ async fn page(app: &App, s: &Session, lang: Lang, csrf: &str, now: i64) -> Resul
             .map_or_else(|| client_id.clone(), |c| c.name);
         apps.push(AppRow { client_id, name, scopes, granted: jst(granted_at) });
     }
+    let account = accounts::find_account(&app.db, &s.account_id).await.map_err(PageError::internal)?;
     let mut ctx = web::templates::Context::new();
+    ctx.insert("account_name", &account.and_then(|a| a.name.or(a.romaji_name)));
     ctx.insert("sessions", &sessions);
     ctx.insert("apps", &apps);
     ctx.insert("csrf_token", csrf);

@@ -63,6 +63,7 @@ async fn sessions_and_consents_on_the_account_page(env: TestEnv) {
     assert!(current.is_some(), "this browser's session is marked: {html}");
     assert_eq!(others.len(), 1, "{html}");
     assert!(html.contains("医師資格証（カード＋PIN）"), "{html}");
+    assert!(html.contains("ログイン中： <strong>日本　太郎</strong>"), "who is signed in: {html}");
     assert!(html.contains("地域医療連携ネットワーク") && html.contains("offline_access"), "{html}");
 
     // End the other browser's session: it is signed out, this one is not.
