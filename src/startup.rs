@@ -152,6 +152,7 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
     let mut services = Vec::new();
     let master = master_key::resolve(&config, &db).await?;
     let mut background = tokio::task::JoinSet::new();
+    background.spawn(db.clone().run_checkpoints());
     let mut mtls = None;
     if sides != Sides::Portal {
         let master = master.clone();

@@ -10,8 +10,14 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 /// Set on every SQLite connection: integrity, concurrency and durability settings.
+/// The automatic checkpoint only as a safety net (a server checkpoints in the background, see
+/// [`Db::run_checkpoints`]): it runs inside the commit that crosses the threshold and makes it,
+/// and everything waiting on it, wait for the copy and its fsync.
 const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 10000;";
+
+/// How often [`Db::run_checkpoints`] copies SQLite's write-ahead log into the database file.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -197,6 +203,27 @@ impl Db {
     /// kept outside the pool (caches, background writers).
     pub fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Until the pool closes: every [`CHECKPOINT_EVERY`], copies SQLite's write-ahead log into
+    /// the database file on a pooled connection (`PASSIVE`: readers and writers go on), so that
+    /// commits on the request path rarely run a checkpoint themselves. Returns at once on
+    /// PostgreSQL. Servers spawn it; one-shot commands leave checkpoints to SQLite.
+    pub async fn run_checkpoints(self) {
+        if self.backend != Backend::Sqlite {
+            return;
+        }
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if self.pool.is_closed() {
+                return;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await {
+                tracing::warn!(error = %e, "background WAL checkpoint failed");
+            }
+        }
     }
 
     /// Closes every connection (waits for checked-out ones to return).

@@ -79,3 +79,43 @@ async fn portable_sql_runs_on_both_backends() {
         t.db.ping().await.unwrap();
     }
 }
+
+/// Size of the main SQLite file (pages reach it only through a checkpoint).
+fn file_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn background_checkpoints_copy_the_log_into_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shikaku.db");
+    let db = Db::connect(&format!("sqlite://{}", path.display()), &DbOptions::default()).await.unwrap();
+    sqlx::query("CREATE TABLE blobs (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    // About 2 MB in 512 pages: under the automatic-checkpoint threshold, so it stays in the log.
+    for _ in 0..16 {
+        sqlx::query("INSERT INTO blobs (data) VALUES (randomblob(131072))").execute(db.pool()).await.unwrap();
+    }
+    let before = file_len(&path);
+    assert!(before < 1 << 20, "the rows are still only in the write-ahead log: {before} bytes");
+    let task = tokio::spawn(db.clone().run_checkpoints());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while file_len(&path) < 2 << 20 {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint within 10 s: {} bytes", file_len(&path));
+        tokio::time::sleep(storage::db::CHECKPOINT_EVERY / 2).await;
+    }
+    // It stops with the pool.
+    db.close().await;
+    tokio::time::timeout(std::time::Duration::from_secs(5), task).await.expect("task ends").unwrap();
+}
+
+#[tokio::test]
+async fn background_checkpoints_do_nothing_on_postgres() {
+    let Some(url) = testing::postgres_url() else { return };
+    let pg = TestDb::postgres(&url).await;
+    tokio::time::timeout(std::time::Duration::from_secs(1), pg.db.clone().run_checkpoints())
+        .await
+        .expect("returns at once");
+}
