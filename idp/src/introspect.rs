@@ -38,8 +38,11 @@ async fn find(app: &App, client: &Client, token: &str, now: i64) -> Result<Found
     if token.matches('.').count() == 2
         && let Ok(claims) = app.keys.verify_jws(token, "at+jwt", now).await
     {
-        let live =
-            app.kv.get(&tokens::access_key(&claims["jti"])).await.map_err(OAuthError::internal)?.is_some();
+        let record = app.kv.get(&tokens::access_key(&claims["jti"])).await.map_err(OAuthError::internal)?;
+        let live = match record {
+            Some(r) => tokens::record_account_active(app, &r).await.map_err(OAuthError::internal)?,
+            None => false,
+        };
         if live && claims["client_id"] == json!(client.client_id) {
             return Ok(Found::Access { claims });
         }

@@ -139,6 +139,18 @@ fn at_hash(access_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
+/// Whether an access token's server-side record (the JSON stored under [`access_key`]) still
+/// stands for an active account: a person's token stops being active when their account is
+/// suspended (introspection and `/userinfo` say so at once, before the token expires); a
+/// client's own token (client credentials) names no account.
+pub async fn record_account_active(app: &App, record: &[u8]) -> Result<bool, sqlx::Error> {
+    let record: Value = serde_json::from_slice(record).unwrap_or_default();
+    match record["account_id"].as_str() {
+        Some(id) => Ok(accounts::find_account(&app.db, id).await?.is_some_and(|a| a.status == "active")),
+        None => Ok(true),
+    }
+}
+
 /// Mints the tokens of a grant. A refresh token is issued only with the `offline_access` scope
 /// to a client allowed the refresh grant.
 pub async fn mint(

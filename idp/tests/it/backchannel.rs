@@ -268,10 +268,15 @@ async fn suspending_the_account_ends_its_sessions(env: TestEnv) {
     .await;
     assert_eq!(status, 200, "{tokens}");
     let refresh_token = tokens["refresh_token"].as_str().expect("offline access").to_owned();
+    let access_token = tokens["access_token"].as_str().unwrap().to_owned();
     let id_claims =
         live.app.keys.verify_jws(tokens["id_token"].as_str().unwrap(), "JWT", idp::app::now()).await.unwrap();
     let accounts = idp::store::accounts::find_accounts(&live.env.db.db).await.unwrap();
     assert_eq!(accounts.len(), 1);
+    let (_, info) = post_as(&live, "/introspect", RP, &[("token", &access_token)]).await;
+    assert_eq!(info["active"], true, "{info}");
+    let userinfo = || live::browser().get(live.url("/userinfo")).bearer_auth(&access_token).send();
+    assert_eq!(userinfo().await.unwrap().status(), 200);
     let account_id = accounts[0].id.clone();
 
     // The suspension runs in another process, which cannot reach the server's memory.
@@ -307,6 +312,15 @@ async fn suspending_the_account_ends_its_sessions(env: TestEnv) {
     let res = b.get(format!("{}?{query}", live.url("/authorize"))).send().await.unwrap();
     assert_eq!(res.status(), 303);
     assert_eq!(query_param(&live::location(&res), "error").as_deref(), Some("login_required"));
+    // The access token, not yet expired, is no longer active: at introspection and at userinfo.
+    let (_, info) = post_as(&live, "/introspect", RP, &[("token", &access_token)]).await;
+    insta::assert_snapshot!(info.to_string(), @r#"{"active":false}"#);
+    let res = userinfo().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        res.headers()["www-authenticate"].to_str().unwrap(),
+        r#"Bearer realm="shikaku", error="invalid_token", error_description="the account is suspended""#
+    );
     // The refresh token is revoked.
     let (status, body) =
         post_as(&live, "/token", RP, &[("grant_type", "refresh_token"), ("refresh_token", &refresh_token)])
