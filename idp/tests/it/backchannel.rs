@@ -275,7 +275,7 @@ async fn suspending_the_account_ends_its_sessions(env: TestEnv) {
     assert_eq!(accounts.len(), 1);
     let (_, info) = post_as(&live, "/introspect", RP, &[("token", &access_token)]).await;
     assert_eq!(info["active"], true, "{info}");
-    let userinfo = || live::browser().get(live.url("/userinfo")).bearer_auth(&access_token).send();
+    let userinfo = || browser().get(live.url("/userinfo")).bearer_auth(&access_token).send();
     assert_eq!(userinfo().await.unwrap().status(), 200);
     let account_id = accounts[0].id.clone();
 
