@@ -146,9 +146,14 @@ fn at_hash(access_token: &str) -> String {
 pub async fn record_account_active(app: &App, record: &[u8]) -> Result<bool, sqlx::Error> {
     let record: Value = serde_json::from_slice(record).unwrap_or_default();
     match record["account_id"].as_str() {
-        Some(id) => Ok(accounts::find_account(&app.db, id).await?.is_some_and(|a| a.status == "active")),
+        Some(id) => account_active(app, id).await,
         None => Ok(true),
     }
+}
+
+/// Whether the account exists and is not suspended.
+pub async fn account_active(app: &App, account_id: &str) -> Result<bool, sqlx::Error> {
+    Ok(accounts::find_account(&app.db, account_id).await?.is_some_and(|a| a.status == "active"))
 }
 
 /// Mints the tokens of a grant. A refresh token is issued only with the `offline_access` scope

@@ -67,9 +67,9 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     let Some(account_id) = record["account_id"].as_str().map(str::to_owned) else {
         return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", "the access token names no person");
     };
-    match crate::store::accounts::find_account(&app.db, &account_id).await {
-        Ok(Some(a)) if a.status == "active" => {}
-        Ok(_) => {
+    match tokens::account_active(app, &account_id).await {
+        Ok(true) => {}
+        Ok(false) => {
             return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", "the account is suspended");
         }
         Err(e) => return web::ApiError::internal(e).into_response(),
