@@ -79,8 +79,14 @@ fn writers() -> std::sync::MutexGuard<'static, Writers> {
 /// and only then answers each caller. An entry the batch could not take is retried alone, so
 /// its error is its own.
 pub async fn record(db: &Db, at: i64, entry: &Entry) -> Result<i64, sqlx::Error> {
+    submit(db, at, entry.clone()).await
+}
+
+/// [`record`] of an entry the caller hands over.
+async fn submit(db: &Db, at: i64, entry: Entry) -> Result<i64, sqlx::Error> {
     let (done, answer) = tokio::sync::oneshot::channel();
-    let mut job = Job { at, entry: entry.clone(), detail: entry.detail.to_string(), done };
+    let detail = String::from_utf8(serde_json::to_vec(&entry.detail).unwrap_or_default()).unwrap_or_default();
+    let mut job = Job { at, entry, detail, done };
     for _ in 0..3 {
         let sender = {
             let mut writers = writers();
@@ -253,8 +259,9 @@ async fn append_once(db: &Db, rows: &[(i64, &Entry, &str)]) -> Result<Vec<i64>, 
 
 /// Records an entry, logging (not failing) when the database refuses it.
 pub async fn log(db: &Db, at: i64, entry: Entry) {
-    if let Err(e) = record(db, at, &entry).await {
-        tracing::error!(error = %e, event = %entry.event, "audit log write failed");
+    let event = entry.event.clone();
+    if let Err(e) = submit(db, at, entry).await {
+        tracing::error!(error = %e, %event, "audit log write failed");
     }
 }
 

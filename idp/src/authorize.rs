@@ -354,12 +354,13 @@ async fn proceed(
             return back("access_denied", "the signed-in role is not allowed for this client");
         }
     }
-    let consented = match consents::find_consent(&app.db, &session.account_id, &client.client_id).await {
-        Ok(c) => c,
-        Err(e) => return PageError::internal(e).into_response(),
-    };
-    let covered = consented.is_some_and(|granted| req.scopes.iter().all(|s| granted.contains(s)));
-    let needs_consent = !client.skip_consent && (!covered || req.prompt.iter().any(|p| p == "consent"));
+    // A trusted first-party client (consent skip) never asks, so its grant is not even read.
+    let needs_consent = !client.skip_consent
+        && (req.prompt.iter().any(|p| p == "consent")
+            || match consents::find_consent(&app.db, &session.account_id, &client.client_id).await {
+                Ok(granted) => !granted.is_some_and(|g| req.scopes.iter().all(|s| g.contains(s))),
+                Err(e) => return PageError::internal(e).into_response(),
+            });
     if needs_consent {
         if req.prompt.iter().any(|p| p == "none") {
             return back("consent_required", "consent is needed");

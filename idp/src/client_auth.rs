@@ -35,6 +35,9 @@ fn invalid_client() -> OAuthError {
 
 /// Percent-decoding of the Basic credentials (RFC 6749 §2.3.1 form-encodes them).
 fn form_decode(s: &str) -> String {
+    if !s.contains(['%', '+']) {
+        return s.to_owned();
+    }
     form_urlencoded::parse(format!("x={s}").as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())

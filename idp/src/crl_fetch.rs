@@ -108,7 +108,13 @@ pub struct Fetched {
 pub struct CrlFetcher {
     http: reqwest::Client,
     config: FetchConfig,
+    /// Distribution points this process recorded, with when: a sign-in writes a point's
+    /// `seen_at` again only after [`SEEN_REFRESH`], not at every card use.
+    recorded: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
+
+/// Seconds after which a distribution point seen again is written again (its `seen_at`).
+pub const SEEN_REFRESH: i64 = 3600;
 
 impl CrlFetcher {
     /// A fetcher; no redirects are followed and no cookies kept.
@@ -119,7 +125,7 @@ impl CrlFetcher {
             .connect_timeout(config.timeout)
             .user_agent(concat!("shikaku/", env!("CARGO_PKG_VERSION"), " (CRL fetch)"))
             .build()?;
-        Ok(Self { http, config })
+        Ok(Self { http, config, recorded: Default::default() })
     }
 
     /// The settings.
@@ -260,10 +266,20 @@ pub fn http_points(cert: &HpkiCertificate) -> Vec<String> {
 
 /// Records the http(s) distribution points of a card certificate that chained to a trusted CA,
 /// so the next refresh fetches its issuer's CRL. Failures are logged only.
-pub async fn record_points(db: &Db, cert: &HpkiCertificate, now: i64) {
+/// A point this process recorded less than [`SEEN_REFRESH`] ago is not written again.
+pub async fn record_points(app: &App, cert: &HpkiCertificate, now: i64) {
     for url in http_points(cert) {
-        if let Err(e) = store::create_crl_source(db, &url, now).await {
+        {
+            let mut recorded =
+                app.crl_fetcher.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match recorded.get(&url) {
+                Some(at) if now.saturating_sub(*at) < SEEN_REFRESH => continue,
+                _ => recorded.insert(url.clone(), now),
+            };
+        }
+        if let Err(e) = store::create_crl_source(&app.db, &url, now).await {
             tracing::warn!(error = %e, "cannot record a CRL distribution point");
+            app.crl_fetcher.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&url);
         }
     }
 }

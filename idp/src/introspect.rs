@@ -38,7 +38,11 @@ async fn find(app: &App, client: &Client, token: &str, now: i64) -> Result<Found
     if token.matches('.').count() == 2
         && let Ok(claims) = app.keys.verify_jws(token, "at+jwt", now).await
     {
-        let record = app.kv.get(&tokens::access_key(&claims["jti"])).await.map_err(OAuthError::internal)?;
+        let record = app
+            .kv
+            .get(&tokens::access_key(claims["jti"].as_str().unwrap_or_default()))
+            .await
+            .map_err(OAuthError::internal)?;
         let live = match record {
             Some(r) => tokens::record_account_active(app, &r).await.map_err(OAuthError::internal)?,
             None => false,
@@ -168,7 +172,7 @@ pub async fn revoke(
     let now = now();
     let kind = match find(app, &client, token, now).await {
         Ok(Found::Access { claims }) => {
-            let _ = app.kv.delete(&tokens::access_key(&claims["jti"])).await;
+            let _ = app.kv.delete(&tokens::access_key(claims["jti"].as_str().unwrap_or_default())).await;
             "access_token"
         }
         Ok(Found::Refresh(t)) => {

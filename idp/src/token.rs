@@ -210,7 +210,7 @@ async fn authorization_code(
 /// Revokes what one grant minted: its access token record and its refresh-token family.
 pub async fn revoke_minted(app: &App, minted: &tokens::Minted, now: i64) {
     if !minted.jti.is_empty() {
-        let _ = app.kv.delete(&tokens::access_key(&serde_json::json!(minted.jti))).await;
+        let _ = app.kv.delete(&tokens::access_key(&minted.jti)).await;
     }
     if let Some(family) = &minted.family_id
         && let Err(e) = crate::store::refresh::update_family_revoked(&app.db, family, now).await

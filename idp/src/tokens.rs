@@ -59,6 +59,32 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
 }
 
+/// Claims of a JWT access token (RFC 9068 §2.2), in the order they are written.
+#[derive(Serialize)]
+struct AccessClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    client_id: &'a str,
+    iat: i64,
+    exp: i64,
+    jti: &'a str,
+    scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amr: Option<&'a [String]>,
+}
+
+/// The server-side record of an access token, stored under [`access_key`].
+#[derive(Serialize)]
+struct AccessRecord<'a> {
+    account_id: Option<&'a str>,
+    client_id: &'a str,
+}
+
 /// The `sub` a client sees for an account.
 pub fn subject(client: &Client, account_id: &str) -> String {
     match client.subject_type {
@@ -130,8 +156,8 @@ pub async fn scope_claims(
 }
 
 /// KV key of an access token's record.
-pub fn access_key(jti: &Value) -> String {
-    format!("at:{}", jti.as_str().unwrap_or(""))
+pub fn access_key(jti: &str) -> String {
+    format!("at:{jti}")
 }
 
 fn at_hash(access_token: &str) -> String {
@@ -173,27 +199,26 @@ pub async fn mint(
         None => client.client_id.clone(),
     };
     let scope = grant.scopes.join(" ");
-    let mut at = json!({
-        "iss": issuer,
-        "sub": sub,
-        "aud": client.client_id,
-        "client_id": client.client_id,
-        "iat": now,
-        "exp": now + access_ttl as i64,
-        "jti": ids::new_id(),
-        "scope": scope,
-    });
-    if let Some(auth) = &grant.auth {
-        at["auth_time"] = json!(auth.auth_time);
-        at["acr"] = json!(auth.acr);
-        at["amr"] = json!(auth.amr);
-    }
+    let jti = ids::new_id();
+    let at = AccessClaims {
+        iss: issuer,
+        sub: &sub,
+        aud: &client.client_id,
+        client_id: &client.client_id,
+        iat: now,
+        exp: now + access_ttl as i64,
+        jti: &jti,
+        scope: &scope,
+        auth_time: grant.auth.as_ref().map(|a| a.auth_time),
+        acr: grant.auth.as_ref().map(|a| a.acr.as_str()),
+        amr: grant.auth.as_ref().map(|a| a.amr.as_slice()),
+    };
     let access_token = signer.sign_jws("at+jwt", &at);
     // Server-side record of the access token: lets /userinfo find the account behind a pairwise
     // subject and lets revocation and introspection work on JWTs.
-    let record = json!({ "account_id": grant.account_id, "client_id": client.client_id });
+    let record = AccessRecord { account_id: grant.account_id.as_deref(), client_id: &client.client_id };
     app.kv
-        .set(&access_key(&at["jti"]), record.to_string().as_bytes(), app.config.access_token_ttl)
+        .set(&access_key(&jti), &serde_json::to_vec(&record).unwrap_or_default(), app.config.access_token_ttl)
         .await
         .map_err(|e| OAuthError::new(web::OAuthErrorCode::TemporarilyUnavailable, e.to_string()))?;
 
@@ -229,7 +254,6 @@ pub async fn mint(
         }
         _ => None,
     };
-    let jti = at["jti"].as_str().unwrap_or_default().to_owned();
     let mut family_id = None;
     let refresh_token = match &grant.account_id {
         Some(account_id)

@@ -57,7 +57,7 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     }
     // The token's server-side record: gone when revoked; it names the account behind a
     // (possibly pairwise) subject.
-    let record = match app.kv.get(&tokens::access_key(&claims["jti"])).await {
+    let record = match app.kv.get(&tokens::access_key(claims["jti"].as_str().unwrap_or_default())).await {
         Ok(Some(r)) => serde_json::from_slice::<Value>(&r).unwrap_or_default(),
         Ok(None) => {
             return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", "the access token was revoked");

@@ -244,7 +244,7 @@ async fn hand_off(
             return Err(Refusal::Hpki(code));
         }
     };
-    crate::crl_fetch::record_points(&app.db, &cert, now).await;
+    crate::crl_fetch::record_points(app, &cert, now).await;
     let account = account_for(app, &cert, now).await.map_err(internal)?;
     if account.status != "active" {
         audit_failure(app, now, &ip, method, "account_suspended").await;
@@ -291,7 +291,7 @@ async fn validate(app: &App, der: &[u8], now: i64) -> Result<Result<HpkiCertific
         Err(e) => {
             if e.code == ErrorCode::RevocationUnavailable {
                 // The chain held (revocation is checked last): remember where its CRL lives.
-                crate::crl_fetch::record_points(&app.db, &cert, now).await;
+                crate::crl_fetch::record_points(app, &cert, now).await;
             }
             tracing::info!(code = e.code(), detail = %e.detail, "client certificate refused");
             Ok(Err(e.code))

@@ -216,11 +216,25 @@ impl KeyPair {
     }
 
     /// A compact JWS of `claims` with header `{"alg", "kid", "typ"}`.
-    pub fn sign_jws(&self, typ: &str, claims: &Value) -> String {
-        let header = json!({ "alg": self.alg.name(), "kid": self.kid, "typ": typ });
-        let signing_input =
-            format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
-        let signature = self.sign(signing_input.as_bytes());
-        format!("{signing_input}.{}", b64(&signature))
+    pub fn sign_jws(&self, typ: &str, claims: &impl serde::Serialize) -> String {
+        #[derive(serde::Serialize)]
+        struct Header<'a> {
+            alg: &'static str,
+            kid: &'a str,
+            typ: &'a str,
+        }
+        let header = Header { alg: self.alg.name(), kid: &self.kid, typ };
+        // Serializing to bytes (not through `Display`) and encoding into one buffer keeps this
+        // to a few allocations: it runs for every token the idp issues.
+        let header = serde_json::to_vec(&header).unwrap_or_default();
+        let claims = serde_json::to_vec(claims).unwrap_or_default();
+        let mut jws = String::with_capacity((header.len() + claims.len()) * 4 / 3 + 100);
+        URL_SAFE_NO_PAD.encode_string(&header, &mut jws);
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(&claims, &mut jws);
+        let signature = self.sign(jws.as_bytes());
+        jws.push('.');
+        URL_SAFE_NO_PAD.encode_string(&signature, &mut jws);
+        jws
     }
 }
