@@ -32,6 +32,9 @@ pub enum TemplateError {
 pub struct Templates {
     tera: Tera,
     texts: HashMap<Lang, serde_json::Value>,
+    /// Per language, a context holding `lang` and `t`, converted once: converting the locale
+    /// table for every render was most of the cost of a small page.
+    base: HashMap<Lang, Context>,
 }
 
 impl Templates {
@@ -60,14 +63,24 @@ impl Templates {
                 .map_err(|e| TemplateError::Locale { file: file.clone(), message: e.to_string() })?;
             texts.insert(lang, value);
         }
-        Ok(Self { tera, texts })
+        let base = texts
+            .iter()
+            .map(|(lang, value)| {
+                let mut ctx = Context::new();
+                ctx.insert("lang", lang.code());
+                ctx.insert("t", value);
+                (*lang, ctx)
+            })
+            .collect();
+        Ok(Self { tera, texts, base })
     }
 
     /// Renders `name` in `lang`; the context also gets `lang` and `t` (the language's texts).
     pub fn render(&self, name: &str, lang: Lang, context: &Context) -> Result<String, tera::Error> {
         let mut ctx = context.clone();
-        ctx.insert("lang", lang.code());
-        ctx.insert("t", &self.texts[&lang]);
+        if let Some(base) = self.base.get(&lang) {
+            ctx.extend(base.clone());
+        }
         self.tera.render(name, &ctx)
     }
 
