@@ -83,16 +83,18 @@ pub async fn idp_app(config: &Config, db: &Db) -> anyhow::Result<Arc<idp::App>> 
     Ok(app)
 }
 
-/// The portal's document service: its signing keys (created on a first start) and PDF font.
+/// The portal's document service: its signing keys (created on a first start, signing from
+/// `now`) and PDF font. A command that signs at `now` must pass that same `now`: a key created
+/// a second later would not sign yet.
 pub async fn portal_documents(
     config: &Config,
     db: &Db,
     master: idp::keys::MasterKey,
+    now: i64,
 ) -> anyhow::Result<portal::documents::routes::DocumentService> {
-    let signer =
-        portal::documents::Signer::open(db.clone(), master, &config.portal_public_url, idp::app::now())
-            .await
-            .context("portal document-signing keys")?;
+    let signer = portal::documents::Signer::open(db.clone(), master, &config.portal_public_url, now)
+        .await
+        .context("portal document-signing keys")?;
     Ok(portal::documents::routes::DocumentService::new(signer, config.portal_font_path.clone()))
 }
 
@@ -179,7 +181,7 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
                 None => config.portal_client_secret.as_ref().map(|s| s.expose_secret().to_owned()),
             },
         };
-        let documents = portal_documents(&config, &db, master).await?;
+        let documents = portal_documents(&config, &db, master, idp::app::now()).await?;
         let router = portal::build(portal_config, probes.clone(), templates, documents);
         let listener = web::serve::bind(config.portal_listen).await?;
         tracing::info!(addr = %listener.local_addr()?, public_url = %config.portal_public_url, "portal listening");

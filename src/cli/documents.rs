@@ -81,7 +81,7 @@ pub async fn run(
         DocumentCommand::Issue(args) => {
             let request = request(&args)?;
             let master = master_key::resolve(config, db).await?;
-            let service = startup::portal_documents(config, db, master).await?;
+            let service = startup::portal_documents(config, db, master, now).await?;
             // Check the font before anything is stored.
             service.font().map_err(|e| anyhow::anyhow!("{e}"))?;
             let issued =
