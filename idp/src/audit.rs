@@ -85,7 +85,7 @@ pub async fn record(db: &Db, at: i64, entry: &Entry) -> Result<i64, sqlx::Error>
 /// [`record`] of an entry the caller hands over.
 async fn submit(db: &Db, at: i64, entry: Entry) -> Result<i64, sqlx::Error> {
     let (done, answer) = tokio::sync::oneshot::channel();
-    let detail = String::from_utf8(serde_json::to_vec(&entry.detail).unwrap_or_default()).unwrap_or_default();
+    let detail = serde_json::to_string(&entry.detail).unwrap_or_default();
     let mut job = Job { at, entry, detail, done };
     for _ in 0..3 {
         let sender = {

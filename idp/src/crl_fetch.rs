@@ -128,6 +128,23 @@ impl CrlFetcher {
         Ok(Self { http, config, recorded: Default::default() })
     }
 
+    fn recorded(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, i64>> {
+        self.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether `url` is due to be written (not recorded by this process in the last
+    /// [`SEEN_REFRESH`] seconds); if so, notes it as recorded at `now`.
+    fn claim_point(&self, url: &str, now: i64) -> bool {
+        let mut recorded = self.recorded();
+        match recorded.get(url) {
+            Some(at) if now.saturating_sub(*at) < SEEN_REFRESH => false,
+            _ => {
+                recorded.insert(url.to_owned(), now);
+                true
+            }
+        }
+    }
+
     /// The settings.
     pub fn config(&self) -> &FetchConfig {
         &self.config
@@ -269,17 +286,12 @@ pub fn http_points(cert: &HpkiCertificate) -> Vec<String> {
 /// A point this process recorded less than [`SEEN_REFRESH`] ago is not written again.
 pub async fn record_points(app: &App, cert: &HpkiCertificate, now: i64) {
     for url in http_points(cert) {
-        {
-            let mut recorded =
-                app.crl_fetcher.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            match recorded.get(&url) {
-                Some(at) if now.saturating_sub(*at) < SEEN_REFRESH => continue,
-                _ => recorded.insert(url.clone(), now),
-            };
+        if !app.crl_fetcher.claim_point(&url, now) {
+            continue;
         }
         if let Err(e) = store::create_crl_source(&app.db, &url, now).await {
             tracing::warn!(error = %e, "cannot record a CRL distribution point");
-            app.crl_fetcher.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&url);
+            app.crl_fetcher.recorded().remove(&url);
         }
     }
 }
