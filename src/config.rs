@@ -119,7 +119,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://PATH` or `postgres://…`.
     pub database_url: SecretString,
-    /// Pool size.
+    /// Pool size (default by backend: [`storage::Backend::default_max_connections`]).
     pub database_max_connections: u32,
     /// `redis://…`; absent means the in-memory store (single process only).
     pub redis_url: Option<SecretString>,
@@ -214,7 +214,7 @@ impl Config {
         let database_url = raw.database_url.unwrap_or_else(|| {
             SecretString::from(format!("sqlite://{}", data_dir.join("shikaku.db").display()))
         });
-        storage::Backend::from_url(database_url.expose_secret()).map_err(|_| {
+        let backend = storage::Backend::from_url(database_url.expose_secret()).map_err(|_| {
             anyhow::anyhow!(
                 "invalid config key `database_url`: expected sqlite://PATH or postgres://USER@HOST/DB"
             )
@@ -237,7 +237,7 @@ impl Config {
         if signing_algs.is_empty() {
             bail!("invalid config key `signing_algs`: name at least one of ES256, RS256, PS256");
         }
-        let max_connections = raw.database_max_connections.unwrap_or(10);
+        let max_connections = raw.database_max_connections.unwrap_or(backend.default_max_connections());
         if max_connections == 0 {
             bail!("invalid config key `database_max_connections`: must be at least 1");
         }

@@ -27,7 +27,8 @@ pub enum Sides {
 
 /// Opens the configured database (no migrations).
 pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
-    let options = DbOptions { max_connections: config.database_max_connections, ..DbOptions::default() };
+    let options =
+        DbOptions { max_connections: Some(config.database_max_connections), ..DbOptions::default() };
     Ok(Db::connect(config.database_url.expose_secret(), &options).await?)
 }
 

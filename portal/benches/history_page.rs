@@ -89,6 +89,7 @@ async fn seed(db: &storage::Db) {
         })
         .collect();
     assert_eq!(create_attendances(&mut conn, &records, 0).await.expect("records"), RECORDS as u64);
+    drop(conn);
     create_confirmed_link(db, "bench-doctor", NUMBER, None, 0).await.expect("link");
 }
 

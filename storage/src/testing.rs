@@ -66,7 +66,7 @@ impl TestDb {
             .expect("create database");
         admin.close().await.ok();
         let url = with_database(admin_url, &name);
-        let db = Db::connect(&url, &DbOptions { max_connections: 5, ..DbOptions::default() })
+        let db = Db::connect(&url, &DbOptions { max_connections: Some(5), ..DbOptions::default() })
             .await
             .expect("open test database");
         Self { db, url, cleanup: Cleanup::Postgres { admin_url: admin_url.to_owned(), name } }

@@ -181,10 +181,10 @@ fn parse_row(row: &Row, catalog: &Catalog) -> Result<Parsed, RowError> {
 
 /// Imports attendance records from CSV `data`. `progress` is told how many bytes are done.
 ///
-/// The whole import runs on one connection of its own. On SQLite that connection gets a large
-/// page cache (the random-order indexes of `attendances` and `attendance_credits` stay in
-/// memory instead of being read back from the file for each batch) and is closed at the end
-/// rather than returned to the pool with those settings. Durability settings are left alone.
+/// The whole import runs on one connection of its own, outside the pool ([`Db::connect_one`]:
+/// requests keep the pool). On SQLite that connection gets a large page cache (the random-order
+/// indexes of `attendances` and `attendance_credits` stay in memory instead of being read back
+/// from the file for each batch). Durability settings are left alone.
 pub async fn import(
     db: &Db,
     data: &[u8],
@@ -193,10 +193,9 @@ pub async fn import(
 ) -> Result<Report, ImportError> {
     let table = Table::open(data, opts.encoding, REQUIRED, OPTIONAL)?;
     let catalog = Catalog::load(db).await?;
-    let mut conn = db.pool().acquire().await?;
+    let mut conn = db.connect_one().await?;
     if db.backend() == Backend::Sqlite {
-        conn.close_on_drop();
-        (&mut *conn).execute(SQLITE_IMPORT_PRAGMAS).await?;
+        (&mut conn).execute(SQLITE_IMPORT_PRAGMAS).await?;
     }
     let mut report = Report::new(table.encoding, opts.dry_run);
     let mut state = State::default();
@@ -231,6 +230,7 @@ pub async fn import(
         longest_write_ms = timings.longest_write.as_millis(),
         "attendance import phases"
     );
+    conn.close().await?;
     report.errors.sort_by_key(|e| e.line);
     Ok(report)
 }

@@ -53,8 +53,9 @@ async fn seeded_systems_codes_and_rules(env: TestEnv) {
 
 /// A doctor, and an event granting `credits` on `on`; returns the doctor's number.
 async fn doctor_and_event(db: &Db, event_id: &str, on: Date, credits: &[(&str, &str, i64)]) {
+    let known = find_doctor(db, "123456").await.unwrap().is_some();
     let mut conn = db.pool().acquire().await.unwrap();
-    if find_doctor(db, "123456").await.unwrap().is_none() {
+    if !known {
         let d = Doctor {
             registration_number: "123456".into(),
             name: Some("山田　太郎".into()),
@@ -79,6 +80,7 @@ async fn doctor_and_event(db: &Db, event_id: &str, on: Date, credits: &[(&str, &
     };
     assert!(create_event(&mut conn, &e, NOW).await.unwrap());
     assert!(!create_event(&mut conn, &e, NOW).await.unwrap(), "an event id is created once");
+    drop(conn);
     assert_eq!(find_event(db, event_id).await.unwrap().unwrap(), e);
 }
 
