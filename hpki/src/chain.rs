@@ -3,7 +3,10 @@
 //! Every configured CA certificate is a trust anchor (issuing CAs alone are enough; the root is
 //! optional). The path is walked upward as far as configured certificates go, and every CA on it
 //! must be valid at the time, have basicConstraints cA, keyUsage keyCertSign, no unknown critical
-//! extension, and respect pathLenConstraint. Signatures are verified with RustCrypto.
+//! extension, and respect pathLenConstraint. A store checks each signature once (see [`TrustStore`]).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use time::OffsetDateTime;
 
@@ -14,22 +17,53 @@ use crate::verify::EcdsaEncoding;
 /// Longest path accepted (end entity excluded).
 const MAX_DEPTH: usize = 8;
 
+/// Most certificates whose signature a store remembers per CA; when full, it starts afresh.
+const MEMO_CAPACITY: usize = 4096;
+
+/// DER of the certificates whose signature by one CA verified.
+type Signed = Mutex<HashSet<Box<[u8]>>>;
+
 /// The configured CA certificates.
+///
+/// A store remembers which certificates each of its CAs' keys has been checked to have signed
+/// (exact DER bytes, at most [`MEMO_CAPACITY`] per CA; clones share the memory): a signature
+/// cannot become valid or invalid later, so a card signing in again, and the CAs above it, skip
+/// those signature checks. Everything that depends on time or configuration (validity periods,
+/// CA constraints, revocation) is checked every time.
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
     cas: Vec<HpkiCertificate>,
+    /// Per CA (same index as `cas`): DER of certificates whose signature by that CA verified.
+    signed: Arc<[Signed]>,
 }
 
 impl TrustStore {
     /// A store of the given CA certificates.
     pub fn new(cas: Vec<HpkiCertificate>) -> TrustStore {
-        TrustStore { cas }
+        let signed = cas.iter().map(|_| Mutex::default()).collect();
+        TrustStore { cas, signed }
     }
 
     /// Parses each certificate (DER or PEM).
     pub fn from_certificates<'a>(inputs: impl IntoIterator<Item = &'a [u8]>) -> Result<TrustStore, Error> {
         let cas = inputs.into_iter().map(HpkiCertificate::parse).collect::<Result<Vec<_>, _>>()?;
-        Ok(TrustStore { cas })
+        Ok(TrustStore::new(cas))
+    }
+
+    /// Whether the key of CA number `ca` signed `cert`, checked once per certificate.
+    fn issued_by(&self, cert: &HpkiCertificate, ca: usize) -> Result<(), String> {
+        let Some(memo) = self.signed.get(ca) else { return verify_issued_by(cert, &self.cas[ca]) };
+        let lock = || memo.lock().unwrap_or_else(PoisonError::into_inner);
+        if lock().contains(cert.der()) {
+            return Ok(());
+        }
+        verify_issued_by(cert, &self.cas[ca])?;
+        let mut known = lock();
+        if known.len() >= MEMO_CAPACITY {
+            known.clear();
+        }
+        known.insert(cert.der().into());
+        Ok(())
     }
 
     /// The configured certificates.
@@ -104,7 +138,7 @@ fn walk(
         if ca.raw.subject != cert.raw.issuer || path.contains(&i) || ca.der() == cert.der() {
             continue;
         }
-        if let Err(e) = verify_issued_by(cert, ca) {
+        if let Err(e) = trust.issued_by(cert, i) {
             last_error = Some(untrusted(format!("{} is not signed by {}: {e}", cert.subject, ca.subject)));
             continue;
         }

@@ -467,6 +467,45 @@ mod chain {
     }
 
     #[test]
+    fn remembered_signatures_still_get_every_time_check() {
+        // One store validates twice: the second time the signatures are remembered, but the
+        // CA's validity period still decides.
+        let ca = custom_ca("Short-lived CA", |s| s.not_after = NOW + Duration::days(1));
+        let v = hpki::CardTokenValidator::new(trust_with(&[&ca]), Profile::hpki());
+        let mut v = v;
+        v.options.revocation = hpki::RevocationMode::IfSupplied;
+        let t = token(&card_under(&ca));
+        assert!(v.validate(&t, ORIGIN, NONCE, &[], NOW).is_ok());
+        assert!(v.validate(&t, ORIGIN, NONCE, &[], NOW).is_ok());
+        assert_eq!(code(v.validate(&t, ORIGIN, NONCE, &[], NOW + Duration::days(2))), "cert_expired");
+        // A clone shares what the store remembers and checks time just the same.
+        let clone = v.clone();
+        assert_eq!(code(clone.validate(&t, ORIGIN, NONCE, &[], NOW + Duration::days(2))), "cert_expired");
+        assert!(clone.validate(&t, ORIGIN, NONCE, &[], NOW).is_ok());
+    }
+
+    #[test]
+    fn a_remembered_signature_vouches_only_for_its_certificate() {
+        // The store has checked the genuine card under the JMA-like CA; a card from a look-alike
+        // of that CA (same subject, another key) is still refused, before and after.
+        let mut spec = CertSpec::ca(vec![], 0x6001, Some(0), hpki::oids::POLICY_AUTH_CA);
+        spec.subject = name(&[
+            ("C", "JP"),
+            ("O", "Japan Medical Association (TEST)"),
+            ("OU", "Digital Certificate Center"),
+            ("CN", "TEST-HPKI-01-JMA-forAuthentication"),
+        ]);
+        let fake = issue(&spec, &pki().medis_sign.key, None).unwrap();
+        let v = validator(Profile::hpki());
+        let genuine = token(&card("doctor-auth"));
+        let forged = token(&card_under(&fake));
+        assert_eq!(code(v.validate(&forged, ORIGIN, NONCE, &crls(), NOW)), "cert_untrusted");
+        assert!(v.validate(&genuine, ORIGIN, NONCE, &crls(), NOW).is_ok());
+        assert_eq!(code(v.validate(&forged, ORIGIN, NONCE, &crls(), NOW)), "cert_untrusted");
+        assert!(v.validate(&genuine, ORIGIN, NONCE, &crls(), NOW).is_ok());
+    }
+
+    #[test]
     fn ca_without_key_cert_sign() {
         let ca = custom_ca("No keyCertSign CA", |s| s.key_usage = Some(vec![6]));
         let v = hpki::CardTokenValidator::new(trust_with(&[&ca]), Profile::hpki());
