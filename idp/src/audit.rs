@@ -194,10 +194,11 @@ async fn append(db: &Db, rows: &[(i64, &Entry, &str)]) -> Result<Vec<i64>, sqlx:
 }
 
 async fn append_once(db: &Db, rows: &[(i64, &Entry, &str)]) -> Result<Vec<i64>, sqlx::Error> {
+    let mut conn = db.pool().acquire().await?;
     let mut tx = match db.backend() {
-        storage::Backend::Sqlite => db.pool().begin_with("BEGIN IMMEDIATE").await?,
+        storage::Backend::Sqlite => sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?,
         storage::Backend::Postgres => {
-            let mut tx = db.pool().begin().await?;
+            let mut tx = conn.begin().await?;
             // Writers of every process take turns; readers (`verify`) are not blocked.
             sqlx::query("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
             tx

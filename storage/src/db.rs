@@ -8,7 +8,9 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use std::sync::Arc;
 
-use sqlx::{AnyConnection, AnyPool, Connection, Executor};
+use sqlx::{AnyConnection, Connection, Executor};
+
+use crate::pool::{DbPool, Single};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 /// Set on every SQLite connection: integrity, concurrency and durability settings.
@@ -122,7 +124,7 @@ impl Default for DbOptions {
 /// A pooled connection to the SQL database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Db {
-    pool: AnyPool,
+    pool: Arc<DbPool>,
     backend: Backend,
     id: u64,
     /// How to open a connection outside the pool ([`Db::connect_one`]).
@@ -154,25 +156,31 @@ impl Db {
             Ok(result) => result.map_err(connect_error)?,
             Err(_) => return Err(connect_error(sqlx::Error::PoolTimedOut)),
         }
-        let mut pool_options = AnyPoolOptions::new()
-            .max_connections(options.max_connections.unwrap_or(backend.default_max_connections()))
-            .acquire_timeout(options.acquire_timeout);
-        if backend == Backend::Sqlite {
-            // An embedded database cannot drop a connection: the ping sqlx sends before handing
-            // out a pooled connection would only add a round trip to the connection's thread.
-            pool_options = pool_options.test_before_acquire(false).after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    conn.execute(SQLITE_PRAGMAS).await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = pool_options.connect_lazy_with(connect_options.clone());
+        let max_connections = options.max_connections.unwrap_or(backend.default_max_connections());
+        let connect_options = Arc::new(connect_options);
+        let pool = if backend == Backend::Sqlite && max_connections == 1 {
+            DbPool::Single(Single::new(connect_options.clone(), options.acquire_timeout))
+        } else {
+            let mut pool_options = AnyPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(options.acquire_timeout);
+            if backend == Backend::Sqlite {
+                // An embedded database cannot drop a connection: the ping sqlx sends before
+                // handing out a pooled connection would only add a round trip to its thread.
+                pool_options = pool_options.test_before_acquire(false).after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute(SQLITE_PRAGMAS).await?;
+                        Ok(())
+                    })
+                });
+            }
+            DbPool::Pooled(pool_options.connect_lazy_with((*connect_options).clone()))
+        };
         let db = Self {
-            pool,
+            pool: Arc::new(pool),
             backend,
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            connect_options: Arc::new(connect_options),
+            connect_options,
         };
         db.ping().await.map_err(|e| match e {
             DbError::Query(source) => DbError::Connect { url: shown.clone(), source },
@@ -185,7 +193,9 @@ impl Db {
     pub async fn migrate(&self) -> Result<usize, DbError> {
         let migrator = self.backend.migrator();
         let before = self.applied_migrations().await.unwrap_or(0);
-        migrator.run(&self.pool).await?;
+        let mut conn = self.pool.acquire().await?;
+        migrator.run(&mut *conn).await?;
+        drop(conn);
         let after = self.applied_migrations().await?;
         Ok(after.saturating_sub(before))
     }
@@ -193,20 +203,21 @@ impl Db {
     /// Number of migrations recorded as applied (an error when the table does not exist yet).
     async fn applied_migrations(&self) -> Result<usize, DbError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&self.pool)
+            .fetch_one(&*self.pool)
             .await?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// Runs a trivial query: the database is reachable and answers.
     pub async fn ping(&self) -> Result<(), DbError> {
-        let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&self.pool).await?;
+        let one: i64 = sqlx::query_scalar("SELECT 1").fetch_one(&*self.pool).await?;
         debug_assert_eq!(one, 1);
         Ok(())
     }
 
-    /// The pool, for running queries.
-    pub fn pool(&self) -> &AnyPool {
+    /// The connections, for running queries (`.fetch_one(db.pool())`) or taking one
+    /// ([`DbPool::acquire`]).
+    pub fn pool(&self) -> &DbPool {
         &self.pool
     }
 
@@ -272,7 +283,7 @@ impl Db {
 }
 
 /// One connection with the backend's settings (SQLite pragmas).
-async fn open_connection(
+pub(crate) async fn open_connection(
     options: &AnyConnectOptions,
     backend: Backend,
 ) -> Result<AnyConnection, sqlx::Error> {

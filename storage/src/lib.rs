@@ -7,8 +7,10 @@
 
 pub mod db;
 pub mod kv;
+pub mod pool;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use db::{Backend, Db, DbError};
 pub use kv::{Kv, KvError, MemoryKv, RedisKv, Window};
+pub use pool::{DbConn, DbPool};

@@ -46,12 +46,22 @@ fn config_check_prints_effective_values_with_secrets_redacted() {
         "portal_public_url = \"http://0.0.0.0:9000\"",
         "signing_algs = [\"ES256\", \"PS256\"]",
         "key_publish_lead_secs = 3600",
+        "database_max_connections = 10",
     ] {
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }
     for secret in [MASTER, "pg-secret", "redis-secret"] {
         assert!(!text.contains(secret), "{secret} printed:\n{text}");
     }
+}
+
+#[test]
+fn the_pool_size_defaults_by_backend() {
+    // SQLite: one pooled connection (README "Performance"); an explicit value wins.
+    let check = |w: Workdir| stdout(&w.run(&["config", "check"]));
+    assert!(check(Workdir::new()).contains("database_max_connections = 1\n"));
+    let explicit = Workdir::new().env("SHIKAKU_DATABASE_MAX_CONNECTIONS", "4");
+    assert!(check(explicit).contains("database_max_connections = 4\n"));
 }
 
 /// Runs `config check` with a config file and/or environment; returns the one error line.

@@ -137,7 +137,8 @@ pub async fn find_cards(db: &Db, account_id: &str) -> Result<Vec<Card>, sqlx::Er
 /// Creates an account with its first card in one transaction. `Ok(false)` when the card was
 /// created concurrently by another sign-in (the caller reads it again).
 pub async fn create_account_with_card(db: &Db, account: &Account, card: &Card) -> Result<bool, sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
+    let mut conn = db.pool().acquire().await?;
+    let mut tx = conn.begin().await?;
     sqlx::query(
         "INSERT INTO accounts (id, kind, name, romaji_name, status, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -230,7 +231,8 @@ pub async fn update_card_use(db: &Db, card: &Card, refresh_names: bool) -> Resul
         update_card.execute(db.pool()).await?;
         return Ok(());
     }
-    let mut tx = db.pool().begin().await?;
+    let mut conn = db.pool().acquire().await?;
+    let mut tx = conn.begin().await?;
     update_card.execute(&mut *tx).await?;
     sqlx::query(
         "UPDATE accounts SET name = COALESCE($2, name), romaji_name = COALESCE($3, romaji_name), updated_at = $4 \

@@ -37,7 +37,8 @@ pub async fn find_identity(
 /// Inserts or replaces the attributes of each card holder (the registry is authoritative), in
 /// one transaction.
 pub async fn upsert_identities(db: &Db, identities: &[Identity], now: i64) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool().begin().await?;
+    let mut conn = db.pool().acquire().await?;
+    let mut tx = conn.begin().await?;
     for i in identities {
         sqlx::query(
             "INSERT INTO identity_attributes \

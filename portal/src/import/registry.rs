@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 
-use sqlx::Connection;
 use storage::Db;
 use time::{Date, Month};
 

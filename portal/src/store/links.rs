@@ -188,7 +188,8 @@ pub async fn update_pending_links(
         return Err(StoreError::Conflict("a link cannot go back to pending".into()));
     }
     let mut changed = 0;
-    let mut tx = db.pool().begin().await?;
+    let mut conn = db.pool().acquire().await?;
+    let mut tx = conn.begin().await?;
     for sub in subs {
         changed += sqlx::query(
             "UPDATE portal_links SET status = $1, decided_at = $2, decided_by = $3, updated_at = $2 \

@@ -198,7 +198,6 @@ pub async fn update_event_attendances(
 /// Replaces an event's fields and credits (the id stays); `false` when there is no such event.
 /// The attendances keep the credits they were recorded with.
 pub async fn update_event(db: &Db, e: &crate::store::events::Event, now: i64) -> Result<bool, StoreError> {
-    use sqlx::Connection;
     let mut conn = db.pool().acquire().await?;
     let mut tx = conn.begin().await?;
     let done = sqlx::query(

@@ -119,3 +119,64 @@ async fn background_checkpoints_do_nothing_on_postgres() {
         .await
         .expect("returns at once");
 }
+
+/// A SQLite database with the default pool (one shared connection) and a table `t (n)`.
+async fn one_connection(acquire_timeout: std::time::Duration) -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("one.db").display());
+    let db = Db::connect(&url, &DbOptions { acquire_timeout, ..DbOptions::default() }).await.unwrap();
+    assert!(matches!(db.pool(), storage::DbPool::Single(_)), "SQLite defaults to one shared connection");
+    sqlx::query("CREATE TABLE t (n BIGINT NOT NULL)").execute(db.pool()).await.unwrap();
+    (dir, db)
+}
+
+async fn count(db: &Db) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM t").fetch_one(db.pool()).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_dropped_transaction_is_rolled_back_before_the_next_statement() {
+    let (_dir, db) = one_connection(std::time::Duration::from_secs(5)).await;
+    {
+        let mut conn = db.pool().acquire().await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query("INSERT INTO t (n) VALUES (1)").execute(&mut *tx).await.unwrap();
+        // Dropped without commit (an error path returning early).
+    }
+    assert_eq!(count(&db).await, 0, "the next statement does not run inside the abandoned transaction");
+    sqlx::query("INSERT INTO t (n) VALUES (2)").execute(db.pool()).await.unwrap();
+    {
+        let mut conn = db.pool().acquire().await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query("INSERT INTO t (n) VALUES (3)").execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let all: Vec<i64> = sqlx::query_scalar("SELECT n FROM t ORDER BY n").fetch_all(db.pool()).await.unwrap();
+    assert_eq!(all, [2, 3]);
+}
+
+#[tokio::test]
+async fn the_shared_connection_is_taken_by_turns_and_a_wait_times_out() {
+    let (_dir, db) = one_connection(std::time::Duration::from_millis(300)).await;
+    let held = db.pool().acquire().await.unwrap();
+    let err = sqlx::query("SELECT 1").execute(db.pool()).await.expect_err("the connection is held");
+    assert!(matches!(err, sqlx::Error::PoolTimedOut), "{err:?}");
+    // Many tasks at once: each statement runs once, in turn, once the holder lets go.
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(i64::from(i)).execute(db.pool()).await
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    drop(held);
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(count(&db).await, 20);
+    db.close().await;
+    let err = db.ping().await.expect_err("closed");
+    assert!(matches!(err, DbError::Query(sqlx::Error::PoolClosed)), "{err:?}");
+}
