@@ -450,18 +450,23 @@ mod chain {
         );
     }
 
-    #[test]
-    fn same_name_other_key() {
-        // A look-alike of the JMA-like CA (same subject, another key) signs a card.
-        let mut spec = CertSpec::ca(vec![], 0x6000, Some(0), hpki::oids::POLICY_AUTH_CA);
-        let real = hpki::HpkiCertificate::parse(&pki().jma_auth.der).unwrap();
+    /// A look-alike of the JMA-like CA: same subject, another key, self-issued.
+    fn look_alike_jma_ca(serial: u64) -> Issued {
+        let mut spec = CertSpec::ca(vec![], serial, Some(0), hpki::oids::POLICY_AUTH_CA);
         spec.subject = name(&[
             ("C", "JP"),
             ("O", "Japan Medical Association (TEST)"),
             ("OU", "Digital Certificate Center"),
             ("CN", "TEST-HPKI-01-JMA-forAuthentication"),
         ]);
-        let fake = issue(&spec, &pki().medis_sign.key, None).unwrap();
+        issue(&spec, &pki().medis_sign.key, None).unwrap()
+    }
+
+    #[test]
+    fn same_name_other_key() {
+        // A look-alike of the JMA-like CA (same subject, another key) signs a card.
+        let real = hpki::HpkiCertificate::parse(&pki().jma_auth.der).unwrap();
+        let fake = look_alike_jma_ca(0x6000);
         assert_eq!(hpki::HpkiCertificate::parse(&fake.der).unwrap().subject, real.subject);
         assert_eq!(code(hpki_validate(&token(&card_under(&fake)))), "cert_untrusted");
     }
@@ -488,14 +493,7 @@ mod chain {
     fn a_remembered_signature_vouches_only_for_its_certificate() {
         // The store has checked the genuine card under the JMA-like CA; a card from a look-alike
         // of that CA (same subject, another key) is still refused, before and after.
-        let mut spec = CertSpec::ca(vec![], 0x6001, Some(0), hpki::oids::POLICY_AUTH_CA);
-        spec.subject = name(&[
-            ("C", "JP"),
-            ("O", "Japan Medical Association (TEST)"),
-            ("OU", "Digital Certificate Center"),
-            ("CN", "TEST-HPKI-01-JMA-forAuthentication"),
-        ]);
-        let fake = issue(&spec, &pki().medis_sign.key, None).unwrap();
+        let fake = look_alike_jma_ca(0x6001);
         let v = validator(Profile::hpki());
         let genuine = token(&card("doctor-auth"));
         let forged = token(&card_under(&fake));
