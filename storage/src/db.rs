@@ -2,12 +2,11 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use std::sync::Arc;
-
 use sqlx::{AnyConnection, Connection, Executor};
 
 use crate::pool::{DbPool, Single};

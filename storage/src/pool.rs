@@ -102,13 +102,26 @@ impl Single {
         OwnedMutexGuard::try_map(slot, Option::as_mut).map_err(|_| sqlx::Error::PoolClosed)
     }
 
-    /// After an error: a crashed connection thread is replaced at the next use.
-    async fn check<T>(&self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+    /// Runs `f` on the connection when its turn comes; after a crash of the connection's thread,
+    /// a new connection opens at the next use.
+    async fn run<T>(
+        &self,
+        f: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, sqlx::Error>,
+    ) -> Result<T, sqlx::Error> {
+        let result = match self.take().await {
+            Ok(mut conn) => f(&mut conn).await,
+            Err(e) => Err(e),
+        };
         if matches!(result, Err(sqlx::Error::WorkerCrashed)) {
-            tracing::warn!("the SQLite connection's thread stopped; a new connection opens at the next use");
-            *self.slot.lock().await = None;
+            self.forget().await;
         }
         result
+    }
+
+    /// Drops a connection whose thread crashed.
+    async fn forget(&self) {
+        tracing::warn!("the SQLite connection's thread stopped; a new connection opens at the next use");
+        *self.slot.lock().await = None;
     }
 
     async fn close(&self) {
@@ -167,7 +180,7 @@ impl<'p> Executor<'p> for &'p DbPool {
                     Err(e) => vec![Err(e)],
                 };
                 if items.iter().any(|i| matches!(i, Err(sqlx::Error::WorkerCrashed))) {
-                    let _ = s.check::<()>(Err(sqlx::Error::WorkerCrashed)).await;
+                    s.forget().await;
                 }
                 futures_util::stream::iter(items)
             })
@@ -183,13 +196,7 @@ impl<'p> Executor<'p> for &'p DbPool {
     {
         match self {
             DbPool::Pooled(p) => p.fetch_optional(query),
-            DbPool::Single(s) => Box::pin(async move {
-                let result = match s.take().await {
-                    Ok(mut conn) => (&mut *conn).fetch_optional(query).await,
-                    Err(e) => Err(e),
-                };
-                s.check(result).await
-            }),
+            DbPool::Single(s) => Box::pin(s.run(async move |conn| conn.fetch_optional(query).await)),
         }
     }
 
@@ -203,13 +210,7 @@ impl<'p> Executor<'p> for &'p DbPool {
     {
         match self {
             DbPool::Pooled(p) => p.prepare_with(sql, parameters),
-            DbPool::Single(s) => Box::pin(async move {
-                let result = match s.take().await {
-                    Ok(mut conn) => (&mut *conn).prepare_with(sql, parameters).await,
-                    Err(e) => Err(e),
-                };
-                s.check(result).await
-            }),
+            DbPool::Single(s) => Box::pin(s.run(async move |conn| conn.prepare_with(sql, parameters).await)),
         }
     }
 
@@ -219,13 +220,7 @@ impl<'p> Executor<'p> for &'p DbPool {
     {
         match self {
             DbPool::Pooled(p) => p.describe(sql),
-            DbPool::Single(s) => Box::pin(async move {
-                let result = match s.take().await {
-                    Ok(mut conn) => (&mut *conn).describe(sql).await,
-                    Err(e) => Err(e),
-                };
-                s.check(result).await
-            }),
+            DbPool::Single(s) => Box::pin(s.run(async move |conn| conn.describe(sql).await)),
         }
     }
 }
