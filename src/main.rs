@@ -111,4 +111,20 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+
+    /// Random ids are base64url and may begin with `-`: they must parse as the id.
+    #[test]
+    fn ids_beginning_with_a_hyphen_are_ids() {
+        use clap::Parser;
+        for args in [
+            &["shikaku", "admin", "account", "suspend", "-Rx3_aZ"][..],
+            &["shikaku", "admin", "account", "resume", "-Rx3_aZ"],
+            &["shikaku", "admin", "document", "revoke", "-Rx3_aZ", "--reason", "typo"],
+        ] {
+            let parsed = super::Cli::try_parse_from(args);
+            assert!(parsed.is_ok(), "{args:?}: {}", parsed.err().map(|e| e.to_string()).unwrap_or_default());
+        }
+        let unknown = super::Cli::try_parse_from(["shikaku", "admin", "account", "suspend", "a", "-R"]);
+        assert!(unknown.is_err(), "a second argument is still refused");
+    }
 }

@@ -17,12 +17,14 @@ pub enum AccountCommand {
     /// and its sessions ended; each client that got tokens in one of them receives a back-channel
     /// logout token (the command waits for the deliveries, with their retries).
     Suspend {
-        /// Account id.
+        /// Account id (ids may begin with `-`; they are taken as the id, not an option).
+        #[arg(allow_hyphen_values = true)]
         account_id: String,
     },
     /// Resume a suspended account.
     Resume {
-        /// Account id.
+        /// Account id (ids may begin with `-`; they are taken as the id, not an option).
+        #[arg(allow_hyphen_values = true)]
         account_id: String,
     },
     /// Grant a staff role (the portal knows `organizer` and `operator`) to the holder of a card,

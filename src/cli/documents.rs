@@ -21,7 +21,8 @@ pub enum DocumentCommand {
     Issue(IssueArgs),
     /// Revoke a document: its verification page shows it revoked, with the date and reason.
     Revoke {
-        /// The document id.
+        /// The document id (ids may begin with `-`; they are taken as the id, not an option).
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// Why (shown on the verification page).
         #[arg(long)]
