@@ -120,9 +120,26 @@ mod tests {
             &["shikaku", "admin", "account", "suspend", "-Rx3_aZ"][..],
             &["shikaku", "admin", "account", "resume", "-Rx3_aZ"],
             &["shikaku", "admin", "document", "revoke", "-Rx3_aZ", "--reason", "typo"],
+            &["shikaku", "admin", "client", "show", "-Rx3_aZ"],
+            &["shikaku", "admin", "client", "delete", "-Rx3_aZ"],
+            &["shikaku", "admin", "client", "rotate-secret", "-Rx3_aZ"],
+            &["shikaku", "admin", "client", "update", "-Rx3_aZ", "--name", "x"],
+            &["shikaku", "admin", "client", "update", "--name", "x", "-Rx3_aZ"],
         ] {
-            let parsed = super::Cli::try_parse_from(args);
-            assert!(parsed.is_ok(), "{args:?}: {}", parsed.err().map(|e| e.to_string()).unwrap_or_default());
+            match super::Cli::try_parse_from(args) {
+                Ok(cli) => assert!(format!("{cli:?}").contains("\"-Rx3_aZ\""), "{args:?}: {cli:?}"),
+                Err(e) => panic!("{args:?}: {e}"),
+            }
+        }
+        let update =
+            super::Cli::try_parse_from(["shikaku", "admin", "client", "update", "--name", "x", "-R"]);
+        assert!(format!("{update:?}").contains("name: Some(\"x\")"), "{update:?}");
+        for command in
+            [&["account", "suspend"][..], &["document", "revoke"], &["client", "show"], &["client", "update"]]
+        {
+            let args = ["shikaku", "admin"].iter().chain(command).chain(&["--help"]).copied();
+            let help = super::Cli::try_parse_from(args).map(|_| ()).map_err(|e| e.kind());
+            assert_eq!(help, Err(clap::error::ErrorKind::DisplayHelp), "{command:?} --help");
         }
         let unknown = super::Cli::try_parse_from(["shikaku", "admin", "account", "suspend", "a", "-R"]);
         assert!(unknown.is_err(), "a second argument is still refused");

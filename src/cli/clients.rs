@@ -18,25 +18,28 @@ pub enum ClientCommand {
     List,
     /// Show one client as JSON.
     Show {
-        /// The client id.
+        /// The client id (ids may begin with `-`; they are taken as the id, not an option).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
     /// Change a client: each given option replaces that setting (lists replace the whole list).
     Update {
-        /// The client id.
-        #[arg(value_name = "CLIENT_ID")]
+        /// The client id (ids may begin with `-`; they are taken as the id, not an option).
+        #[arg(value_name = "CLIENT_ID", allow_hyphen_values = true)]
         id: String,
         #[command(flatten)]
         fields: ClientFields,
     },
     /// Delete a client.
     Delete {
-        /// The client id.
+        /// The client id (ids may begin with `-`; they are taken as the id, not an option).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
     /// Replace a confidential client's secret; prints the new one (shown only this once).
     RotateSecret {
-        /// The client id.
+        /// The client id (ids may begin with `-`; they are taken as the id, not an option).
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
 }
