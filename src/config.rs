@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use idp::keys::SigningAlg;
+use keys::SigningAlg;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -226,7 +226,7 @@ impl Config {
             }
         }
         if let Some(key) = &raw.master_key {
-            idp::keys::MasterKey::from_base64(key.expose_secret())
+            keys::MasterKey::from_base64(key.expose_secret())
                 .map_err(|e| anyhow::anyhow!("invalid config key `master_key`: {e}"))?;
         }
         let idp_listen = raw.idp_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));

@@ -30,12 +30,11 @@ pub struct Demo {
     pub portal_secret: String,
 }
 
-/// Trusts the demo PKI and (re-)registers the portal; returns the virtual cards.
-pub async fn prepare(db: &Db, config: &Config) -> anyhow::Result<Demo> {
+/// Trusts the demo PKI and (re-)registers the portal at `now`; returns the virtual cards.
+pub async fn prepare(db: &Db, config: &Config, now: i64) -> anyhow::Result<Demo> {
     let pki = tokio::task::spawn_blocking(|| TestPki::generate(SEED))
         .await?
         .map_err(|e| anyhow::anyhow!("demo PKI: {e}"))?;
-    let now = idp::app::now();
     for der in pki.ca_certificates() {
         let cert = hpki::HpkiCertificate::parse(der).map_err(|e| anyhow::anyhow!("demo CA: {}", e.detail))?;
         let ca = trust::TrustedCa {
@@ -71,7 +70,7 @@ pub async fn prepare(db: &Db, config: &Config) -> anyhow::Result<Demo> {
         scopes: vec!["openid".into(), "profile".into(), "hpki".into(), "license".into(), "roles".into()],
         skip_consent: true,
         subject_type: SubjectType::Public,
-        id_token_alg: config.signing_algs.first().copied().unwrap_or(idp::keys::SigningAlg::ES256),
+        id_token_alg: config.signing_algs.first().copied().unwrap_or(keys::SigningAlg::ES256),
         backchannel_logout_uri: None,
         allowed_roles: vec![],
         jwks: None,

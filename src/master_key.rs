@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use anyhow::{Context, bail};
-use idp::keys::{KeyError, Keys, MasterKey, OWNER_IDP};
+use keys::{KeyError, Keys, MasterKey, OWNER_IDP};
 use portal::documents::jws::OWNER as OWNER_PORTAL;
 use secrecy::ExposeSecret;
 use storage::Db;

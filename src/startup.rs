@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use idp::keys::KeyPolicy;
+use keys::{Clock, KeyPolicy};
 use secrecy::ExposeSecret;
 use storage::Db;
 use storage::db::DbOptions;
@@ -80,7 +80,7 @@ pub async fn idp_app(config: &Config, db: &Db) -> anyhow::Result<Arc<idp::App>> 
     let templates = Arc::new(web::Templates::load()?);
     let probes = Probes { db: db.clone(), kv, metrics: web::metrics::recorder() };
     let master = master_key::resolve(config, db).await?;
-    let (_, app) = idp::build(idp_config(config), probes, templates, master).await?;
+    let (_, app) = idp::build(idp_config(config), probes, templates, master, Clock::system()).await?;
     Ok(app)
 }
 
@@ -90,7 +90,7 @@ pub async fn idp_app(config: &Config, db: &Db) -> anyhow::Result<Arc<idp::App>> 
 pub async fn portal_documents(
     config: &Config,
     db: &Db,
-    master: idp::keys::MasterKey,
+    master: keys::MasterKey,
     now: i64,
 ) -> anyhow::Result<portal::documents::routes::DocumentService> {
     let signer = portal::documents::Signer::open(db.clone(), master, &config.portal_public_url, now)
@@ -151,7 +151,8 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
     let templates = Arc::new(web::Templates::load()?);
     let probes = Probes { db: db.clone(), kv, metrics: web::metrics::recorder() };
 
-    let demo = if demo { Some(crate::demo::prepare(&db, &config).await?) } else { None };
+    let clock = Clock::system();
+    let demo = if demo { Some(crate::demo::prepare(&db, &config, clock.now()).await?) } else { None };
     let mut services = Vec::new();
     let master = master_key::resolve(&config, &db).await?;
     let mut background = tokio::task::JoinSet::new();
@@ -163,7 +164,8 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
         if let Some(d) = &demo {
             idp_config.demo_cards = d.cards.clone();
         }
-        let (router, app) = idp::build(idp_config, probes.clone(), templates.clone(), master).await?;
+        let (router, app) =
+            idp::build(idp_config, probes.clone(), templates.clone(), master, clock.clone()).await?;
         background.spawn(idp::crl_fetch::run_schedule(app.clone()));
         if let Some(listen) = config.mtls_listen {
             mtls = Some((listen, app));
@@ -182,8 +184,8 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
                 None => config.portal_client_secret.as_ref().map(|s| s.expose_secret().to_owned()),
             },
         };
-        let documents = portal_documents(&config, &db, master, idp::app::now()).await?;
-        let router = portal::build(portal_config, probes.clone(), templates, documents);
+        let documents = portal_documents(&config, &db, master, clock.now()).await?;
+        let router = portal::build(portal_config, probes.clone(), templates, documents, clock.clone());
         let listener = web::serve::bind(config.portal_listen).await?;
         tracing::info!(addr = %listener.local_addr()?, public_url = %config.portal_public_url, "portal listening");
         services.push((listener, router));

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use web::csrf::CsrfToken;
 use web::{Lang, PageError};
 
-use crate::app::{App, AppState, now};
+use crate::app::{App, AppState};
 use crate::session::{self, Session};
 use crate::store::{accounts, clients as client_store, consents, refresh};
 use crate::{audit, ids};
@@ -92,7 +92,7 @@ pub async fn show(
     csrf: CsrfToken,
 ) -> Result<Html<String>, PageError> {
     let app = &state.0;
-    let now = now();
+    let now = state.0.clock.now();
     let s = session::current(app, &headers, now).await.ok_or_else(unauthorized)?;
     page(app, &s, lang, &csrf.0, now).await
 }
@@ -110,7 +110,7 @@ pub async fn end_session(
     Form(f): Form<EndForm>,
 ) -> Result<Response, PageError> {
     let app = &state.0;
-    let now = now();
+    let now = state.0.clock.now();
     let s = session::current(app, &headers, now).await.ok_or_else(unauthorized)?;
     if f.id == ids::hash(&s.sid) {
         let cookie = session::end(app, &s).await;
@@ -152,7 +152,7 @@ pub async fn revoke_app(
     Form(f): Form<RevokeForm>,
 ) -> Result<Response, PageError> {
     let app = &state.0;
-    let now = now();
+    let now = state.0.clock.now();
     let s = session::current(app, &headers, now).await.ok_or_else(unauthorized)?;
     if !consents::delete_consent(&app.db, &s.account_id, &f.client_id).await.map_err(PageError::internal)? {
         return Err(PageError::new(StatusCode::NOT_FOUND, "account_title", "account_no_such_app"));

@@ -15,11 +15,11 @@ use web::{Lang, PageError, Site, Templates};
 
 use crate::cert_login::CertLoginConfig;
 use crate::crl_fetch::{CrlFetcher, FetchConfig};
-use crate::keys::{KeyError, KeyPolicy, Keys, MasterKey, OWNER_IDP, SigningAlg};
 use crate::trust::Trust;
 use crate::{
     account, authorize, cert_login, discovery, introspect, jwks, login, logout, par, token, userinfo,
 };
+use keys::{Clock, KeyError, KeyPolicy, Keys, MasterKey, OWNER_IDP, SigningAlg};
 
 /// The idp's settings (the binary fills them from `shikaku.toml` and the environment).
 #[derive(Debug, Clone)]
@@ -118,6 +118,8 @@ pub struct App {
     pub crl_fetcher: CrlFetcher,
     /// Settings.
     pub config: IdpConfig,
+    /// Where every "now" of a request comes from.
+    pub clock: Clock,
 }
 
 /// The shared state handed to handlers.
@@ -130,23 +132,18 @@ impl FromRef<AppState> for Site {
     }
 }
 
-/// Current Unix time in seconds.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// Opens the signing keys (creating the first ones) and returns the idp router with every
-/// shared layer, plus the app for callers that need it (tests, admin commands).
+/// shared layer, plus the app for callers that need it (tests, admin commands). `clock` is the
+/// process's one clock ([`Clock::system`] but in tests).
 pub async fn build(
     config: IdpConfig,
     probes: Probes,
     templates: Arc<Templates>,
     master: MasterKey,
+    clock: Clock,
 ) -> Result<(Router, Arc<App>), IdpError> {
     let keys = Keys::open(probes.db.clone(), OWNER_IDP, master, config.key_policy).await?;
-    for created in keys.ensure(&config.signing_algs, now()).await? {
+    for created in keys.ensure(&config.signing_algs, clock.now()).await? {
         tracing::info!(kid = %created.kid, alg = %created.alg, "created idp signing key");
     }
     let site = Site::new("idp", &config.public_url);
@@ -159,6 +156,7 @@ pub async fn build(
         trust: Trust::new(probes.db.clone(), config.crl_grace),
         crl_fetcher: CrlFetcher::new(config.crl_fetch.clone())?,
         config,
+        clock,
     });
     let state = AppState(app.clone());
     let browser = Router::new()

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use web::csrf::CsrfToken;
 use web::{Lang, PageError};
 
-use crate::app::{App, AppState, now};
+use crate::app::{App, AppState};
 use crate::clients::{Client, GrantType, SCOPES};
 use crate::session::{self, Authentication, Session};
 use crate::store::{accounts, clients as client_store, consents};
@@ -137,7 +137,7 @@ pub async fn authorize(
     Query(p): Query<Params>,
 ) -> Response {
     let app = &state.0;
-    let now = now();
+    let now = state.0.clock.now();
     let pushed = p.request_uri.is_some();
     let p = if pushed {
         match crate::par::take(app, &p).await {
@@ -421,7 +421,7 @@ pub async fn resume(
     Query(r): Query<RequestRef>,
 ) -> Response {
     let app = &state.0;
-    let now = now();
+    let now = state.0.clock.now();
     let req = match load_request(app, &r.request).await {
         Ok(Some(req)) => req,
         Ok(None) => return page(StatusCode::BAD_REQUEST, "authorize_error_expired").into_response(),
@@ -453,7 +453,7 @@ pub async fn consent_page(
         .await
         .map_err(PageError::internal)?
         .ok_or(page(StatusCode::BAD_REQUEST, "authorize_error_unknown_client"))?;
-    let session = session::current(app, &headers, now())
+    let session = session::current(app, &headers, state.0.clock.now())
         .await
         .ok_or(page(StatusCode::UNAUTHORIZED, "authorize_error_expired"))?;
     let account = accounts::find_account(&app.db, &session.account_id).await.map_err(PageError::internal)?;
@@ -480,7 +480,7 @@ pub async fn consent_submit(
     axum::Form(f): axum::Form<ConsentForm>,
 ) -> Response {
     let app = &state.0;
-    let now = now();
+    let now = state.0.clock.now();
     let req = match load_request(app, &f.request).await {
         Ok(Some(r)) => r,
         Ok(None) => return page(StatusCode::BAD_REQUEST, "authorize_error_expired").into_response(),

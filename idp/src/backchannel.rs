@@ -105,7 +105,7 @@ pub async fn logout_token(
     client: &Client,
     session: &Session,
     now: i64,
-) -> Result<String, crate::keys::KeyError> {
+) -> Result<String, keys::KeyError> {
     signed_token(app, client, &session.account_id, &ids::hash(&session.sid), now).await
 }
 
@@ -115,7 +115,7 @@ async fn signed_token(
     account_id: &str,
     sid_hash: &str,
     now: i64,
-) -> Result<String, crate::keys::KeyError> {
+) -> Result<String, keys::KeyError> {
     let signer = app.keys.signer(client.id_token_alg, now).await?;
     let claims = json!({
         "iss": app.site.public_url(),
@@ -127,7 +127,7 @@ async fn signed_token(
         "sid": sid_hash,
         "events": { EVENT: {} },
     });
-    Ok(signer.sign_jws("logout+jwt", &claims))
+    Ok(signer.sign_jws("logout+jwt", &claims)?)
 }
 
 /// Delivers one logout token with retries; true when the client accepted it.
@@ -166,13 +166,13 @@ async fn deliver(app: Arc<App>, client_id: String, uri: String, token: String) -
             detail,
             ..audit::Entry::default()
         };
-        audit::log(&app.db, crate::app::now(), entry(outcome, detail)).await;
+        audit::log(&app.db, app.clock.now(), entry(outcome, detail)).await;
         if outcome == "success" {
             return true;
         }
         if attempt == attempts {
             tracing::warn!(client = %client_id, attempts, "back-channel logout not delivered");
-            audit::log(&app.db, crate::app::now(), entry("gave_up", json!({ "attempts": attempts }))).await;
+            audit::log(&app.db, app.clock.now(), entry("gave_up", json!({ "attempts": attempts }))).await;
             return false;
         }
         tokio::time::sleep(delay).await;

@@ -95,8 +95,7 @@ pub async fn authenticate(app: &App, headers: &HeaderMap, p: &Presented) -> Resu
         .ok_or_else(invalid_client)?;
     if client.auth_method == AuthMethod::TlsClientAuth && method == AuthMethod::None {
         let subject = client.tls_subject_dn.as_deref();
-        crate::cert_login::client::check(app, subject, p.tls_certificate.as_deref(), crate::app::now())
-            .await?;
+        crate::cert_login::client::check(app, subject, p.tls_certificate.as_deref(), app.clock.now()).await?;
         return Ok(client);
     }
     if client.auth_method != method {
@@ -136,7 +135,7 @@ async fn private_key_jwt(app: &App, p: &Presented, assertion: &str) -> Result<Cl
     }
     let issuer = app.site.public_url();
     let audiences = [issuer.to_owned(), format!("{issuer}/token"), format!("{issuer}/par")];
-    client_jwt::verify(app, &client, assertion, &audiences, crate::app::now()).await.map_err(|why| {
+    client_jwt::verify(app, &client, assertion, &audiences, app.clock.now()).await.map_err(|why| {
         tracing::info!(client = %client.client_id, why, "client assertion rejected");
         reject(why)
     })?;

@@ -13,7 +13,7 @@ use hpki::{Crl, DistributionPoint, HpkiCertificate};
 use serde::Serialize;
 use storage::Db;
 
-use crate::app::{App, now};
+use crate::app::App;
 use crate::store::trust::{self as store, StoredCrl};
 
 /// Where and how CRLs are fetched.
@@ -298,7 +298,7 @@ pub async fn record_points(app: &App, cert: &HpkiCertificate, now: i64) {
 
 /// Refreshes once, logs the outcome and drops the cached trust set if anything was stored.
 pub async fn refresh_and_log(app: &App) {
-    match app.crl_fetcher.refresh(&app.db, now()).await {
+    match app.crl_fetcher.refresh(&app.db, app.clock.now()).await {
         Ok(outcomes) => {
             let mut changed = false;
             for (url, outcome) in outcomes {
@@ -328,7 +328,7 @@ pub async fn run_schedule(app: Arc<App>) {
             Ok(crls) => crls.iter().filter_map(|c| c.next_update).collect(),
             Err(_) => Vec::new(),
         };
-        tokio::time::sleep(next_delay(every, &next_updates, now())).await;
+        tokio::time::sleep(next_delay(every, &next_updates, app.clock.now())).await;
     }
 }
 

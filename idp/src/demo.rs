@@ -12,7 +12,7 @@ use hpki::testpki::VirtualCard;
 use serde::Deserialize;
 use web::Lang;
 
-use crate::app::{AppState, now};
+use crate::app::AppState;
 use crate::login;
 use crate::rate_limit::{self, ClientIp};
 
@@ -57,7 +57,7 @@ pub async fn sign_in(
         Err(e) => return web::PageError::internal(e).into_response(),
     };
     let ip = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let previous = crate::session::current(app, &headers, now()).await;
+    let previous = crate::session::current(app, &headers, state.0.clock.now()).await;
     match login::complete(
         app,
         &token,
@@ -65,13 +65,13 @@ pub async fn sign_in(
         f.request.as_deref().filter(|r| !r.is_empty()),
         ip,
         lang,
-        now(),
+        state.0.clock.now(),
     )
     .await
     {
         Ok((next, cookie)) => {
             if let Some(old) = previous {
-                crate::session::revoke(app, &old, "replaced_by_sign_in", now()).await;
+                crate::session::revoke(app, &old, "replaced_by_sign_in", state.0.clock.now()).await;
             }
             let mut res = Redirect::to(&next).into_response();
             res.headers_mut().append(header::SET_COOKIE, cookie);

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use web::{OAuthError, OAuthErrorCode};
 
-use crate::app::{App, AppState, now};
+use crate::app::{App, AppState};
 use crate::client_auth::{self, Presented};
 use crate::clients::Client;
 use crate::store::refresh as store;
@@ -109,7 +109,7 @@ pub async fn introspect(
     let Some(token) = p.token.as_deref() else {
         return OAuthError::new(OAuthErrorCode::InvalidRequest, "token is required").into_response();
     };
-    let now = now();
+    let now = state.0.clock.now();
     let body = match find(app, &client, token, now).await {
         Ok(Found::Access { claims }) => json!({
             "active": true,
@@ -169,7 +169,7 @@ pub async fn revoke(
         )
         .into_response();
     }
-    let now = now();
+    let now = state.0.clock.now();
     let kind = match find(app, &client, token, now).await {
         Ok(Found::Access { claims }) => {
             let _ = app.kv.delete(&tokens::access_key(claims["jti"].as_str().unwrap_or_default())).await;

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use web::ApiError;
 
-use crate::app::{AppState, now};
+use crate::app::AppState;
 
 /// How long relying parties may cache the set; the rotation lead must exceed it.
 pub const MAX_AGE_SECS: u64 = 300;
@@ -14,7 +14,7 @@ const CACHE_CONTROL: &str = "public, max-age=300";
 
 /// Handler.
 pub async fn get(State(state): State<AppState>) -> Response {
-    match state.0.keys.jwks_text(now()).await {
+    match state.0.keys.jwks_text(state.0.clock.now()).await {
         Ok(set) => {
             let mut res = set.to_string().into_response();
             let h = res.headers_mut();

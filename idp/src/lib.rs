@@ -16,7 +16,6 @@ pub mod discovery;
 pub mod ids;
 pub mod introspect;
 pub mod jwks;
-pub mod keys;
 pub mod login;
 pub mod logout;
 pub mod outbound;

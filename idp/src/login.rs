@@ -17,7 +17,7 @@ use serde::Deserialize;
 use web::csrf::CsrfToken;
 use web::{ApiError, Lang, PageError};
 
-use crate::app::{App, AppState, now};
+use crate::app::{App, AppState};
 use crate::rate_limit::{self, ClientIp, Limited};
 use crate::session::{self, Authentication};
 use crate::store::accounts::{self, Account, Card};
@@ -108,7 +108,7 @@ pub async fn submit(
     body: Result<Json<CardLogin>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let app = &state.0;
-    let now = now();
+    let now = state.0.clock.now();
     if let Err(l) =
         rate_limit::hit(app, "sign_in_ip", &client_ip.subject(), app.config.rate_limits.sign_in_per_ip).await
     {

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use web::csrf::CsrfToken;
 use web::{Lang, PageError};
 
-use crate::app::{App, AppState, now};
+use crate::app::{App, AppState};
 use crate::session::{self, Session};
 use crate::store::clients as client_store;
 use crate::{audit, ids};
@@ -125,7 +125,7 @@ pub async fn get(
     Query(p): Query<Params>,
 ) -> Response {
     let app = &state.0;
-    let now = now();
+    let now = state.0.clock.now();
     let (hint, target) = match check(app, &p, now).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),
@@ -162,7 +162,7 @@ pub async fn post(
     Form(p): Form<Params>,
 ) -> Response {
     let app = &state.0;
-    let now = now();
+    let now = state.0.clock.now();
     let (_, target) = match check(app, &p, now).await {
         Ok(x) => x,
         Err(e) => return e.into_response(),

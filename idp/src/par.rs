@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use web::{OAuthError, OAuthErrorCode, PageError};
 
-use crate::app::{App, AppState, now};
+use crate::app::{App, AppState};
 use crate::authorize::{self, Params};
 use crate::client_auth::{self, Presented};
 use crate::ids;
@@ -98,7 +98,7 @@ async fn handle(
     if !client.redirect_uri_allowed(&redirect_uri) {
         return Err(invalid_request("redirect_uri is not registered for this client"));
     }
-    if let Err(e) = authorize::validate(&client, &redirect_uri, params.clone(), now()) {
+    if let Err(e) = authorize::validate(&client, &redirect_uri, params.clone(), app.clock.now()) {
         return Err(OAuthError::new(code_of(e.error), e.description));
     }
     let mut stored = params;

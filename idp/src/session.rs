@@ -191,7 +191,7 @@ pub async fn end(app: &App, session: &Session) -> HeaderValue {
         &app.db,
         &session.account_id,
         &ids::hash(&session.sid),
-        crate::app::now(),
+        app.clock.now(),
     )
     .await;
     let cookie = web::cookies::set(&app.site, &app.site.cookie_name(COOKIE), "", 0, true);

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use web::{OAuthError, OAuthErrorCode};
 
-use crate::app::{App, AppState, now};
+use crate::app::{App, AppState};
 use crate::authorize::CodeGrant;
 use crate::client_auth::{self, Presented};
 use crate::clients::{Client, GrantType, SCOPES};
@@ -83,7 +83,7 @@ pub async fn token(
         rate_limit::hit(app, "token_client", &client.client_id, limits.token_per_client)
             .await
             .map_err(slow_down)?;
-        let now = now();
+        let now = state.0.clock.now();
         let grant_type = f
             .grant_type
             .as_deref()

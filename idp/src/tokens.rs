@@ -192,7 +192,7 @@ pub async fn mint(
 ) -> Result<(TokenResponse, Minted), OAuthError> {
     let issuer = app.site.public_url();
     let access_ttl = app.config.access_token_ttl.as_secs();
-    let default_alg = app.config.signing_algs.first().copied().unwrap_or(crate::keys::SigningAlg::ES256);
+    let default_alg = app.config.signing_algs.first().copied().unwrap_or(keys::SigningAlg::ES256);
     let signer = app.keys.signer(default_alg, now).await.map_err(OAuthError::internal)?;
     let sub = match &grant.account_id {
         Some(a) => subject(client, a),
@@ -213,7 +213,7 @@ pub async fn mint(
         acr: grant.auth.as_ref().map(|a| a.acr.as_str()),
         amr: grant.auth.as_ref().map(|a| a.amr.as_slice()),
     };
-    let access_token = signer.sign_jws("at+jwt", &at);
+    let access_token = signer.sign_jws("at+jwt", &at).map_err(OAuthError::internal)?;
     // Server-side record of the access token: lets /userinfo find the account behind a pairwise
     // subject and lets revocation and introspection work on JWTs.
     let record = AccessRecord { account_id: grant.account_id.as_deref(), client_id: &client.client_id };
@@ -250,7 +250,7 @@ pub async fn mint(
             if let Some(sid) = &grant.sid {
                 claims.insert("sid".into(), json!(ids::hash(sid)));
             }
-            Some(id_signer.sign_jws("JWT", &Value::Object(claims)))
+            Some(id_signer.sign_jws("JWT", &Value::Object(claims)).map_err(OAuthError::internal)?)
         }
         _ => None,
     };

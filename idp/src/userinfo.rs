@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::app::{AppState, now};
+use crate::app::AppState;
 use crate::tokens;
 
 fn bearer_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -23,7 +23,7 @@ fn bearer_error(status: StatusCode, error: &str, description: &str) -> Response 
 /// Handler.
 pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let app = &state.0;
-    let now = now();
+    let now = state.0.clock.now();
     let Some(token) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

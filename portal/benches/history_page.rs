@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{Request, header};
 use http_body_util::BodyExt;
-use portal::clock::Clock;
+use keys::Clock;
 use portal::credits::Units;
 use portal::signin::{PortalSession, save_session, session_cookie};
 use portal::store::attendance::{NewAttendance, Status, create_attendances};
@@ -121,7 +121,7 @@ async fn run(requests: usize) {
     };
     let today = Date::from_calendar_date(2026, Month::December, 1).expect("date");
     let templates = Arc::new(web::Templates::load().expect("templates"));
-    let (master, _) = idp::keys::MasterKey::generate();
+    let (master, _) = keys::MasterKey::generate();
     let signer = portal::documents::Signer::open(env.db.db.clone(), master, &config.public_url, 0)
         .await
         .expect("document signer");
@@ -129,7 +129,7 @@ async fn run(requests: usize) {
         signer,
         portal::documents::pdf::DEFAULT_FONT_PATH.into(),
     );
-    let router = portal::build_with_clock(config, probes, templates, documents, Clock::Fixed(today));
+    let router = portal::build(config, probes, templates, documents, Clock::on_day(today));
     let session = PortalSession {
         sid: "bench-session".into(),
         sub: "bench-doctor".into(),

@@ -1,7 +1,6 @@
 //! The portal: doctors' training history, credits and attendance certificates. A relying party
 //! of the idp. This crate is a library: [`build`] gives the router, the `shikaku` binary serves it.
 
-pub mod clock;
 pub mod credits;
 pub mod documents;
 pub mod history;
@@ -49,8 +48,8 @@ pub struct App {
     pub probes: Probes,
     /// The idp's discovered metadata.
     pub provider: signin::Provider,
-    /// Today's date (the system clock; fixed in tests).
-    pub clock: clock::Clock,
+    /// Where "now" and "today" come from (the process's one clock; manual in tests).
+    pub clock: keys::Clock,
     /// Document signing and PDF drawing.
     pub documents: documents::routes::DocumentService,
 }
@@ -65,23 +64,14 @@ impl FromRef<AppState> for Site {
     }
 }
 
-/// The portal router with every shared layer.
+/// The portal router with every shared layer. `clock` is the process's one clock
+/// ([`keys::Clock::system`] but in tests and benchmarks).
 pub fn build(
     config: PortalConfig,
     probes: Probes,
     templates: Arc<Templates>,
     documents: documents::routes::DocumentService,
-) -> Router {
-    build_with_clock(config, probes, templates, documents, clock::Clock::System)
-}
-
-/// [`build`] with the clock given (tests and benchmarks fix "today").
-pub fn build_with_clock(
-    config: PortalConfig,
-    probes: Probes,
-    templates: Arc<Templates>,
-    documents: documents::routes::DocumentService,
-    clock: clock::Clock,
+    clock: keys::Clock,
 ) -> Router {
     let site = Site::new("portal", &config.public_url);
     let app = Arc::new(App {

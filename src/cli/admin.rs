@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::bail;
-use idp::keys::{KeyPolicy, Keys, OWNER_IDP, SigningAlg};
+use keys::{KeyPolicy, Keys, OWNER_IDP, SigningAlg};
 use serde_json::json;
 use storage::Db;
 
@@ -137,7 +137,7 @@ async fn open_keys(config: &Config, db: &Db) -> anyhow::Result<Keys> {
 /// Runs one `admin` subcommand.
 pub async fn run(args: AdminArgs, config: &Config) -> anyhow::Result<()> {
     let actor = Actor::resolve(args.actor.as_deref())?;
-    let now = idp::app::now();
+    let now = keys::Clock::system().now();
     if let AdminCommand::Import(cmd) = args.command {
         return crate::cli::import::run(cmd, config, &actor).await;
     }

@@ -2,8 +2,8 @@
 
 use anyhow::{Context, bail};
 use idp::clients::{AuthMethod, Client, GrantType, SCOPES, SubjectType};
-use idp::keys::SigningAlg;
 use idp::store::clients as store;
+use keys::SigningAlg;
 use serde_json::json;
 use storage::Db;
 

@@ -52,7 +52,11 @@ pub async fn run(cmd: ImportCommand, config: &Config, actor: &Actor) -> anyhow::
     let data = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let db = startup::open_database(config).await?;
     db.migrate().await?;
-    let opts = Options { encoding: args.encoding, dry_run: args.dry_run, ..Options::new(idp::app::now()) };
+    let opts = Options {
+        encoding: args.encoding,
+        dry_run: args.dry_run,
+        ..Options::new(keys::Clock::system().now())
+    };
     let bar = ProgressBar::new(data.len() as u64).with_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {percent}% {elapsed_precise} (eta {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),

@@ -29,7 +29,7 @@ use hpki::{ErrorCode, HpkiCertificate, Purpose};
 use serde::{Deserialize, Serialize};
 use web::{Lang, PageError};
 
-use crate::app::{App, AppState, now};
+use crate::app::{App, AppState};
 use crate::login::{CARD_AMR, LOGIN_COOKIE, account_for, next_after_sign_in};
 use crate::session::{self, Authentication};
 use crate::{audit, ids};
@@ -232,7 +232,7 @@ async fn hand_off(
     ip: String,
     method: &str,
 ) -> Result<String, Refusal> {
-    let now = now();
+    let now = app.clock.now();
     let unknown = || Refusal::Local(StatusCode::BAD_REQUEST, "cert_state_unknown", "state_unknown");
     let state_id = state_id.filter(|s| s.len() == 43).ok_or_else(unknown)?;
     let raw = app.kv.take(&format!("certstate:{state_id}")).await.map_err(internal)?.ok_or_else(unknown)?;
@@ -320,7 +320,7 @@ pub async fn complete(
 }
 
 async fn finish(app: &App, headers: &HeaderMap, code: Option<&str>) -> Result<Response, Refusal> {
-    let now = now();
+    let now = app.clock.now();
     let unknown = || Refusal::Local(StatusCode::BAD_REQUEST, "cert_code_unknown", "code_unknown");
     let code = code.filter(|c| c.len() == 43).ok_or_else(unknown)?;
     let raw = app.kv.take(&format!("certcode:{code}")).await.map_err(internal)?.ok_or_else(unknown)?;

@@ -6,7 +6,7 @@ use storage::Db;
 
 use super::{from_json, json};
 use crate::clients::{AuthMethod, Client, GrantType, SubjectType};
-use crate::keys::SigningAlg;
+use keys::SigningAlg;
 
 const COLUMNS: &str = "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
      grant_types, scopes, skip_consent, subject_type, id_token_alg, backchannel_logout_uri, allowed_roles, \

@@ -89,7 +89,7 @@ async fn signed_in(live: &Live) -> (reqwest::Client, Value, String) {
     .await;
     assert_eq!(status, 200, "{tokens}");
     let id_token = tokens["id_token"].as_str().unwrap().to_owned();
-    let claims = live.app.keys.verify_jws(&id_token, "JWT", idp::app::now()).await.unwrap();
+    let claims = live.app.keys.verify_jws(&id_token, "JWT", crate::now()).await.unwrap();
     (b, claims, id_token)
 }
 
@@ -237,11 +237,11 @@ async fn admin_process(live: &Live) -> Arc<idp::App> {
     };
     let probes = web::ops::Probes { db: live.env.db.db.clone(), kv, metrics: web::metrics::recorder() };
     let config = idp::IdpConfig {
-        signing_algs: vec![idp::keys::SigningAlg::ES256, idp::keys::SigningAlg::RS256],
+        signing_algs: vec![keys::SigningAlg::ES256, keys::SigningAlg::RS256],
         ..idp::IdpConfig::new(&live.base)
     };
     let templates = Arc::new(web::Templates::load().unwrap());
-    idp::build(config, probes, templates, live.master.clone()).await.unwrap().1
+    idp::build(config, probes, templates, live.master.clone(), live.app.clock.clone()).await.unwrap().1
 }
 
 async fn suspending_the_account_ends_its_sessions(env: TestEnv) {
@@ -270,7 +270,7 @@ async fn suspending_the_account_ends_its_sessions(env: TestEnv) {
     let refresh_token = tokens["refresh_token"].as_str().expect("offline access").to_owned();
     let access_token = tokens["access_token"].as_str().unwrap().to_owned();
     let id_claims =
-        live.app.keys.verify_jws(tokens["id_token"].as_str().unwrap(), "JWT", idp::app::now()).await.unwrap();
+        live.app.keys.verify_jws(tokens["id_token"].as_str().unwrap(), "JWT", crate::now()).await.unwrap();
     let accounts = idp::store::accounts::find_accounts(&live.env.db.db).await.unwrap();
     assert_eq!(accounts.len(), 1);
     let (_, info) = post_as(&live, "/introspect", RP, &[("token", &access_token)]).await;
@@ -281,7 +281,7 @@ async fn suspending_the_account_ends_its_sessions(env: TestEnv) {
 
     // The suspension runs in another process, which cannot reach the server's memory.
     let admin = admin_process(&live).await;
-    let done = idp::suspension::suspend(&admin, &account_id, idp::app::now()).await.unwrap().unwrap();
+    let done = idp::suspension::suspend(&admin, &account_id, crate::now()).await.unwrap().unwrap();
     assert_eq!(done.refresh_tokens_revoked, 1);
     assert_eq!(done.sessions_ended, [id_claims["sid"].as_str().unwrap()]);
     assert_eq!(
@@ -295,7 +295,7 @@ async fn suspending_the_account_ends_its_sessions(env: TestEnv) {
         (&claims["sid"], &claims["sub"], &claims["aud"]),
         (&id_claims["sid"], &id_claims["sub"], &id_claims["aud"])
     );
-    assert!(idp::suspension::suspend(&admin, "no-such-account", idp::app::now()).await.unwrap().is_none());
+    assert!(idp::suspension::suspend(&admin, "no-such-account", crate::now()).await.unwrap().is_none());
 
     // The browser's session is over at the server: prompt=none says login_required.
     let query = form_urlencoded::Serializer::new(String::new())

@@ -2,8 +2,8 @@
 //! Set text) never hides a change made through this process, and a key made by another process
 //! is found when a token needs it.
 
-use idp::app::now;
-use idp::keys::SigningAlg;
+use crate::now;
+use keys::SigningAlg;
 use storage::testing::TestEnv;
 
 use crate::live::{self, CLIENT_ID, CLIENT_SECRET, Live};
@@ -64,7 +64,7 @@ async fn key_made_by_another_process_verifies(env: TestEnv) {
         .await
         .unwrap();
     let signer = second.app.keys.signer(SigningAlg::PS256, now()).await.unwrap();
-    let jws = signer.sign_jws("at+jwt", &serde_json::json!({ "sub": "x", "exp": now() + 60 }));
+    let jws = signer.sign_jws("at+jwt", &serde_json::json!({ "sub": "x", "exp": now() + 60 })).unwrap();
     // The first process does not know that kid from its cached list: it reads the list again.
     let claims = first.app.keys.verify_jws(&jws, "at+jwt", now()).await.unwrap();
     assert_eq!(claims["sub"], "x");

@@ -65,7 +65,7 @@ impl Key {
 }
 
 fn claims(live: &Live) -> Value {
-    let now = idp::app::now();
+    let now = crate::now();
     json!({"iss": ID, "sub": ID, "aud": live.url("/token"), "iat": now, "exp": now + 60, "jti": idp::ids::new_secret()})
 }
 
@@ -99,7 +99,7 @@ async fn valid_assertion_is_accepted_once(env: TestEnv) {
     let at = live
         .app
         .keys
-        .verify_jws(body["access_token"].as_str().unwrap(), "at+jwt", idp::app::now())
+        .verify_jws(body["access_token"].as_str().unwrap(), "at+jwt", crate::now())
         .await
         .unwrap();
     assert_eq!(at["client_id"], ID);
@@ -168,7 +168,7 @@ async fn bad_assertions_are_invalid_client(env: TestEnv) {
     let live = Live::start(env).await;
     let key = Key::Ec(p256::ecdsa::SigningKey::random(&mut OsRng));
     with_client(&live, Some(json!({"keys": [key.public_jwk("k1")]})), None).await;
-    let now = idp::app::now();
+    let now = crate::now();
 
     let mut c = claims(&live);
     c["aud"] = json!("https://other-idp.example.jp/token");

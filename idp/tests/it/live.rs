@@ -6,9 +6,9 @@ use std::sync::{Arc, OnceLock};
 
 use hpki::testpki::TestPki;
 use idp::clients::{AuthMethod, Client, GrantType, SubjectType};
-use idp::keys::{MasterKey, SigningAlg};
 use idp::store::trust::{StoredCrl, TrustedCa};
 use idp::{App, IdpConfig};
+use keys::{Clock, MasterKey, SigningAlg};
 use reqwest::redirect::Policy;
 use sha2::Digest;
 use storage::testing::TestEnv;
@@ -64,7 +64,8 @@ impl Live {
             ..IdpConfig::new(&base)
         });
         let master = MasterKey::generate().0;
-        let (router, app) = idp::build(config, probes, templates, master.clone()).await.unwrap();
+        let (router, app) =
+            idp::build(config, probes, templates, master.clone(), Clock::manual_now()).await.unwrap();
         let db = &env.db.db;
         for der in pki().ca_certificates() {
             let cert = hpki::HpkiCertificate::parse(der).unwrap();

@@ -12,7 +12,6 @@ mod cards;
 mod certificate;
 mod client_jwt;
 mod errors;
-mod keys;
 mod license;
 mod lifecycle;
 mod live;
@@ -22,6 +21,7 @@ mod par;
 mod rate_limit;
 mod revocation;
 mod rp_flows;
+mod signing_keys;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,8 +30,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response};
 use http_body_util::BodyExt;
-use idp::keys::{KeyPolicy, MasterKey, SigningAlg};
 use idp::{App, IdpConfig};
+use keys::{Clock, KeyPolicy, MasterKey, SigningAlg};
 use storage::testing::TestEnv;
 use tower::ServiceExt;
 use web::ops::Probes;
@@ -85,9 +85,15 @@ impl TestAppBuilder {
             ..IdpConfig::new("http://127.0.0.1:8080")
         };
         let templates = Arc::new(web::Templates::load().unwrap());
-        let (router, app) = idp::build(config, probes, templates, master).await?;
+        let (router, app) = idp::build(config, probes, templates, master, Clock::manual_now()).await?;
         Ok(TestApp { router, app, master_text })
     }
+}
+
+/// Unix seconds of the system clock (for data written outside an app's clock; an app's own
+/// clock starts at the system clock's second and moves only when a test moves it).
+pub fn now() -> i64 {
+    Clock::system().now()
 }
 
 pub async fn body_json(res: Response<Body>) -> serde_json::Value {

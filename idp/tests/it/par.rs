@@ -87,7 +87,7 @@ async fn par_then_authorize_then_token(env: TestEnv) {
     .await;
     assert_eq!(status, 200, "{tokens}");
     let id_token = tokens["id_token"].as_str().unwrap();
-    let claims = live.app.keys.verify_jws(id_token, "JWT", idp::app::now()).await.unwrap();
+    let claims = live.app.keys.verify_jws(id_token, "JWT", crate::now()).await.unwrap();
     assert_eq!(claims["nonce"], "n-1");
     assert_eq!(claims["aud"], CLIENT_ID);
 }

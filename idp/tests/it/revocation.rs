@@ -64,7 +64,7 @@ async fn crl_refresh_fetches_only_what_it_may(env: TestEnv) {
     let live = Live::start_opts(env, false, |c| idp::IdpConfig { crl_fetch: config, ..c }).await;
     let db = &live.env.db.db;
 
-    let outcomes = live.app.crl_fetcher.refresh(db, idp::app::now()).await.unwrap();
+    let outcomes = live.app.crl_fetcher.refresh(db, crate::now()).await.unwrap();
     let outcome = |path: &str| {
         outcomes
             .iter()

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use idp::keys::{KeyError, KeyPolicy, Keys, MasterKey, SigningAlg};
+use keys::{KeyError, KeyPolicy, Keys, MasterKey, SigningAlg};
 use p256::ecdsa::signature::Verifier;
 use serde_json::Value;
 use storage::Db;
@@ -50,11 +50,7 @@ impl Signer {
     /// Signs `content` with the key active at `now`.
     pub async fn sign(&self, content: &Content, now: i64) -> Result<String, KeyError> {
         let key = self.keys.signer(SigningAlg::ES256, now).await?;
-        let claims = serde_json::to_value(content).map_err(|e| KeyError::Corrupt {
-            kid: key.kid(),
-            reason: format!("content does not serialize: {e}"),
-        })?;
-        Ok(key.sign_jws(TYP, &claims))
+        Ok(key.sign_jws(TYP, content)?)
     }
 
     /// The published JWK Set at `now`.

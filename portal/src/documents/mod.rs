@@ -99,7 +99,7 @@ pub enum DocumentError {
     RuleMissing(String),
     /// Signing failed (no key, master key mismatch).
     #[error("cannot sign the document: {0}")]
-    Signing(#[from] idp::keys::KeyError),
+    Signing(#[from] keys::KeyError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -9,7 +9,6 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use idp::app::now;
 use serde_json::json;
 use storage::Db;
 use web::{ApiError, Lang, PageError};
@@ -67,7 +66,7 @@ impl DocumentService {
 
 /// `GET /jwks`.
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    match state.0.documents.signer.jwks(now()).await {
+    match state.0.documents.signer.jwks(state.0.clock.now()).await {
         Ok(set) => {
             let mut res = Json(set).into_response();
             let h = res.headers_mut();
@@ -95,7 +94,7 @@ pub async fn verify(
         Some(bare) => (bare.to_owned(), true),
         None => (id, wants_json(&headers)),
     };
-    let verdict = match run_check(&state.0.probes.db, &state.0.documents.signer, &id).await {
+    let verdict = match check(&state.0.probes.db, &state.0.documents.signer, &id, state.0.clock.now()).await {
         Ok(v) => v,
         Err(e) if json => return ApiError::internal(e).into_response(),
         Err(e) => return PageError::internal(e).into_response(),
@@ -112,10 +111,6 @@ pub async fn verify(
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.headers_mut().insert(header::VARY, HeaderValue::from_static("accept"));
     res
-}
-
-async fn run_check(db: &Db, signer: &Signer, id: &str) -> Result<Verdict, DocumentError> {
-    check(db, signer, id, now()).await
 }
 
 /// The JSON answer: `status` genuine | revoked | not_genuine, the content and the JWS.

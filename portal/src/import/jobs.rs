@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use storage::{Db, Kv, KvError};
 
-use crate::clock::Clock;
 use crate::import::{ImportError, Options, Report, attendance};
+use keys::Clock;
 
 /// How long a job's state is kept.
 pub const KEEP: Duration = Duration::from_secs(24 * 3600);

@@ -137,7 +137,7 @@ pub async fn submit(
         return form_page(&state, lang, &csrf, &upload.csv, upload.dry_run, Some("import_error_empty"));
     }
     let id: String = rand::random::<[u8; 16]>().iter().map(|b| format!("{b:02x}")).collect();
-    let clock = state.0.clock;
+    let clock = state.0.clock.clone();
     let job = Job {
         owner: session.sub.clone(),
         file_name,

@@ -11,7 +11,7 @@ use portal::store::documents::update_document_revoked;
 use storage::testing::TestEnv;
 use time::macros::date;
 
-use crate::{TestApp, now, seed};
+use crate::{TestApp, seed};
 
 storage::each_backend!(
     doctor_issues_each_kind_and_only_the_owner_gets_the_pdf,
@@ -161,7 +161,7 @@ async fn doctor_issues_each_kind_and_only_the_owner_gets_the_pdf(env: TestEnv) {
     assert_eq!(app.get("/documents/nope.pdf", &doctor).await.0, 404);
 
     // The list, with one document revoked.
-    update_document_revoked(app.db(), &statement, "誤発行", now()).await.unwrap();
+    update_document_revoked(app.db(), &statement, "誤発行", app.clock.now()).await.unwrap();
     let (_, _, html) = app.get("/documents", &doctor).await;
     assert_eq!(html.matches("<tr class=\"document ").count(), 3, "{html}");
     let a = row(&html, &attendance);

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::Request;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use idp::keys::{KeyPair, SigningAlg};
+use keys::{KeyPair, SigningAlg};
 use portal::credits::Units;
 use portal::documents::jws::{self, JwsError, TYP};
 use portal::documents::routes::DocumentService;
@@ -241,7 +241,7 @@ async fn set_jws(db: &Db, id: &str, jws: &str) {
 async fn verify_page_and_json_for_genuine_revoked_altered_and_unknown_documents(env: TestEnv) {
     let app = TestApp::new(env).await;
     seed_three(&app.db).await;
-    let issued = issue(&app.db, &app.signer, fy2026(), NUMBER, crate::now()).await.unwrap();
+    let issued = issue(&app.db, &app.signer, fy2026(), NUMBER, app.clock.now()).await.unwrap();
     let id = issued.record.id.clone();
 
     // Genuine: the page (Japanese first), JSON by Accept and by suffix.
@@ -289,7 +289,7 @@ async fn verify_page_and_json_for_genuine_revoked_altered_and_unknown_documents(
 
     // Signed by another key, under its own kid and under the portal's kid.
     let other = KeyPair::generate(SigningAlg::ES256);
-    set_jws(&app.db, &id, &other.sign_jws(TYP, &payload)).await;
+    set_jws(&app.db, &id, &other.sign_jws(TYP, &payload).unwrap()).await;
     let (_, body) = json(&app, &format!("/v/{id}.json")).await;
     assert_eq!(
         (body["status"].as_str(), body["reason"].as_str()),
@@ -304,7 +304,7 @@ async fn verify_page_and_json_for_genuine_revoked_altered_and_unknown_documents(
     assert_eq!(body["reason"], "the signature does not match");
 
     // A genuine record of another document moved under this id.
-    let second = issue(&app.db, &app.signer, fy2026(), NUMBER, crate::now()).await.unwrap();
+    let second = issue(&app.db, &app.signer, fy2026(), NUMBER, app.clock.now()).await.unwrap();
     set_jws(&app.db, &id, &second.record.jws).await;
     let (_, body) = json(&app, &format!("/v/{id}.json")).await;
     assert_eq!(body["status"], "not_genuine");
@@ -355,7 +355,7 @@ async fn jws_verifies_offline_with_the_key_published_at_jwks(env: TestEnv) {
     assert_eq!(jws::verify("a.b", &set), Err(JwsError::Malformed));
 
     // The key survives a restart: a signer opened again on the database publishes the same set.
-    let (master, _) = idp::keys::MasterKey::generate();
+    let (master, _) = keys::MasterKey::generate();
     assert!(
         portal::documents::Signer::open(app.db.clone(), master, "http://x", NOW).await.is_err(),
         "another master key cannot open the stored key"
@@ -439,7 +439,7 @@ async fn statement_covers_one_fiscal_year_and_empty_periods_are_refused(env: Tes
 async fn verify_page_screenshot_in_chromium(env: TestEnv) {
     let app = TestApp::new(env).await;
     seed_three(&app.db).await;
-    let issued = issue(&app.db, &app.signer, fy2026(), NUMBER, crate::now()).await.unwrap();
+    let issued = issue(&app.db, &app.signer, fy2026(), NUMBER, app.clock.now()).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(axum::serve(listener, app.router()).into_future());

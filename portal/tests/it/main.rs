@@ -20,7 +20,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response, header};
 use http_body_util::BodyExt;
-use portal::clock::Clock;
+use keys::Clock;
 use portal::signin::{PortalSession, save_session, session_cookie};
 use portal::store::attendance::Status;
 use storage::Db;
@@ -41,6 +41,8 @@ pub struct TestApp {
     pub db: Db,
     /// The portal's document signer (same keys as the router's).
     pub signer: portal::documents::Signer,
+    /// The router's clock (manual: it moves only when a test moves it).
+    pub clock: Clock,
     env: TestEnv,
 }
 
@@ -53,29 +55,34 @@ fn router(env: &TestEnv, signer: &portal::documents::Signer, clock: Clock) -> Ro
         client_secret: None,
     };
     let documents = portal::documents::routes::DocumentService::new(signer.clone(), font_path());
-    portal::build_with_clock(config, probes, Arc::new(web::Templates::load().unwrap()), documents, clock)
+    portal::build(config, probes, Arc::new(web::Templates::load().unwrap()), documents, clock)
 }
 
-async fn signer(env: &TestEnv) -> portal::documents::Signer {
-    let (master, _) = idp::keys::MasterKey::generate();
-    portal::documents::Signer::open(env.db.db.clone(), master, PUBLIC_URL, now()).await.unwrap()
+async fn signer(env: &TestEnv, clock: &Clock) -> portal::documents::Signer {
+    let (master, _) = keys::MasterKey::generate();
+    portal::documents::Signer::open(env.db.db.clone(), master, PUBLIC_URL, clock.now()).await.unwrap()
 }
 
 impl TestApp {
+    /// A portal whose clock starts at the system clock's second.
     pub async fn new(env: TestEnv) -> Self {
-        let signer = signer(&env).await;
-        Self { router: router(&env, &signer, Clock::System), db: env.db.db.clone(), signer, env }
+        Self::with_clock(env, Clock::manual_now()).await
     }
 
-    /// A portal whose "today" is `day`.
+    /// A portal whose "today" is `day` (noon in Japan).
     pub async fn on(env: TestEnv, day: Date) -> Self {
-        let signer = signer(&env).await;
-        Self { router: router(&env, &signer, Clock::Fixed(day)), db: env.db.db.clone(), signer, env }
+        Self::with_clock(env, Clock::on_day(day)).await
     }
 
-    /// Moves "today" to `day` (same database and KV).
+    async fn with_clock(env: TestEnv, clock: Clock) -> Self {
+        let signer = signer(&env, &clock).await;
+        let router = router(&env, &signer, clock.clone());
+        Self { router, db: env.db.db.clone(), signer, clock, env }
+    }
+
+    /// Moves "today" to `day`, noon in Japan (for everything: dates, keys, timestamps).
     pub fn set_today(&mut self, day: Date) {
-        self.router = router(&self.env, &self.signer, Clock::Fixed(day));
+        self.clock.set_day(day);
     }
 
     pub fn db(&self) -> &Db {
@@ -259,9 +266,9 @@ fn rand_suffix() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Unix seconds now.
+/// Unix seconds of the system clock (for data written outside a [`TestApp`]'s clock).
 pub fn now() -> i64 {
-    idp::app::now()
+    Clock::system().now()
 }
 
 /// The Japanese font of the PDFs (Debian fonts-noto-cjk).

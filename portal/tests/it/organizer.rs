@@ -227,7 +227,7 @@ async fn bulk_decisions_change_statuses_and_only_confirmed_records_count(env: Te
     .fetch_all(app.db().pool())
     .await
     .unwrap();
-    let noon = portal::clock::Clock::Fixed(date!(2026 - 12 - 01)).now();
+    let noon = keys::Clock::on_day(date!(2026 - 12 - 01)).now();
     for (key, by, at) in decided {
         assert_eq!((by.as_deref(), at), (Some("org-1"), Some(noon)), "{key}");
     }

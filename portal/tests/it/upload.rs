@@ -183,7 +183,7 @@ async fn a_job_is_only_shown_to_its_organizer_and_shows_progress(env: TestEnv) {
         file_name: Some("large.csv".into()),
         total: 2_048_000,
         dry_run: false,
-        updated_at: crate::now(),
+        updated_at: app.clock.now(),
         phase: Phase::Running { done: 512_000 },
     };
     app.kv()
@@ -198,7 +198,7 @@ async fn a_job_is_only_shown_to_its_organizer_and_shows_progress(env: TestEnv) {
     assert!(html.contains("取り込み中です… 25%（500 &#x2F; 2000 KiB）"), "{html}");
 
     // No news for a minute: stalled, no refresh.
-    let stale = Job { updated_at: crate::now() - 60, ..job };
+    let stale = Job { updated_at: app.clock.now() - 60, ..job };
     app.kv()
         .set(&format!("import-job:{id}"), &serde_json::to_vec(&stale).unwrap(), Duration::from_secs(60))
         .await

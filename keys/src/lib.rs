@@ -1,11 +1,15 @@
-//! Token signing keys: created at first start, stored encrypted, published at `/jwks`, rotated
-//! with overlap.
+//! Signing keys, the master key that encrypts them at rest, JWS/JWK encoding, and the one
+//! [`Clock`] of a process — what the idp (tokens) and the portal (document records) share.
+//!
+//! Keys are created at first start, stored encrypted, published at `/jwks`, rotated with
+//! overlap.
 //!
 //! Keys form one series per algorithm. A key is *published* from its creation, *signs* from its
 //! `signs_from` time (a rotation puts that `lead` after creation, so relying parties see the new
 //! key before any token uses it) until the next key of its series signs, and stays published for
 //! `retention` after that, so tokens it signed still verify.
 
+pub mod clock;
 mod crypto;
 mod master;
 mod store;
@@ -17,6 +21,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use storage::Db;
 
+pub use clock::Clock;
 pub use crypto::{KeyPair, SigningAlg};
 pub use master::{MasterKey, MasterKeyError};
 pub use store::KeyRecord;
@@ -48,6 +53,9 @@ pub enum KeyError {
         /// What is wrong.
         reason: String,
     },
+    /// Claims to sign do not serialize to JSON.
+    #[error("claims do not serialize: {0}")]
+    Claims(#[from] serde_json::Error),
     /// A token of ours did not verify.
     #[error("invalid token: {0}")]
     InvalidToken(&'static str),
@@ -90,7 +98,7 @@ pub struct Keys {
     listed: Arc<Mutex<Listed>>,
 }
 
-/// Unix seconds of `now`.
+/// Whole seconds of `d`.
 fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }

@@ -9,7 +9,7 @@ use rsa::traits::PublicKeyParts;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// A JWS algorithm the idp signs with.
+/// A JWS algorithm a key series signs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum SigningAlg {
     /// ECDSA P-256 with SHA-256 (the default).
@@ -215,8 +215,9 @@ impl KeyPair {
         }
     }
 
-    /// A compact JWS of `claims` with header `{"alg", "kid", "typ"}`.
-    pub fn sign_jws(&self, typ: &str, claims: &impl serde::Serialize) -> String {
+    /// A compact JWS of `claims` with header `{"alg", "kid", "typ"}`; fails only when `claims`
+    /// does not serialize to JSON (a map with non-string keys, a failing `Serialize`).
+    pub fn sign_jws(&self, typ: &str, claims: &impl serde::Serialize) -> Result<String, serde_json::Error> {
         #[derive(serde::Serialize)]
         struct Header<'a> {
             alg: &'static str,
@@ -226,8 +227,8 @@ impl KeyPair {
         let header = Header { alg: self.alg.name(), kid: &self.kid, typ };
         // Serializing to bytes (not through `Display`) and encoding into one buffer keeps this
         // to a few allocations: it runs for every token the idp issues.
-        let header = serde_json::to_vec(&header).unwrap_or_default();
-        let claims = serde_json::to_vec(claims).unwrap_or_default();
+        let header = serde_json::to_vec(&header)?;
+        let claims = serde_json::to_vec(claims)?;
         let mut jws = String::with_capacity((header.len() + claims.len()) * 4 / 3 + 100);
         URL_SAFE_NO_PAD.encode_string(&header, &mut jws);
         jws.push('.');
@@ -235,6 +236,6 @@ impl KeyPair {
         let signature = self.sign(jws.as_bytes());
         jws.push('.');
         URL_SAFE_NO_PAD.encode_string(&signature, &mut jws);
-        jws
+        Ok(jws)
     }
 }

@@ -1,10 +1,10 @@
 //! Signing keys: creation at first start, encryption at rest, JWKS, rotation with overlap.
 
+use crate::now;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use idp::IdpError;
-use idp::app::now;
-use idp::keys::{KeyError, KeyPair, KeyState, Keys, MasterKey, OWNER_IDP, SigningAlg};
+use keys::{KeyError, KeyPair, KeyState, Keys, MasterKey, OWNER_IDP, SigningAlg};
 use serde_json::{Value, json};
 use storage::testing::TestEnv;
 
@@ -113,7 +113,7 @@ async fn tokens_verify_with_the_published_key(env: TestEnv) {
     for alg in SigningAlg::ALL {
         let signer = t.app.keys.signer(alg, now()).await.unwrap();
         let claims = json!({"iss": "http://127.0.0.1:8080", "sub": "doctor-1", "alg_test": alg.name()});
-        let jws = signer.sign_jws("JWT", &claims);
+        let jws = signer.sign_jws("JWT", &claims).unwrap();
         assert_eq!(verify(&jws, &set).unwrap(), claims, "{alg}");
         // A changed payload fails.
         let mut parts: Vec<String> = jws.split('.').map(str::to_owned).collect();
