@@ -271,11 +271,25 @@ impl Keys {
                 // A key another process just created (a newly configured algorithm).
                 self.forget_records();
                 let records = self.records().await?;
-                states(&records, now, retention)
+                let active = states(&records, now, retention)
                     .into_iter()
                     .find(|(r, s)| *s == KeyState::Active && r.alg == alg.name())
-                    .map(|(r, _)| r.clone())
-                    .ok_or(KeyError::NoActiveKey(alg))?
+                    .map(|(r, _)| r.clone());
+                match active {
+                    Some(r) => r,
+                    // The series exists but none of its keys signs at `now` (the clock was set
+                    // back before the first key's start): a key signing from now keeps the
+                    // series usable instead of failing every signature.
+                    None if records.iter().any(|r| r.alg == alg.name()) => {
+                        let created = self.create(alg, now, now).await?;
+                        tracing::warn!(
+                            owner = self.owner, kid = %created.kid, alg = %alg,
+                            "no signing key was active at this time; created one"
+                        );
+                        created
+                    }
+                    None => return Err(KeyError::NoActiveKey(alg)),
+                }
             }
         };
         self.decrypt(&record)

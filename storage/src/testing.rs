@@ -145,14 +145,29 @@ pub struct TestEnv {
     pub kv: Arc<dyn Kv>,
 }
 
+/// Sends the test's log (warnings and errors, or what `RUST_LOG` says) to the test's captured
+/// output, so a failing test shows the server's error behind an "internal error (id …)"
+/// answer. Called by every [`TestEnv`] constructor; later calls do nothing.
+pub fn log_to_test_output() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _already_set = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .with_ansi(false)
+        .try_init();
+}
+
 impl TestEnv {
     /// SQLite in a temporary folder and the in-memory store: always available.
     pub async fn sqlite_memory() -> Self {
+        log_to_test_output();
         Self { db: TestDb::sqlite().await, kv: Arc::new(kv::MemoryKv::new()) }
     }
 
     /// A fresh PostgreSQL database and Redis, or `None` (with a note) when not configured.
     pub async fn postgres_redis() -> Option<Self> {
+        log_to_test_output();
         let (Some(pg), Some(redis)) = (postgres_url(), redis_url()) else {
             eprintln!("note: {POSTGRES_ENV} / {REDIS_ENV} not set; PostgreSQL+Redis variant not run");
             return None;

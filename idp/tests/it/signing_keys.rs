@@ -18,6 +18,8 @@ storage::each_backend!(
     keys_survive_a_restart,
     wrong_master_key_is_refused_and_nothing_changes,
     private_keys_are_encrypted_at_rest,
+    a_series_with_no_key_active_yet_gets_one_that_signs_now,
+    an_algorithm_without_a_series_is_a_clear_error,
 );
 
 async fn first_start_creates_one_key_per_algorithm(env: TestEnv) {
@@ -184,4 +186,32 @@ async fn private_keys_are_encrypted_at_rest(env: TestEnv) {
     let master = MasterKey::from_base64(&t.master_text).unwrap();
     let opened = master.open(&kid, &stored).unwrap();
     assert_eq!(KeyPair::from_pkcs8_der(SigningAlg::ES256, &opened).unwrap().kid(), kid);
+}
+
+async fn a_series_with_no_key_active_yet_gets_one_that_signs_now(env: TestEnv) {
+    let t = TestApp::builder().build(&env).await.unwrap();
+    let keys = &t.app.keys;
+    let first = keys.list(now()).await.unwrap();
+    assert_eq!(first.len(), 1);
+    // A time before the first key's start (a clock set back): it does not sign yet...
+    let earlier = first[0].0.signs_from - 3600;
+    assert_eq!(keys.list(earlier).await.unwrap()[0].1, KeyState::Next);
+    // ...so a key signing from then is created, and it verifies.
+    let pair = keys.signer(SigningAlg::ES256, earlier).await.unwrap();
+    assert_ne!(pair.kid(), first[0].0.kid);
+    let listed = keys.list(earlier).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    let created = listed.iter().find(|(r, _)| r.kid == pair.kid()).unwrap();
+    assert_eq!((created.0.signs_from, created.1), (earlier, KeyState::Active));
+    let jws = pair.sign_jws("JWT", &json!({ "sub": "x", "exp": earlier + 60 })).unwrap();
+    assert_eq!(keys.verify_jws(&jws, "JWT", earlier).await.unwrap()["sub"], "x");
+    // At the real time the first key signs again (it started later).
+    assert_eq!(keys.signer(SigningAlg::ES256, now()).await.unwrap().kid(), first[0].0.kid);
+}
+
+async fn an_algorithm_without_a_series_is_a_clear_error(env: TestEnv) {
+    let t = TestApp::builder().build(&env).await.unwrap();
+    let err = t.app.keys.signer(SigningAlg::PS256, now()).await.map(|k| k.kid()).unwrap_err();
+    assert_eq!(err.to_string(), "no PS256 signing key is active");
+    assert_eq!(t.app.keys.list(now()).await.unwrap().len(), 1, "no key made for an unconfigured algorithm");
 }
