@@ -180,7 +180,7 @@ pub struct Config {
     /// Interval of the background CRL refresh; 0 turns it off.
     pub crl_refresh_secs: u64,
     /// Proxies whose client-certificate headers are believed.
-    pub mtls_trusted_proxies: Vec<idp::cert_login::Cidr>,
+    pub mtls_trusted_proxies: Vec<idp::signin::certificate::Cidr>,
     /// Where the certificate sign-in listener (TLS, client certificates) listens.
     pub mtls_listen: Option<SocketAddr>,
     /// Public base URL of certificate sign-in (the mTLS listener or the proxy's certificate host).
@@ -242,10 +242,10 @@ impl Config {
             bail!("invalid config key `database_max_connections`: must be at least 1");
         }
         let lead = raw.key_publish_lead_secs.unwrap_or(3600);
-        if lead < idp::jwks::MAX_AGE_SECS {
+        if lead < idp::oauth::jwks::MAX_AGE_SECS {
             bail!(
                 "invalid config key `key_publish_lead_secs`: must be at least {} (the JWKS cache time), got {lead}",
-                idp::jwks::MAX_AGE_SECS
+                idp::oauth::jwks::MAX_AGE_SECS
             );
         }
         let defaults = idp::rate_limit::RateLimits::default();
@@ -286,7 +286,7 @@ impl Config {
             .unwrap_or_default()
             .iter()
             .map(|p| p.parse())
-            .collect::<Result<Vec<idp::cert_login::Cidr>, String>>()
+            .collect::<Result<Vec<idp::signin::certificate::Cidr>, String>>()
             .map_err(|e| anyhow::anyhow!("invalid config key `mtls_trusted_proxies`: {e}"))?;
         let mtls_public_url = match raw.mtls_public_url {
             Some(u) => Some(public_url("mtls_public_url", Some(u), idp_listen)?),

@@ -9,7 +9,7 @@
 use anyhow::Context;
 use hpki::testpki::TestPki;
 use idp::clients::{AuthMethod, Client, GrantType, SubjectType};
-use idp::demo::DemoCard;
+use idp::signin::virtual_card::DemoCard;
 use idp::store::{clients as client_store, trust};
 use sha2::{Digest, Sha256};
 use storage::Db;

@@ -60,7 +60,7 @@ pub fn idp_config(config: &Config) -> idp::IdpConfig {
         rate_limits: config.rate_limits,
         trusted_proxies: config.trusted_proxies.clone(),
         crl_fetch: crl_fetch_config(config),
-        cert_login: idp::cert_login::CertLoginConfig {
+        cert_login: idp::signin::certificate::CertLoginConfig {
             trusted_proxies: config.mtls_trusted_proxies.clone(),
             public_url: config.mtls_public_url.clone(),
             listener: config.mtls_listen.is_some(),
@@ -114,21 +114,21 @@ async fn serve_mtls(
     };
     let cert = read("mtls_cert_file", &config.mtls_cert_file)?;
     let key = read("mtls_key_file", &config.mtls_key_file)?;
-    let tls = idp::cert_login::listener::server_config(&cert, &key).context("mTLS listener")?;
+    let tls = idp::serve::mtls::server_config(&cert, &key).context("mTLS listener")?;
     let public_url = config.mtls_public_url.clone().unwrap_or_default();
     let templates = app.templates.clone();
-    let router = idp::cert_login::listener::router(app, &public_url, templates, probes.clone());
-    let listener = idp::cert_login::listener::bind(listen, tls).await?;
+    let router = idp::serve::mtls::router(app, &public_url, templates, probes.clone());
+    let listener = idp::serve::mtls::bind(listen, tls).await?;
     tracing::info!(addr = %listen, %public_url, "certificate sign-in (mTLS) listening");
-    let service = router.into_make_service_with_connect_info::<idp::cert_login::listener::PeerInfo>();
+    let service = router.into_make_service_with_connect_info::<idp::serve::mtls::PeerInfo>();
     Ok(tokio::spawn(async move {
         axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned()).await
     }))
 }
 
 /// CRL fetching settings from the configuration.
-pub fn crl_fetch_config(config: &Config) -> idp::crl_fetch::FetchConfig {
-    idp::crl_fetch::FetchConfig {
+pub fn crl_fetch_config(config: &Config) -> idp::trust::crl_fetch::FetchConfig {
+    idp::trust::crl_fetch::FetchConfig {
         urls: config.crl_urls.clone(),
         allow_hosts: config.crl_fetch_allow_hosts.clone(),
         max_bytes: config.crl_fetch_max_bytes,
@@ -166,7 +166,7 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
         }
         let (router, app) =
             idp::build(idp_config, probes.clone(), templates.clone(), master, clock.clone()).await?;
-        background.spawn(idp::crl_fetch::run_schedule(app.clone()));
+        background.spawn(idp::trust::crl_fetch::run_schedule(app.clone()));
         if let Some(listen) = config.mtls_listen {
             mtls = Some((listen, app));
         }

@@ -13,12 +13,13 @@ use storage::{Db, Kv};
 use web::ops::Probes;
 use web::{Lang, PageError, Site, Templates};
 
-use crate::cert_login::CertLoginConfig;
-use crate::crl_fetch::{CrlFetcher, FetchConfig};
+use crate::accounts::page as account;
+use crate::logout;
+use crate::oauth::{authorize, discovery, introspect, jwks, par, token, userinfo};
+use crate::signin::certificate::CertLoginConfig;
+use crate::signin::{card, certificate};
 use crate::trust::Trust;
-use crate::{
-    account, authorize, cert_login, discovery, introspect, jwks, login, logout, par, token, userinfo,
-};
+use crate::trust::crl_fetch::{CrlFetcher, FetchConfig};
 use keys::{Clock, KeyError, KeyPolicy, Keys, MasterKey, OWNER_IDP, SigningAlg};
 
 /// The idp's settings (the binary fills them from `shikaku.toml` and the environment).
@@ -43,7 +44,7 @@ pub struct IdpConfig {
     /// How long past its nextUpdate a CRL is still used; beyond it sign-in fails closed.
     pub crl_grace: Duration,
     /// Demo mode: virtual cards offered on the sign-in page (empty otherwise).
-    pub demo_cards: Vec<crate::demo::DemoCard>,
+    pub demo_cards: Vec<crate::signin::virtual_card::DemoCard>,
     /// Back-channel logout: deliveries tried per client before giving up.
     pub backchannel_attempts: u32,
     /// Back-channel logout: wait before the first retry (doubled for each further one).
@@ -164,12 +165,12 @@ pub async fn build(
         .route("/authorize", get(authorize::authorize))
         .route("/authorize/resume", get(authorize::resume))
         .route("/authorize/consent", get(authorize::consent_page).post(authorize::consent_submit))
-        .route("/login", get(login::page))
-        .route("/login/card/challenge", get(login::challenge))
-        .route("/login/card", post(login::submit))
-        .route("/login/certificate", get(cert_login::start))
-        .route("/login/certificate/tls", get(cert_login::proxied))
-        .route("/login/certificate/complete", get(cert_login::complete))
+        .route("/login", get(card::page))
+        .route("/login/card/challenge", get(card::challenge))
+        .route("/login/card", post(card::submit))
+        .route("/login/certificate", get(certificate::start))
+        .route("/login/certificate/tls", get(certificate::proxied))
+        .route("/login/certificate/complete", get(certificate::complete))
         .route("/logout", get(logout::get).post(logout::post))
         .route("/account", get(account::show))
         .route("/account/sessions/end", post(account::end_session))
@@ -186,7 +187,7 @@ pub async fn build(
         browser
     } else {
         tracing::warn!("demo mode: virtual cards are offered on the sign-in page");
-        browser.route("/login/virtual-card", post(crate::demo::sign_in))
+        browser.route("/login/virtual-card", post(crate::signin::virtual_card::sign_in))
     };
     let browser = browser.layer(from_fn_with_state(site.clone(), web::csrf::protect));
     let routes = browser.merge(api).with_state(state);

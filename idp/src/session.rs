@@ -209,7 +209,7 @@ pub async fn end_by_id(app: &Arc<App>, account_id: &str, id: &str, now: i64) -> 
             tracing::warn!(error = %e, "cannot delete the session");
         }
         if let Some(session) = live.and_then(|raw| serde_json::from_slice::<Session>(&raw).ok()) {
-            crate::backchannel::notify(app, &session, now).await;
+            crate::logout::backchannel::notify(app, &session, now).await;
         }
     }
     Ok(ended)
@@ -254,7 +254,7 @@ pub async fn revoke(app: &Arc<App>, session: &Session, reason: &str, now: i64) {
         },
     )
     .await;
-    crate::backchannel::notify(app, session, now).await;
+    crate::logout::backchannel::notify(app, session, now).await;
 }
 
 /// Appends a `Set-Cookie` header.

@@ -109,7 +109,7 @@ pub async fn run_account(
                 bail!("no account {account_id:?}");
             }
             let app = crate::startup::idp_app(config, db).await?;
-            let Some(done) = idp::suspension::suspend(&app, &account_id, now).await? else {
+            let Some(done) = idp::accounts::suspension::suspend(&app, &account_id, now).await? else {
                 bail!("no account {account_id:?}");
             };
             let mut detail = serde_json::to_value(&done)?;

@@ -188,7 +188,8 @@ fn apply(c: &mut Client, f: ClientFields, signing_algs: &[SigningAlg]) -> anyhow
             .with_context(|| format!("cannot read --jwks {}", path.display()))?;
         let jwks: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("--jwks {} is not JSON", path.display()))?;
-        idp::client_jwt::check_jwks(&jwks).map_err(|e| anyhow::anyhow!("--jwks {}: {e}", path.display()))?;
+        idp::oauth::client_jwt::check_jwks(&jwks)
+            .map_err(|e| anyhow::anyhow!("--jwks {}: {e}", path.display()))?;
         c.jwks = Some(jwks);
         c.jwks_uri = None;
     }

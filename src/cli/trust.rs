@@ -114,13 +114,13 @@ pub async fn run_ca(cmd: CaCommand, db: &Db, actor: &Actor, now: i64) -> anyhow:
 pub async fn run_crl(
     cmd: CrlCommand,
     db: &Db,
-    fetch: idp::crl_fetch::FetchConfig,
+    fetch: idp::trust::crl_fetch::FetchConfig,
     actor: &Actor,
     now: i64,
 ) -> anyhow::Result<String> {
     match cmd {
         CrlCommand::Add { files } => {
-            let cas = idp::crl_fetch::trusted_cas(db).await?;
+            let cas = idp::trust::crl_fetch::trusted_cas(db).await?;
             let mut out = Vec::new();
             for file in files {
                 let bytes =
@@ -129,7 +129,7 @@ pub async fn run_crl(
                     "file:{}",
                     file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
                 );
-                let f = idp::crl_fetch::store_verified(db, &cas, &bytes, &source, now)
+                let f = idp::trust::crl_fetch::store_verified(db, &cas, &bytes, &source, now)
                     .await
                     .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
                 if f.stored {
@@ -146,7 +146,7 @@ pub async fn run_crl(
             Ok(out.join("\n"))
         }
         CrlCommand::Refresh => {
-            let fetcher = idp::crl_fetch::CrlFetcher::new(fetch)?;
+            let fetcher = idp::trust::crl_fetch::CrlFetcher::new(fetch)?;
             let mut out = Vec::new();
             let (mut fetched, mut errors) = (Vec::new(), Vec::new());
             for (url, outcome) in fetcher.refresh(db, now).await? {

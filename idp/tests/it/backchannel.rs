@@ -281,12 +281,12 @@ async fn suspending_the_account_ends_its_sessions(env: TestEnv) {
 
     // The suspension runs in another process, which cannot reach the server's memory.
     let admin = admin_process(&live).await;
-    let done = idp::suspension::suspend(&admin, &account_id, crate::now()).await.unwrap().unwrap();
+    let done = idp::accounts::suspension::suspend(&admin, &account_id, crate::now()).await.unwrap().unwrap();
     assert_eq!(done.refresh_tokens_revoked, 1);
     assert_eq!(done.sessions_ended, [id_claims["sid"].as_str().unwrap()]);
     assert_eq!(
         done.backchannel_logout,
-        [idp::backchannel::Delivery { client_id: RP.into(), delivered: true }]
+        [idp::logout::backchannel::Delivery { client_id: RP.into(), delivered: true }]
     );
     let token = tokio::time::timeout(Duration::from_secs(30), received.recv()).await.unwrap().unwrap();
     let claims: Value =
@@ -295,7 +295,9 @@ async fn suspending_the_account_ends_its_sessions(env: TestEnv) {
         (&claims["sid"], &claims["sub"], &claims["aud"]),
         (&id_claims["sid"], &id_claims["sub"], &id_claims["aud"])
     );
-    assert!(idp::suspension::suspend(&admin, "no-such-account", crate::now()).await.unwrap().is_none());
+    assert!(
+        idp::accounts::suspension::suspend(&admin, "no-such-account", crate::now()).await.unwrap().is_none()
+    );
 
     // The browser's session is over at the server: prompt=none says login_required.
     let query = form_urlencoded::Serializer::new(String::new())

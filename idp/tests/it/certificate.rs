@@ -4,7 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use idp::cert_login::CertLoginConfig;
+use idp::signin::certificate::CertLoginConfig;
 use storage::testing::TestEnv;
 
 use crate::live::{CLIENT_ID, Live, REDIRECT, browser, location, pki, query_param};

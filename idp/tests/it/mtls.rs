@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use hpki::testpki::{CertSpec, CrlSpec, KeyKind, TestKey, TestPki, issue, issue_crl, name, pem};
-use idp::cert_login::CertLoginConfig;
-use idp::cert_login::listener::{self, PeerInfo};
 use idp::clients::AuthMethod;
+use idp::serve::mtls::{self, PeerInfo};
+use idp::signin::certificate::CertLoginConfig;
 use idp::store::trust::{PURPOSE_CLIENT, TrustedCa};
 use rustls::client::ResolvesClientCert;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -144,8 +144,8 @@ impl ServerCertVerifier for AnyServer {
 
 async fn mtls_listener_signs_in_with_the_card_certificate(env: TestEnv) {
     let (cert, key) = server_identity();
-    let tls = listener::server_config(cert.as_bytes(), key.as_bytes()).unwrap();
-    let tls_listener = listener::bind("127.0.0.1:0".parse().unwrap(), tls).await.unwrap();
+    let tls = mtls::server_config(cert.as_bytes(), key.as_bytes()).unwrap();
+    let tls_listener = mtls::bind("127.0.0.1:0".parse().unwrap(), tls).await.unwrap();
     let mtls_base = format!("https://{}", axum::serve::Listener::local_addr(&tls_listener).unwrap());
     let cert_login =
         CertLoginConfig { listener: true, public_url: Some(mtls_base.clone()), ..CertLoginConfig::default() };
@@ -153,7 +153,7 @@ async fn mtls_listener_signs_in_with_the_card_certificate(env: TestEnv) {
     let probes =
         Probes { db: live.env.db.db.clone(), kv: live.env.kv.clone(), metrics: web::metrics::recorder() };
     let router =
-        listener::router(live.app.clone(), &mtls_base, Arc::new(web::Templates::load().unwrap()), probes);
+        mtls::router(live.app.clone(), &mtls_base, Arc::new(web::Templates::load().unwrap()), probes);
     tokio::spawn(async move {
         axum::serve(tls_listener, router.into_make_service_with_connect_info::<PeerInfo>()).await.unwrap();
     });
@@ -239,8 +239,8 @@ fn escaped(pem: &str) -> String {
 /// certificate.
 async fn mtls_relying_party(env: TestEnv) -> (Live, String, hpki::testpki::Issued) {
     let (cert, key) = server_identity();
-    let tls = listener::server_config(cert.as_bytes(), key.as_bytes()).unwrap();
-    let tls_listener = listener::bind("127.0.0.1:0".parse().unwrap(), tls).await.unwrap();
+    let tls = mtls::server_config(cert.as_bytes(), key.as_bytes()).unwrap();
+    let tls_listener = mtls::bind("127.0.0.1:0".parse().unwrap(), tls).await.unwrap();
     let mtls_base = format!("https://{}", axum::serve::Listener::local_addr(&tls_listener).unwrap());
     let cert_login = CertLoginConfig {
         listener: true,
@@ -251,7 +251,7 @@ async fn mtls_relying_party(env: TestEnv) -> (Live, String, hpki::testpki::Issue
     let probes =
         Probes { db: live.env.db.db.clone(), kv: live.env.kv.clone(), metrics: web::metrics::recorder() };
     let router =
-        listener::router(live.app.clone(), &mtls_base, Arc::new(web::Templates::load().unwrap()), probes);
+        mtls::router(live.app.clone(), &mtls_base, Arc::new(web::Templates::load().unwrap()), probes);
     tokio::spawn(async move {
         axum::serve(tls_listener, router.into_make_service_with_connect_info::<PeerInfo>()).await.unwrap();
     });
@@ -273,8 +273,8 @@ async fn mtls_relying_party(env: TestEnv) -> (Live, String, hpki::testpki::Issue
         number: 1,
         delta: false,
     };
-    let cas = idp::crl_fetch::trusted_cas(db).await.unwrap();
-    idp::crl_fetch::store_verified(db, &cas, &issue_crl(&crl, &rp_ca, None).unwrap(), "test", 0)
+    let cas = idp::trust::crl_fetch::trusted_cas(db).await.unwrap();
+    idp::trust::crl_fetch::store_verified(db, &cas, &issue_crl(&crl, &rp_ca, None).unwrap(), "test", 0)
         .await
         .unwrap();
     let subject = hpki::HpkiCertificate::parse(&rp.der).unwrap().subject;
@@ -417,7 +417,7 @@ async fn tls_client_auth_at_introspection_revocation_and_par(env: TestEnv) {
     assert_eq!(status, 201, "{body}");
     let pushed: serde_json::Value = serde_json::from_str(&body).unwrap();
     let request_uri = pushed["request_uri"].as_str().unwrap();
-    assert!(request_uri.starts_with(idp::par::URN_PREFIX), "{pushed}");
+    assert!(request_uri.starts_with(idp::oauth::par::URN_PREFIX), "{pushed}");
     let query = form_urlencoded::Serializer::new(String::new())
         .extend_pairs([("client_id", "mtls-rp"), ("request_uri", request_uri)])
         .finish();

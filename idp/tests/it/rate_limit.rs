@@ -101,7 +101,7 @@ async fn card_sign_in_per_ip_and_per_account(env: TestEnv) {
 async fn virtual_card_sign_in_per_ip_is_a_page(env: TestEnv) {
     let live = Live::start_with(env, |c| idp::IdpConfig {
         rate_limits: RateLimits { sign_in_per_ip: Limit::per(1, 600), ..RateLimits::default() },
-        demo_cards: vec![idp::demo::DemoCard {
+        demo_cards: vec![idp::signin::virtual_card::DemoCard {
             id: "taro".into(),
             label: "日本 太郎".into(),
             card: live::pki().card("doctor-auth").unwrap().virtual_card(),

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::response::Redirect;
 use axum::routing::get;
 use hpki::testpki::{CrlSpec, TestPki, issue_crl};
-use idp::crl_fetch::{FetchConfig, FetchError};
+use idp::trust::crl_fetch::{FetchConfig, FetchError};
 use storage::testing::TestEnv;
 use time::macros::datetime;
 
@@ -80,7 +80,7 @@ async fn crl_refresh_fetches_only_what_it_may(env: TestEnv) {
     assert_eq!(outcome("ftp://127.0.0.1/medis-auth.crl"), Err("bad_url"));
     assert_eq!(outcome(&format!("localhost:{}/medis-auth.crl", addr.port())), Err("host_not_allowed"));
 
-    let cas = idp::crl_fetch::trusted_cas(db).await.unwrap();
+    let cas = idp::trust::crl_fetch::trusted_cas(db).await.unwrap();
     let older = format!("http://{addr}/jma-auth-older.crl");
     let fetched = live.app.crl_fetcher.fetch_one(db, &cas, &older, 0).await.unwrap();
     assert!(!fetched.stored, "an older CRL never replaces a newer one");
@@ -104,8 +104,8 @@ async fn stale_crl_refuses_sign_in_until_refreshed(env: TestEnv) {
     let db = &live.env.db.db;
     // The JMA CRL on file went stale long ago (same thisUpdate, so it replaces the fresh one).
     let stale = jma_crl(TestPki::CRL_THIS_UPDATE, datetime!(2026-02-01 00:00 UTC), false);
-    let cas = idp::crl_fetch::trusted_cas(db).await.unwrap();
-    idp::crl_fetch::store_verified(db, &cas, &stale, "test", 0).await.unwrap();
+    let cas = idp::trust::crl_fetch::trusted_cas(db).await.unwrap();
+    idp::trust::crl_fetch::store_verified(db, &cas, &stale, "test", 0).await.unwrap();
 
     let b = browser();
     let (status, body) = live::card_sign_in(&live, &b, "/login", "doctor-auth").await;
@@ -118,7 +118,7 @@ async fn stale_crl_refuses_sign_in_until_refreshed(env: TestEnv) {
         ["http://crl.shikaku.invalid/jma-auth.crl"]
     );
 
-    idp::crl_fetch::refresh_and_log(&live.app).await;
+    idp::trust::crl_fetch::refresh_and_log(&live.app).await;
     let sources = idp::store::trust::find_crl_sources(db).await.unwrap();
     assert_eq!(
         sources[0].last_error.as_deref(),

@@ -114,7 +114,7 @@ pub async fn end_session(
     let s = session::current(app, &headers, now).await.ok_or_else(unauthorized)?;
     if f.id == ids::hash(&s.sid) {
         let cookie = session::end(app, &s).await;
-        crate::backchannel::notify(app, &s, now).await;
+        crate::logout::backchannel::notify(app, &s, now).await;
         audit_end(app, &s.account_id, &f.id, now).await;
         let mut res = Redirect::to("/").into_response();
         res.headers_mut().append(header::SET_COOKIE, cookie);

@@ -11,8 +11,8 @@ use axum::http::{Extensions, HeaderMap};
 use hpki::{HpkiCertificate, Profile, Purpose};
 use web::{OAuthError, OAuthErrorCode};
 
-use super::listener::PeerInfo;
 use crate::app::App;
+use crate::serve::mtls::PeerInfo;
 
 /// The client certificate of a request: from the mTLS listener's handshake, or from the header
 /// of a trusted proxy (`mtls_trusted_proxies`); `None` otherwise.
@@ -24,7 +24,7 @@ pub fn request_certificate(app: &App, extensions: &Extensions, headers: &HeaderM
     if !app.config.cert_login.is_trusted_proxy(peer.ip()) {
         return None;
     }
-    super::header::certificate(headers).ok().flatten()
+    crate::signin::certificate::header::certificate(headers).ok().flatten()
 }
 
 /// Checks a `tls_client_auth` client's certificate against its registration.

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::app::App;
-use crate::backchannel::{self, Delivery};
+use crate::logout::backchannel::{self, Delivery};
 use crate::session;
 use crate::store::{accounts, refresh};
 

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::tokens;
+use crate::oauth::mint;
 
 fn bearer_error(status: StatusCode, error: &str, description: &str) -> Response {
     let challenge =
@@ -57,7 +57,7 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     }
     // The token's server-side record: gone when revoked; it names the account behind a
     // (possibly pairwise) subject.
-    let record = match app.kv.get(&tokens::access_key(claims["jti"].as_str().unwrap_or_default())).await {
+    let record = match app.kv.get(&mint::access_key(claims["jti"].as_str().unwrap_or_default())).await {
         Ok(Some(r)) => serde_json::from_slice::<Value>(&r).unwrap_or_default(),
         Ok(None) => {
             return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", "the access token was revoked");
@@ -67,14 +67,14 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     let Some(account_id) = record["account_id"].as_str().map(str::to_owned) else {
         return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", "the access token names no person");
     };
-    match tokens::account_active(app, &account_id).await {
+    match mint::account_active(app, &account_id).await {
         Ok(true) => {}
         Ok(false) => {
             return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", "the account is suspended");
         }
         Err(e) => return web::ApiError::internal(e).into_response(),
     }
-    let extra = match tokens::scope_claims(app, &account_id, None, &scopes).await {
+    let extra = match mint::scope_claims(app, &account_id, None, &scopes).await {
         Ok(c) => c,
         Err(e) => return web::ApiError::internal(e).into_response(),
     };

@@ -12,9 +12,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::{IncomingStream, Listener};
 use hpki::HpkiCertificate;
@@ -29,9 +26,8 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use web::ops::Probes;
-use web::{Lang, Site, Templates};
+use web::{Site, Templates};
 
-use super::{Refusal, TlsQuery, validate_and_hand_off};
 use crate::app::{App, AppState};
 
 /// How long a client may take to finish the handshake.
@@ -251,37 +247,11 @@ impl axum::extract::connect_info::Connected<IncomingStream<'_, TlsListener>> for
 pub fn router(app: Arc<App>, public_url: &str, templates: Arc<Templates>, probes: Probes) -> Router {
     let site = Site::new("idp-mtls", public_url);
     let routes = Router::new()
-        .route("/login/certificate/tls", get(certificate))
-        .route("/token", post(crate::token::token))
-        .route("/introspect", post(crate::introspect::introspect))
-        .route("/revoke", post(crate::introspect::revoke))
-        .route("/par", post(crate::par::push))
+        .route("/login/certificate/tls", get(crate::signin::certificate::from_handshake))
+        .route("/token", post(crate::oauth::token::token))
+        .route("/introspect", post(crate::oauth::introspect::introspect))
+        .route("/revoke", post(crate::oauth::introspect::revoke))
+        .route("/par", post(crate::oauth::par::push))
         .with_state(AppState(app));
     web::service::wrap(routes, site, templates, probes)
-}
-
-/// `GET /login/certificate/tls` on the mTLS listener (step 2, certificate from the handshake).
-async fn certificate(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<PeerInfo>,
-    lang: Lang,
-    Query(q): Query<TlsQuery>,
-) -> Response {
-    let app = &state.0;
-    match &peer.certificate {
-        Some(der) => {
-            validate_and_hand_off(
-                app,
-                der,
-                q.state.as_deref(),
-                peer.addr.ip().to_string(),
-                "tls_listener",
-                lang,
-            )
-            .await
-        }
-        None => Refusal::Local(StatusCode::BAD_REQUEST, "cert_missing", "certificate_missing")
-            .into_page(app, lang)
-            .into_response(),
-    }
 }

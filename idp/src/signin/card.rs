@@ -52,7 +52,7 @@ pub async fn page(
     ctx.insert("demo_cards", &demo);
     ctx.insert("certificate_login", &app.config.cert_login.enabled());
     if let Some(id) = &q.request
-        && let Some(req) = crate::authorize::load_request(app, id).await?
+        && let Some(req) = crate::oauth::authorize::load_request(app, id).await?
         && let Ok(Some(c)) = crate::store::clients::find_client_cached(&app.db, &req.client_id).await
     {
         ctx.insert("client_name", &c.name);
@@ -163,7 +163,7 @@ pub(crate) async fn complete(
                 && let Some(cert) = token_certificate(token_json)
             {
                 // The chain and the card's signature held: remember where its CRL lives.
-                crate::crl_fetch::record_points(app, &cert, now).await;
+                crate::trust::crl_fetch::record_points(app, &cert, now).await;
             }
             tracing::info!(code = e.code(), detail = %e.detail, "card sign-in refused");
             audit_failure(app, now, ip, e.code()).await;
@@ -184,7 +184,7 @@ pub(crate) async fn complete(
         audit_failure(app, now, ip, "rate_limited").await;
         return Err(rate_limited(app, lang, l));
     }
-    crate::crl_fetch::record_points(app, &identity.certificate, now).await;
+    crate::trust::crl_fetch::record_points(app, &identity.certificate, now).await;
     let account = account_for(app, &identity.certificate, now)
         .await
         .map_err(|e| ApiError::internal(e).into_response())?;

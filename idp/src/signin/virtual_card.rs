@@ -13,8 +13,8 @@ use serde::Deserialize;
 use web::Lang;
 
 use crate::app::AppState;
-use crate::login;
 use crate::rate_limit::{self, ClientIp};
+use crate::signin::card;
 
 /// One virtual card offered on the sign-in page.
 #[derive(Debug, Clone)]
@@ -58,7 +58,7 @@ pub async fn sign_in(
     };
     let ip = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let previous = crate::session::current(app, &headers, state.0.clock.now()).await;
-    match login::complete(
+    match card::complete(
         app,
         &token,
         &nonce,

@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 use web::{OAuthError, OAuthErrorCode};
 
 use crate::app::{App, AppState};
-use crate::client_auth::{self, Presented};
 use crate::clients::Client;
+use crate::oauth::client_auth::{self, Presented};
+use crate::oauth::mint;
 use crate::store::refresh as store;
-use crate::{audit, ids, tokens};
+use crate::{audit, ids};
 
 /// Form of both endpoints.
 #[derive(Debug, Default, Deserialize)]
@@ -40,11 +41,11 @@ async fn find(app: &App, client: &Client, token: &str, now: i64) -> Result<Found
     {
         let record = app
             .kv
-            .get(&tokens::access_key(claims["jti"].as_str().unwrap_or_default()))
+            .get(&mint::access_key(claims["jti"].as_str().unwrap_or_default()))
             .await
             .map_err(OAuthError::internal)?;
         let live = match record {
-            Some(r) => tokens::record_account_active(app, &r).await.map_err(OAuthError::internal)?,
+            Some(r) => mint::record_account_active(app, &r).await.map_err(OAuthError::internal)?,
             None => false,
         };
         if live && claims["client_id"] == json!(client.client_id) {
@@ -70,7 +71,7 @@ async fn authenticated(
         client_secret: p.client_secret.clone(),
         client_assertion: p.client_assertion.clone(),
         client_assertion_type: p.client_assertion_type.clone(),
-        tls_certificate: crate::cert_login::client::request_certificate(app, extensions, headers),
+        tls_certificate: crate::oauth::client_tls::request_certificate(app, extensions, headers),
     };
     let client = client_auth::authenticate(app, headers, &presented).await?;
     if client.is_public() {
@@ -129,7 +130,7 @@ pub async fn introspect(
                 "token_type": "refresh_token",
                 "scope": t.scopes.join(" "),
                 "client_id": t.client_id,
-                "sub": tokens::subject(&client, &t.account_id),
+                "sub": mint::subject(&client, &t.account_id),
                 "exp": t.expires_at,
                 "iat": t.created_at,
             })
@@ -172,7 +173,7 @@ pub async fn revoke(
     let now = state.0.clock.now();
     let kind = match find(app, &client, token, now).await {
         Ok(Found::Access { claims }) => {
-            let _ = app.kv.delete(&tokens::access_key(claims["jti"].as_str().unwrap_or_default())).await;
+            let _ = app.kv.delete(&mint::access_key(claims["jti"].as_str().unwrap_or_default())).await;
             "access_token"
         }
         Ok(Found::Refresh(t)) => {

@@ -13,9 +13,10 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::clients::Client;
+use crate::oauth::mint;
 use crate::session::Session;
 use crate::store::clients as client_store;
-use crate::{audit, ids, outbound, tokens};
+use crate::{audit, ids, outbound};
 
 /// The event member of a logout token.
 pub const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -123,7 +124,7 @@ async fn signed_token(
         "iat": now,
         "exp": now + TOKEN_TTL,
         "jti": ids::new_secret(),
-        "sub": tokens::subject(client, account_id),
+        "sub": mint::subject(client, account_id),
         "sid": sid_hash,
         "events": { EVENT: {} },
     });

@@ -140,7 +140,7 @@ pub async fn authorize(
     let now = state.0.clock.now();
     let pushed = p.request_uri.is_some();
     let p = if pushed {
-        match crate::par::take(app, &p).await {
+        match crate::oauth::par::take(app, &p).await {
             Ok(p) => p,
             Err(e) => return e.into_response(),
         }

@@ -1,6 +1,6 @@
 //! Client authentication at the token, introspection, revocation and PAR endpoints (RFC 6749
 //! §2.3): `client_secret_basic`, `client_secret_post`, `private_key_jwt` (see
-//! [`crate::client_jwt`]), `none` for public clients, and `tls_client_auth` (RFC 8705, checked
+//! [`crate::oauth::client_jwt`]), `none` for public clients, and `tls_client_auth` (RFC 8705, checked
 //! in `cert_login::client`). A client must use the method it was registered with; secrets are
 //! compared as hashes in constant time.
 
@@ -10,8 +10,8 @@ use base64::engine::general_purpose::STANDARD;
 use web::{OAuthError, OAuthErrorCode};
 
 use crate::app::App;
-use crate::client_jwt;
 use crate::clients::{AuthMethod, Client};
+use crate::oauth::client_jwt;
 use crate::store::clients as store;
 
 /// Credentials found in a token request.
@@ -95,7 +95,7 @@ pub async fn authenticate(app: &App, headers: &HeaderMap, p: &Presented) -> Resu
         .ok_or_else(invalid_client)?;
     if client.auth_method == AuthMethod::TlsClientAuth && method == AuthMethod::None {
         let subject = client.tls_subject_dn.as_deref();
-        crate::cert_login::client::check(app, subject, p.tls_certificate.as_deref(), app.clock.now()).await?;
+        crate::oauth::client_tls::check(app, subject, p.tls_certificate.as_deref(), app.clock.now()).await?;
         return Ok(client);
     }
     if client.auth_method != method {

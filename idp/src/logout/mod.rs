@@ -4,7 +4,9 @@
 //! the person confirms on a page (a form with CSRF protection), so that no third party can sign
 //! anyone out. `post_logout_redirect_uri` must exactly match the client's registration; an
 //! unregistered one is never redirected to. Clients of the ended session with a back-channel
-//! logout URI are told in the background ([`crate::backchannel`]).
+//! logout URI are told in the background ([`crate::logout::backchannel`]).
+
+pub mod backchannel;
 
 use std::sync::Arc;
 
@@ -89,7 +91,7 @@ async fn finish(
     let mut cookie = None;
     if let Some(s) = &session {
         cookie = Some(session::end(app, s).await);
-        crate::backchannel::notify(app, s, now).await;
+        backchannel::notify(app, s, now).await;
         audit::log(
             &app.db,
             now,

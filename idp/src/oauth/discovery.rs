@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::authorize::ACR_VALUES;
 use crate::clients::SCOPES;
+use crate::oauth::authorize::ACR_VALUES;
 
 /// Handler.
 pub async fn metadata(State(state): State<AppState>) -> Response {
@@ -46,9 +46,9 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
         "id_token_signing_alg_values_supported": algs,
         "userinfo_signing_alg_values_supported": ["none"],
         "token_endpoint_auth_methods_supported": auth_methods,
-        "token_endpoint_auth_signing_alg_values_supported": crate::client_jwt::ALGS,
-        "introspection_endpoint_auth_signing_alg_values_supported": crate::client_jwt::ALGS,
-        "revocation_endpoint_auth_signing_alg_values_supported": crate::client_jwt::ALGS,
+        "token_endpoint_auth_signing_alg_values_supported": crate::oauth::client_jwt::ALGS,
+        "introspection_endpoint_auth_signing_alg_values_supported": crate::oauth::client_jwt::ALGS,
+        "revocation_endpoint_auth_signing_alg_values_supported": crate::oauth::client_jwt::ALGS,
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": SCOPES.iter().filter(|s| **s != "email").collect::<Vec<_>>(),
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid", "azp",

@@ -15,9 +15,7 @@
 //! signature is bound to the TLS session (phishing-resistant). The audit log says which method.
 
 pub mod cidr;
-pub mod client;
 pub mod header;
-pub mod listener;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -30,8 +28,9 @@ use serde::{Deserialize, Serialize};
 use web::{Lang, PageError};
 
 use crate::app::{App, AppState};
-use crate::login::{CARD_AMR, LOGIN_COOKIE, account_for, next_after_sign_in};
+use crate::serve::mtls::PeerInfo;
 use crate::session::{self, Authentication};
+use crate::signin::card::{CARD_AMR, LOGIN_COOKIE, account_for, next_after_sign_in};
 use crate::{audit, ids};
 
 pub use cidr::Cidr;
@@ -210,8 +209,34 @@ fn forwarded_ip(headers: &HeaderMap) -> Option<String> {
     v.split(',').next().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
+/// `GET /login/certificate/tls` on the mTLS listener (step 2, certificate from the handshake).
+pub async fn from_handshake(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<PeerInfo>,
+    lang: Lang,
+    Query(q): Query<TlsQuery>,
+) -> Response {
+    let app = &state.0;
+    match &peer.certificate {
+        Some(der) => {
+            validate_and_hand_off(
+                app,
+                der,
+                q.state.as_deref(),
+                peer.addr.ip().to_string(),
+                "tls_listener",
+                lang,
+            )
+            .await
+        }
+        None => Refusal::Local(StatusCode::BAD_REQUEST, "cert_missing", "certificate_missing")
+            .into_page(app, lang)
+            .into_response(),
+    }
+}
+
 /// Step 2 with a certificate in hand: validate, find the account, redirect with a code.
-pub(crate) async fn validate_and_hand_off(
+async fn validate_and_hand_off(
     app: &App,
     der: &[u8],
     state_id: Option<&str>,
@@ -244,7 +269,7 @@ async fn hand_off(
             return Err(Refusal::Hpki(code));
         }
     };
-    crate::crl_fetch::record_points(app, &cert, now).await;
+    crate::trust::crl_fetch::record_points(app, &cert, now).await;
     let account = account_for(app, &cert, now).await.map_err(internal)?;
     if account.status != "active" {
         audit_failure(app, now, &ip, method, "account_suspended").await;
@@ -291,7 +316,7 @@ async fn validate(app: &App, der: &[u8], now: i64) -> Result<Result<HpkiCertific
         Err(e) => {
             if e.code == ErrorCode::RevocationUnavailable {
                 // The chain held (revocation is checked last): remember where its CRL lives.
-                crate::crl_fetch::record_points(app, &cert, now).await;
+                crate::trust::crl_fetch::record_points(app, &cert, now).await;
             }
             tracing::info!(code = e.code(), detail = %e.detail, "client certificate refused");
             Ok(Err(e.code))

@@ -1,6 +1,8 @@
 //! The card validator: trusted CA certificates and CRLs from the database, parsed once and
 //! reloaded at most every [`RELOAD_AFTER`] (so `admin ca add` on one node reaches every node).
 
+pub mod crl_fetch;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -18,9 +18,9 @@ use serde_json::json;
 use web::{OAuthError, OAuthErrorCode, PageError};
 
 use crate::app::{App, AppState};
-use crate::authorize::{self, Params};
-use crate::client_auth::{self, Presented};
 use crate::ids;
+use crate::oauth::authorize::{self, Params};
+use crate::oauth::client_auth::{self, Presented};
 
 /// How long a pushed request can be used.
 pub const REQUEST_URI_TTL: Duration = Duration::from_secs(60);
@@ -79,7 +79,7 @@ async fn handle(
         client_secret: fields.remove("client_secret"),
         client_assertion: fields.remove("client_assertion"),
         client_assertion_type: fields.remove("client_assertion_type"),
-        tls_certificate: crate::cert_login::client::request_certificate(app, extensions, headers),
+        tls_certificate: crate::oauth::client_tls::request_certificate(app, extensions, headers),
     };
     let client = client_auth::authenticate(app, headers, &presented).await?;
     let params: Params = serde_json::from_value(json!(fields))

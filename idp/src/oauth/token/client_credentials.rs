@@ -1,0 +1,37 @@
+//! The client credentials grant (RFC 6749 §4.4): tokens for a confidential client itself.
+
+use web::{OAuthError, OAuthErrorCode};
+
+use super::TokenForm;
+use crate::app::App;
+use crate::clients::{Client, GrantType, SCOPES};
+use crate::oauth::mint::{self, Grant};
+
+/// Tokens for the client itself (no person): only scopes the client is allowed, never `openid`.
+pub(super) async fn exchange(
+    app: &App,
+    client: &Client,
+    f: &TokenForm,
+    now: i64,
+) -> Result<mint::TokenResponse, OAuthError> {
+    if client.is_public() || !client.allows_grant(GrantType::ClientCredentials) {
+        return Err(OAuthError::new(
+            OAuthErrorCode::UnauthorizedClient,
+            "the client may not use the client credentials grant",
+        ));
+    }
+    let requested: Vec<String> =
+        f.scope.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    if let Some(bad) = requested
+        .iter()
+        .find(|s| *s == "openid" || !SCOPES.contains(&s.as_str()) || !client.scopes.contains(s))
+    {
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidScope,
+            format!("scope {bad} is not allowed for this client"),
+        ));
+    }
+    let g =
+        Grant { account_id: None, scopes: requested, nonce: None, auth: None, sid: None, family_id: None };
+    Ok(mint::mint(app, client, &g, now).await?.0)
+}
