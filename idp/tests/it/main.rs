@@ -12,6 +12,7 @@ mod cards;
 mod certificate;
 mod client_jwt;
 mod errors;
+mod forms;
 mod keys;
 mod license;
 mod lifecycle;
@@ -22,6 +23,8 @@ mod par;
 mod rate_limit;
 mod revocation;
 mod rp_flows;
+#[path = "../../../portal/tests/it/webdriver.rs"]
+mod webdriver;
 
 use std::sync::Arc;
 use std::time::Duration;
