@@ -8,7 +8,8 @@
 //! kills chromedriver, also when a test panics.
 //!
 //! Methods cover what page tests need ([`WebDriver::goto`], [`WebDriver::find`],
-//! [`WebDriver::click`], [`WebDriver::fill`], [`WebDriver::submit`], [`WebDriver::wait_for`],
+//! [`WebDriver::click`], [`WebDriver::fill`], [`WebDriver::submit`],
+//! [`WebDriver::click_to_next_page`], [`WebDriver::wait_for`],
 //! [`WebDriver::page`]…); [`WebDriver::command`] sends any other WebDriver command (the
 //! WebAuthn virtual authenticator endpoints, for instance), and [`WebDriver::start_with`] takes
 //! extra Chromium arguments (e.g. `--load-extension=…`).
@@ -397,9 +398,15 @@ impl WebDriver {
     /// Submits a form by clicking its button `button_css` (the browser sends the form itself),
     /// then waits for the next page to load and returns it. Panics when no new page comes.
     pub async fn submit(&self, button_css: &str) -> Page {
-        let button = self.find(button_css).await;
+        self.click_to_next_page(button_css).await
+    }
+
+    /// Clicks the element `css` (a link, a button) and returns the page it leads to, once
+    /// loaded (after any redirects). Panics when no new page comes.
+    pub async fn click_to_next_page(&self, css: &str) -> Page {
+        let target = self.find(css).await;
         let old = self.find("html").await;
-        self.click(&button).await;
+        self.click(&target).await;
         self.wait_until_left(&old).await;
         self.page().await
     }
