@@ -214,3 +214,41 @@ async fn the_demo_director_is_an_organizer() {
     ]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// The same round trip in a real headless Chromium (through chromedriver), the browser
+/// clicking the buttons itself: the portal's sign-in link, the idp's virtual-card form, back
+/// on the portal signed in, then the portal's sign-out form through the idp's end-session
+/// endpoint. The demo runs on its SQLite database (no PostgreSQL variant).
+#[tokio::test]
+async fn demo_sign_in_and_out_in_chromium() {
+    use crate::webdriver::WebDriver;
+
+    let w = Workdir::new();
+    let server = w.start(&["demo"]).await;
+    let idp = server.idp("");
+    let wd = WebDriver::start().await;
+
+    let page = wd.goto(&server.portal("/?lang=ja")).await;
+    page.assert_not_error();
+    let page = wd.click_to_next_page("a[href='/login']").await;
+    page.assert_not_error();
+    assert!(page.url.starts_with(&format!("{idp}/login?request=")), "{page}");
+
+    let card = "form[action='/login/virtual-card']:has(input[name=card][value=doctor-auth]) button";
+    let page = wd.submit(card).await;
+    page.assert_not_error();
+    assert_eq!(page.url, server.portal("/"), "{page}");
+    page.assert_text("ログイン中:");
+
+    let page = wd.submit("form[action='/logout'] button[type=submit]").await;
+    page.assert_not_error();
+    assert_eq!(page.url, server.portal("/"), "back on the portal after the idp's logout: {page}");
+    assert!(!page.text.contains("ログイン中:"), "signed out of the portal: {page}");
+    assert!(wd.try_find("a[href='/login']").await.is_some(), "{page}");
+
+    // Out of the idp too: signing in again asks for the card.
+    let page = wd.click_to_next_page("a[href='/login']").await;
+    assert!(page.url.starts_with(&format!("{idp}/login?request=")), "{page}");
+    drop(wd);
+    assert_eq!(server.terminate(), Some(0));
+}

@@ -8,6 +8,8 @@ mod documents_cli;
 mod hpki_cli;
 mod import_cli;
 mod serve;
+#[path = "../../portal/tests/it/webdriver.rs"]
+mod webdriver;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

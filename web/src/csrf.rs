@@ -3,10 +3,22 @@
 //! Each browser gets a random token in an HttpOnly cookie (`__Host-SERVICE_csrf` over HTTPS). Pages put
 //! the same token in forms (`<input type="hidden" name="csrf_token">`) or in a
 //! `<meta name="csrf-token">` that scripts send back as `X-CSRF-Token`. An unsafe request
-//! (POST, PUT, PATCH, DELETE) passes only when the token it carries equals the cookie's, compared
-//! in constant time, and when the browser does not mark it cross-site (`Origin`,
-//! `Sec-Fetch-Site`). Apply the layer to browser routes only: OAuth back-channel endpoints
-//! (`/token`, `/introspect`…) authenticate clients instead.
+//! (POST, PUT, PATCH, DELETE) passes only when both checks pass:
+//!
+//! 1. **Origin.** `Sec-Fetch-Site` is the first signal: `same-origin` and `none` (the person
+//!    typed the address) pass, `same-site` (a sibling subdomain) and `cross-site` are refused.
+//!    Only when a browser sends no `Sec-Fetch-Site` does `Origin` decide: absent passes on to the
+//!    token check, the site's own origin passes, anything else is refused, `null` included.
+//!    `Origin: null` alone proves nothing (sandboxed frames, `data:` pages and privacy referrer
+//!    policies all send it), so it is accepted only when `Sec-Fetch-Site` vouches for the request.
+//!    Pages send `Referrer-Policy: same-origin` ([`crate::headers`]), under which browsers also
+//!    send the real `Origin` on same-origin form posts; with `no-referrer` Chromium sends
+//!    `Origin: null` on them.
+//! 2. **Token.** The token the request carries (`X-CSRF-Token`, `csrf_token` in the query, the
+//!    form or the multipart body) equals the cookie's, compared in constant time.
+//!
+//! Apply the layer to browser routes only: OAuth back-channel endpoints (`/token`,
+//! `/introspect`…) authenticate clients instead.
 
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Request, State};
@@ -137,10 +149,7 @@ fn is_multipart(headers: &HeaderMap) -> bool {
 /// Checks one unsafe request; returns it (with its body restored) when it passes.
 async fn check(site: &Site, cookie: Option<&str>, req: Request) -> Result<Request, CsrfFailure> {
     let headers = req.headers();
-    if headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site") {
-        return Err(CsrfFailure::CrossSite);
-    }
-    if headers.get(header::ORIGIN).is_some_and(|o| o.as_bytes() != site.origin().as_bytes()) {
+    if !same_origin(site, headers) {
         return Err(CsrfFailure::CrossSite);
     }
     let from_header = headers.get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -163,6 +172,18 @@ async fn check(site: &Site, cookie: Option<&str>, req: Request) -> Result<Reques
     };
     let (Some(presented), Some(cookie)) = (presented, cookie) else { return Err(CsrfFailure::Missing) };
     if presented.as_bytes().ct_eq(cookie.as_bytes()).into() { Ok(req) } else { Err(CsrfFailure::Mismatch) }
+}
+
+/// Whether the browser says the request comes from our own origin (or from the person: a typed
+/// address, a bookmark). `Sec-Fetch-Site` first: `same-origin` and `none` pass, anything else
+/// (`same-site`, `cross-site`, unknown values) is refused. Without it (older browsers, non-browser
+/// clients) `Origin` decides: absent passes (the token check still applies), our own origin
+/// passes, anything else, `null` included, is refused.
+fn same_origin(site: &Site, headers: &HeaderMap) -> bool {
+    if let Some(fetch_site) = headers.get("sec-fetch-site") {
+        return matches!(fetch_site.as_bytes(), b"same-origin" | b"none");
+    }
+    headers.get(header::ORIGIN).is_none_or(|o| o.as_bytes() == site.origin().as_bytes())
 }
 
 /// The text of the first part named `name` of a multipart body (parts before it are skipped).

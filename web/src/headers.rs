@@ -20,7 +20,9 @@ pub async fn add(State(site): State<Site>, mut res: Response) -> Response {
     put(header::CONTENT_SECURITY_POLICY, CSP);
     put(header::X_FRAME_OPTIONS, "DENY");
     put(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    put(header::REFERRER_POLICY, "no-referrer");
+    // Referrers (paths with codes, ids) go to our own origin only; `no-referrer` would also make
+    // Chromium send `Origin: null` on same-origin form posts (see `crate::csrf`).
+    put(header::REFERRER_POLICY, "same-origin");
     put(HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
     if site.https() {
         put(header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains");

@@ -12,6 +12,7 @@ mod cards;
 mod certificate;
 mod client_jwt;
 mod errors;
+mod forms;
 mod license;
 mod lifecycle;
 mod live;
@@ -22,6 +23,8 @@ mod rate_limit;
 mod revocation;
 mod rp_flows;
 mod signing_keys;
+#[path = "../../../portal/tests/it/webdriver.rs"]
+mod webdriver;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,6 +4,7 @@ mod browser;
 mod credits;
 mod doc_routes;
 mod documents;
+mod forms;
 mod history;
 mod links;
 mod operator;
@@ -13,6 +14,7 @@ mod screens;
 mod seed;
 mod served;
 mod upload;
+mod webdriver;
 
 use std::sync::Arc;
 

@@ -4,7 +4,8 @@ use crate::browser::{dump_dom, screenshot, screenshot_dir};
 
 /// A router served on a real port for the browser, with one extra test-only route:
 /// `/__test/sign-in?to=PATH` sets the portal session cookie `sid` and redirects to `PATH`
-/// (Chromium takes no cookie on its command line). Dropping it stops the server.
+/// (Chromium takes no cookie on its command line); `&sid=OTHER` signs in as another session
+/// instead (one browser acting as several people in turn). Dropping it stops the server.
 pub struct Served {
     base: String,
     server: tokio::task::JoinHandle<()>,
@@ -20,6 +21,7 @@ impl Served {
         #[derive(serde::Deserialize)]
         struct To {
             to: String,
+            sid: Option<String>,
         }
         let site = web::Site::new("portal", crate::PUBLIC_URL);
         let sid = sid.to_owned();
@@ -28,8 +30,9 @@ impl Served {
                 "/__test/sign-in",
                 axum::routing::get(move |Query(q): Query<To>| async move {
                     let mut res = Redirect::to(&q.to).into_response();
+                    let sid = q.sid.as_deref().unwrap_or(&sid);
                     res.headers_mut()
-                        .append(header::SET_COOKIE, portal::signin::set_session_cookie(&site, &sid));
+                        .append(header::SET_COOKIE, portal::signin::set_session_cookie(&site, sid));
                     res
                 }),
             )
@@ -44,6 +47,14 @@ impl Served {
     pub fn url(&self, path: &str) -> String {
         let to: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
         format!("{}/__test/sign-in?to={to}", self.base)
+    }
+
+    /// The URL that signs the browser in with the session cookie `cookie` (`name=sid`, as
+    /// [`crate::TestApp::sign_in`] returns it) and opens `path`.
+    pub fn url_as(&self, cookie: &str, path: &str) -> String {
+        let sid = cookie.split_once('=').map_or(cookie, |(_, v)| v);
+        let sid: String = form_urlencoded::byte_serialize(sid.as_bytes()).collect();
+        format!("{}&sid={sid}", self.url(path))
     }
 
     /// Dumps `path`'s DOM and saves its screenshot as `name` (suffixed with the backend

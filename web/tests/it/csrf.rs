@@ -92,17 +92,77 @@ async fn json_post_needs_the_header() {
     insta::assert_snapshot!(body_text(res).await, @r#"{"type":"/problems/csrf","title":"CSRF check failed","status":403,"detail":"CSRF token missing: send the csrf_token form field or X-CSRF-Token header"}"#);
 }
 
+/// A form post with a valid token and the given `Sec-Fetch-Site` and `Origin` (None: not sent).
+async fn post_with(app: &TestApp, fetch_site: Option<&str>, origin: Option<&str>) -> StatusCode {
+    let (cookie, token) = token(app).await;
+    let mut req = form(&cookie, format!("note=x&csrf_token={token}"));
+    req.headers_mut().remove("origin");
+    if let Some(v) = fetch_site {
+        req.headers_mut().insert("sec-fetch-site", v.parse().unwrap());
+    }
+    if let Some(v) = origin {
+        req.headers_mut().insert("origin", v.parse().unwrap());
+    }
+    app.send(req).await.status()
+}
+
 #[tokio::test]
 async fn cross_site_requests_are_refused_even_with_the_token() {
     let app = app().await;
-    let (cookie, token) = token(&app).await;
-    let mut req = form(&cookie, format!("note=x&csrf_token={token}"));
-    req.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
-    assert_eq!(app.send(req).await.status(), StatusCode::FORBIDDEN);
-    let mut req = form(&cookie, format!("note=x&csrf_token={token}"));
-    req.headers_mut().remove("origin");
-    req.headers_mut().insert("sec-fetch-site", "cross-site".parse().unwrap());
-    assert_eq!(app.send(req).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(post_with(&app, None, Some("https://evil.example")).await, StatusCode::FORBIDDEN);
+    assert_eq!(post_with(&app, Some("cross-site"), None).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        post_with(&app, Some("cross-site"), Some("https://evil.example")).await,
+        StatusCode::FORBIDDEN
+    );
+    // Sec-Fetch-Site is the first signal: a matching Origin does not outvote it.
+    assert_eq!(post_with(&app, Some("cross-site"), Some(URL)).await, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn same_site_requests_are_refused() {
+    // A sibling subdomain (same registrable domain, another origin) is not our origin.
+    let app = app().await;
+    assert_eq!(post_with(&app, Some("same-site"), None).await, StatusCode::FORBIDDEN);
+    assert_eq!(post_with(&app, Some("same-site"), Some(URL)).await, StatusCode::FORBIDDEN);
+    assert_eq!(post_with(&app, Some("some-future-value"), Some(URL)).await, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn origin_null_passes_when_sec_fetch_site_says_same_origin() {
+    // What Chromium sends for a same-origin form post under `Referrer-Policy: no-referrer`.
+    let app = app().await;
+    assert_eq!(post_with(&app, Some("same-origin"), Some("null")).await, StatusCode::OK);
+    assert_eq!(post_with(&app, Some("same-origin"), Some(URL)).await, StatusCode::OK);
+    assert_eq!(post_with(&app, Some("same-origin"), None).await, StatusCode::OK);
+    // `none`: the person started the request (typed address, bookmark).
+    assert_eq!(post_with(&app, Some("none"), None).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_sec_fetch_site_origin_decides() {
+    let app = app().await;
+    assert_eq!(post_with(&app, None, Some("null")).await, StatusCode::FORBIDDEN, "Origin: null alone");
+    assert_eq!(post_with(&app, None, Some("http://127.0.0.1:8081")).await, StatusCode::FORBIDDEN);
+    assert_eq!(post_with(&app, None, Some(URL)).await, StatusCode::OK);
+    assert_eq!(post_with(&app, None, None).await, StatusCode::OK, "no Origin: the token decides");
+}
+
+#[tokio::test]
+async fn passing_the_origin_check_still_needs_the_token() {
+    let app = app().await;
+    let (cookie, _) = token(&app).await;
+    for (fetch_site, origin) in [(Some("same-origin"), Some("null")), (Some("none"), None), (None, None)] {
+        let mut req = form(&cookie, "note=x".into());
+        req.headers_mut().remove("origin");
+        if let Some(v) = fetch_site {
+            req.headers_mut().insert("sec-fetch-site", v.parse().unwrap());
+        }
+        if let Some(v) = origin {
+            req.headers_mut().insert("origin", v.parse().unwrap());
+        }
+        assert_eq!(app.send(req).await.status(), StatusCode::FORBIDDEN, "{fetch_site:?} {origin:?}");
+    }
 }
 
 #[tokio::test]

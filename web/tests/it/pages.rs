@@ -200,7 +200,7 @@ async fn security_headers_on_every_response() {
     assert!(h["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["x-frame-options"], "DENY");
-    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert_eq!(h["referrer-policy"], "same-origin");
     assert!(h.get("strict-transport-security").is_none(), "no HSTS over plain HTTP");
 
     let app = TestApp::new(Router::new(), "https://id.example.jp").await;
