@@ -8,7 +8,7 @@
 
 use anyhow::Context;
 use hpki::testpki::TestPki;
-use idp::clients::{AuthMethod, Client, GrantType, SubjectType};
+use idp::clients::Client;
 use idp::signin::virtual_card::DemoCard;
 use idp::store::{clients as client_store, trust};
 use sha2::{Digest, Sha256};
@@ -59,27 +59,17 @@ pub async fn prepare(db: &Db, config: &Config, now: i64) -> anyhow::Result<Demo>
         trust::upsert_crl(db, &stored).await?;
     }
     let portal_secret = idp::ids::new_secret();
+    let id_token_alg = config.signing_algs.first().copied().unwrap_or(keys::SigningAlg::ES256);
     let portal = Client {
-        client_id: PORTAL_CLIENT_ID.into(),
         name: "資格 ポータル".into(),
         secret_hash: Some(idp::ids::hash(&portal_secret)),
-        auth_method: AuthMethod::ClientSecretBasic,
         redirect_uris: vec![format!("{}/callback", config.portal_public_url)],
         post_logout_redirect_uris: vec![format!("{}/", config.portal_public_url)],
-        grant_types: vec![GrantType::AuthorizationCode],
         scopes: vec!["openid".into(), "profile".into(), "hpki".into(), "license".into(), "roles".into()],
         skip_consent: true,
-        subject_type: SubjectType::Public,
-        id_token_alg: config.signing_algs.first().copied().unwrap_or(keys::SigningAlg::ES256),
-        backchannel_logout_uri: None,
-        allowed_roles: vec![],
-        jwks: None,
-        jwks_uri: None,
-        tls_subject_dn: None,
-        require_par: false,
-        created_at: now,
-        updated_at: now,
+        ..Client::new(PORTAL_CLIENT_ID, id_token_alg, now)
     };
+
     if client_store::find_client(db, PORTAL_CLIENT_ID).await?.is_some() {
         client_store::update_client(db, &portal).await?;
     } else {

@@ -1,4 +1,4 @@
-//! Stable error codes of certificate and card-token validation (DESIGN §5).
+//! Stable error codes of certificate and card-token validation (docs/design.md §5).
 //!
 //! Which error where: every failure of this crate is an [`Error`], which carries one
 //! [`ErrorCode`] (a public, stable string such as `cert_expired`) and an internal detail
@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-/// The stable failure codes of DESIGN §5. `code()` strings are a public interface.
+/// The stable failure codes of docs/design.md §5. `code()` strings are a public interface.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -39,7 +39,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// Every code, in DESIGN §5's validation order.
+    /// Every code, in docs/design.md §5's validation order.
     pub const ALL: [ErrorCode; 13] = [
         ErrorCode::TokenMalformed,
         ErrorCode::AlgorithmNotAllowed,

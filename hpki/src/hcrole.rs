@@ -1,4 +1,4 @@
-//! hcRole (`1.0.17090.0.1`) inside subjectDirectoryAttributes (DESIGN §6).
+//! hcRole (`1.0.17090.0.1`) inside subjectDirectoryAttributes (docs/design.md §6).
 //!
 //! ```text
 //! SubjectDirectoryAttributes ::= SEQUENCE OF Attribute

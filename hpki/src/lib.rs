@@ -2,7 +2,7 @@
 //!
 //! No I/O of its own: callers hand in certificate and CRL bytes and the current time.
 //!
-//! Card sign-in (DESIGN §5) in one call:
+//! Card sign-in (docs/design.md §5) in one call:
 //!
 //! ```no_run
 //! # fn demo(ca_pems: &[&[u8]], crl_ders: &[&[u8]], token_json: &str, nonce: &str) -> Result<(), hpki::Error> {

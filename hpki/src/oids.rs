@@ -1,4 +1,4 @@
-//! Object identifiers used by the HPKI profile (DESIGN §6), as dotted text.
+//! Object identifiers used by the HPKI profile (docs/design.md §6), as dotted text.
 
 /// hcRole attribute inside subjectDirectoryAttributes.
 pub const HC_ROLE: &str = "1.0.17090.0.1";

@@ -52,7 +52,7 @@ impl Default for HpkiProfile {
 /// A validation profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Profile {
-    /// HPKI: policies and hcRole as DESIGN §5/§6.
+    /// HPKI: policies and hcRole as docs/design.md §5/§6.
     Hpki(HpkiProfile),
     /// The Web eID rules only: purpose, an optional policy deny-list, chain, signature.
     Generic {

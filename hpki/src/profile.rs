@@ -55,7 +55,7 @@ pub enum DistributionPoint {
     Other(String),
 }
 
-/// A certificate read under the HPKI profile (DESIGN §6). Built by [`HpkiCertificate::parse`].
+/// A certificate read under the HPKI profile (docs/design.md §6). Built by [`HpkiCertificate::parse`].
 #[derive(Debug, Clone, Serialize)]
 pub struct HpkiCertificate {
     /// Subject, as text in certificate order.

@@ -1,4 +1,4 @@
-//! Card-token validation: Web eID `web-eid:1.0` tokens, in exactly DESIGN §5's order.
+//! Card-token validation: Web eID `web-eid:1.0` tokens, in exactly docs/design.md §5's order.
 //!
 //! size/format → algorithm allow-list → certificate parse → purpose → profile (policy, hcRole)
 //! → validity at `now` → chain to configured CAs → signature over
@@ -51,7 +51,7 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    /// Every algorithm of DESIGN §5's allow-list.
+    /// Every algorithm of docs/design.md §5's allow-list.
     pub const ALL: [Algorithm; 9] = [
         Algorithm::ES256,
         Algorithm::ES384,
@@ -215,7 +215,7 @@ pub struct CardTokenValidator {
     pub trust: TrustStore,
     /// `hpki` or `generic`.
     pub profile: Profile,
-    /// Algorithms accepted (default: all of DESIGN §5).
+    /// Algorithms accepted (default: all of docs/design.md §5).
     pub allowed_algorithms: Vec<Algorithm>,
     /// CRL grace and revocation mode.
     pub options: CheckOptions,
@@ -233,7 +233,7 @@ impl CardTokenValidator {
     }
 
     /// Validates `token_json` for the challenge (`origin`, `nonce`) of the server's session, with
-    /// the cached `crls`, at `now`. Returns the identity or the first failure in DESIGN §5 order.
+    /// the cached `crls`, at `now`. Returns the identity or the first failure in docs/design.md §5 order.
     pub fn validate(
         &self,
         token_json: &str,

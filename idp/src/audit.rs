@@ -85,7 +85,8 @@ pub async fn record(db: &Db, at: i64, entry: &Entry) -> Result<i64, sqlx::Error>
 /// [`record`] of an entry the caller hands over.
 async fn submit(db: &Db, at: i64, entry: Entry) -> Result<i64, sqlx::Error> {
     let (done, answer) = tokio::sync::oneshot::channel();
-    let detail = serde_json::to_string(&entry.detail).unwrap_or_default();
+    // A `serde_json::Value` always serializes.
+    let detail = entry.detail.to_string();
     let mut job = Job { at, entry, detail, done };
     for _ in 0..3 {
         let sender = {
@@ -158,25 +159,26 @@ async fn writer(db: Db, mut rx: tokio::sync::mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-/// Appends `jobs` in one transaction and answers each; on failure, each alone.
+/// Appends `jobs` in one transaction and answers each; on failure, each alone. An answer fails
+/// only when its caller stopped waiting (the request ended); the entry is written regardless.
 async fn write_batch(db: &Db, jobs: Vec<Job>) {
     let rows: Vec<(i64, &Entry, &str)> = jobs.iter().map(|j| (j.at, &j.entry, j.detail.as_str())).collect();
     match append(db, &rows).await {
         Ok(seqs) => {
             tracing::debug!(entries = seqs.len(), "audit entries committed");
             for (job, seq) in jobs.into_iter().zip(seqs) {
-                let _ = job.done.send(Ok(seq));
+                let _gone = job.done.send(Ok(seq));
             }
         }
         Err(e) if jobs.len() == 1 => {
             if let Some(job) = jobs.into_iter().next() {
-                let _ = job.done.send(Err(e));
+                let _gone = job.done.send(Err(e));
             }
         }
         Err(_) => {
             for job in jobs {
                 let result = append(db, &[(job.at, &job.entry, job.detail.as_str())]).await;
-                let _ = job.done.send(result.and_then(first_seq));
+                let _gone = job.done.send(result.and_then(first_seq));
             }
         }
     }

@@ -121,6 +121,34 @@ pub struct Client {
 }
 
 impl Client {
+    /// A registration with the defaults of `shikaku admin client add`: a confidential client
+    /// (`client_secret_basic`, no secret yet) using the authorization code grant with scopes
+    /// `openid profile hpki`, consent asked, public `sub`, ID tokens signed with `id_token_alg`,
+    /// no redirect URI yet; created and updated at `now`.
+    pub fn new(client_id: &str, id_token_alg: SigningAlg, now: i64) -> Self {
+        Self {
+            client_id: client_id.to_owned(),
+            name: String::new(),
+            secret_hash: None,
+            auth_method: AuthMethod::ClientSecretBasic,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            grant_types: vec![GrantType::AuthorizationCode],
+            scopes: vec!["openid".into(), "profile".into(), "hpki".into()],
+            skip_consent: false,
+            subject_type: SubjectType::Public,
+            id_token_alg,
+            backchannel_logout_uri: None,
+            allowed_roles: Vec::new(),
+            jwks: None,
+            jwks_uri: None,
+            tls_subject_dn: None,
+            require_par: false,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Whether `uri` is registered: exact string match, except that for a registered loopback
     /// IP redirect (`http://127.0.0.1/…`, `http://[::1]/…`) any port is allowed (RFC 8252 §7.3).
     pub fn redirect_uri_allowed(&self, uri: &str) -> bool {
@@ -178,25 +206,11 @@ mod tests {
 
     fn client(uris: &[&str]) -> Client {
         Client {
-            client_id: "c".into(),
             name: "c".into(),
             secret_hash: Some(ids::hash("s3cret")),
-            auth_method: AuthMethod::ClientSecretBasic,
             redirect_uris: uris.iter().map(|s| s.to_string()).collect(),
-            post_logout_redirect_uris: vec![],
-            grant_types: vec![GrantType::AuthorizationCode],
             scopes: vec!["openid".into()],
-            skip_consent: false,
-            subject_type: SubjectType::Public,
-            id_token_alg: SigningAlg::ES256,
-            backchannel_logout_uri: None,
-            allowed_roles: vec![],
-            jwks: None,
-            jwks_uri: None,
-            tls_subject_dn: None,
-            require_par: false,
-            created_at: 0,
-            updated_at: 0,
+            ..Client::new("c", SigningAlg::ES256, 0)
         }
     }
 

@@ -20,6 +20,7 @@ pub mod app;
 pub mod audit;
 pub mod clients;
 pub mod ids;
+pub mod kv_keys;
 pub mod logout;
 pub mod oauth;
 pub mod outbound;

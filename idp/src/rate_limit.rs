@@ -14,6 +14,7 @@ use axum::http::request::Parts;
 
 use crate::app::{App, AppState};
 use crate::ids;
+use crate::kv_keys;
 
 /// At most `max` hits per `window`; `max` 0 turns the limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +85,7 @@ pub async fn hit(app: &App, bucket: &str, subject: &str, limit: Limit) -> Result
     if limit.max == 0 {
         return Ok(());
     }
-    let key = format!("rl:{bucket}:{}", ids::hash(subject));
+    let key = kv_keys::rate_limit(bucket, &ids::hash(subject));
     match app.kv.incr_window(&key, limit.window).await {
         Ok(w) if w.count > limit.max => {
             let retry_after = w.resets_in.as_secs() + u64::from(w.resets_in.subsec_nanos() > 0);

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::App;
 use crate::ids;
+use crate::kv_keys;
 use crate::store::sessions;
 
 /// Cookie name (prefixed `__Host-` over HTTPS).
@@ -48,13 +49,13 @@ fn key(sid: &str) -> String {
 
 /// KV key of the session whose id hashes to `id`.
 fn key_of_id(id: &str) -> String {
-    format!("session:{id}")
+    kv_keys::session(id)
 }
 
 /// Whether sessions live in this process's memory (no Redis): another process (an admin command)
 /// then cannot reach them and marks them ended in SQL only, and their clients are copied to SQL.
 fn kv_is_local(app: &App) -> bool {
-    app.kv.backend() == "memory"
+    app.kv.backend() == storage::kv::KvBackend::Memory
 }
 
 /// The session of a request, if its cookie names a live one within the absolute timeout (and,
@@ -71,13 +72,14 @@ pub async fn current(app: &App, headers: &HeaderMap, now: i64) -> Option<Session
     let session: Session = serde_json::from_slice(&raw).ok()?;
     let absolute = i64::try_from(app.config.session_absolute.as_secs()).unwrap_or(i64::MAX);
     if now - session.created_at >= absolute {
-        let _ = app.kv.delete(&key(sid)).await;
+        // Expired either way; a failed delete leaves it to its idle TTL.
+        delete_logged(app, sid).await;
         return None;
     }
     if kv_is_local(app) {
         match sessions::find_session_ended(&app.db, &ids::hash(sid)).await {
             Ok(true) => {
-                let _ = app.kv.delete(&key(sid)).await;
+                delete_logged(app, sid).await;
                 return None;
             }
             Ok(false) => {}
@@ -85,9 +87,30 @@ pub async fn current(app: &App, headers: &HeaderMap, now: i64) -> Option<Session
             Err(e) => tracing::warn!(error = %e, "cannot check whether the session ended"),
         }
     }
-    // Sliding idle timeout.
-    let _ = app.kv.set(&key(sid), &raw, app.config.session_idle).await;
+    // Sliding idle timeout; when the store fails to extend it the session still ends at the
+    // time it had, so this request goes on.
+    if let Err(e) = app.kv.set(&key(sid), &raw, app.config.session_idle).await {
+        tracing::warn!(error = %e, "cannot extend the session's idle timeout");
+    }
     Some(session)
+}
+
+/// Deletes session `sid` from the store, logging a failure (the session then lives until its
+/// idle timeout, as the store keeps it).
+async fn delete_logged(app: &App, sid: &str) {
+    if let Err(e) = app.kv.delete(&key(sid)).await {
+        tracing::error!(error = %e, "cannot delete a session");
+    }
+}
+
+/// Ends a session in the store and in the SQL list of sessions, logging failures.
+async fn forget(app: &App, session: &Session, now: i64) {
+    delete_logged(app, &session.sid).await;
+    if let Err(e) =
+        sessions::update_session_ended(&app.db, &session.account_id, &ids::hash(&session.sid), now).await
+    {
+        tracing::error!(error = %e, "cannot mark a session ended in the database");
+    }
 }
 
 /// Starts a session; returns it and its `Set-Cookie` value.
@@ -129,7 +152,7 @@ pub async fn start(
 
 /// Writes a changed session back.
 pub async fn save(app: &App, session: &Session) -> Result<(), storage::KvError> {
-    let raw = serde_json::to_vec(session).unwrap_or_default();
+    let raw = storage::kv::encode(session);
     app.kv.set(&key(&session.sid), &raw, app.config.session_idle).await
 }
 
@@ -186,14 +209,7 @@ pub async fn end_all(app: &App, account_id: &str, now: i64) -> Result<Vec<Ended>
 
 /// Ends a session; returns the `Set-Cookie` value that clears the cookie.
 pub async fn end(app: &App, session: &Session) -> HeaderValue {
-    let _ = app.kv.delete(&key(&session.sid)).await;
-    let _ = sessions::update_session_ended(
-        &app.db,
-        &session.account_id,
-        &ids::hash(&session.sid),
-        app.clock.now(),
-    )
-    .await;
+    forget(app, session, app.clock.now()).await;
     let cookie = web::cookies::set(&app.site, &app.site.cookie_name(COOKIE), "", 0, true);
     HeaderValue::from_str(&cookie).unwrap_or(HeaderValue::from_static(""))
 }
@@ -240,8 +256,7 @@ pub async fn list(
 /// replaces it): deletes it, audits `session_revoked` with `reason`, and tells its clients over
 /// the back channel.
 pub async fn revoke(app: &Arc<App>, session: &Session, reason: &str, now: i64) {
-    let _ = app.kv.delete(&key(&session.sid)).await;
-    let _ = sessions::update_session_ended(&app.db, &session.account_id, &ids::hash(&session.sid), now).await;
+    forget(app, session, now).await;
     crate::audit::log(
         &app.db,
         now,

@@ -5,6 +5,7 @@ pub mod credits;
 pub mod documents;
 pub mod history;
 pub mod import;
+pub mod kv_keys;
 pub mod linking;
 pub mod pages;
 pub mod signin;

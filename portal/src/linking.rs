@@ -1,4 +1,4 @@
-//! Linking a signed-in doctor to a medical registration number (DESIGN §7): from the idp's
+//! Linking a signed-in doctor to a medical registration number (docs/design.md §7): from the idp's
 //! `medical_registration_number` claim when the registry knows that number (confirmed at once),
 //! or from the doctor's own entry, pending until an organizer confirms it.
 

@@ -119,12 +119,7 @@ pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 /// Stores a session in the KV for [`SESSION_TTL`]; the browser then sends its `sid` in the
 /// session cookie (see [`session_cookie`]).
 pub async fn save_session(kv: &dyn storage::Kv, session: &PortalSession) -> Result<(), storage::KvError> {
-    kv.set(
-        &format!("psession:{}", session.sid),
-        &serde_json::to_vec(session).unwrap_or_default(),
-        SESSION_TTL,
-    )
-    .await
+    kv.set(&crate::kv_keys::session(&session.sid), &storage::kv::encode(session), SESSION_TTL).await
 }
 
 /// The `Cookie` header value that carries session `sid` on `site`.
@@ -141,7 +136,7 @@ pub fn set_session_cookie(site: &web::Site, sid: &str) -> HeaderValue {
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Option<PortalSession> {
     let app = &state.0;
     let sid = web::cookies::get(headers, &app.site.cookie_name(SESSION_COOKIE))?;
-    let raw = app.probes.kv.get(&format!("psession:{sid}")).await.ok()??;
+    let raw = app.probes.kv.get(&crate::kv_keys::session(sid)).await.ok()??;
     serde_json::from_slice(&raw).ok()
 }
 
@@ -190,11 +185,7 @@ pub async fn login(State(state): State<AppState>) -> Result<Response, PageError>
     let app = &state.0;
     app.probes
         .kv
-        .set(
-            &format!("plogin:{}", csrf.secret()),
-            &serde_json::to_vec(&pending).unwrap_or_default(),
-            LOGIN_TTL,
-        )
+        .set(&format!("plogin:{}", csrf.secret()), &storage::kv::encode(&pending), LOGIN_TTL)
         .await
         .map_err(PageError::internal)?;
     let mut res = Redirect::to(url.as_str()).into_response();
@@ -298,8 +289,10 @@ pub async fn callback(
 pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
     let app = &state.0;
     let session = current(&state, &headers).await;
-    if let Some(s) = &session {
-        let _ = app.probes.kv.delete(&format!("psession:{}", s.sid)).await;
+    if let Some(s) = &session
+        && let Err(e) = app.probes.kv.delete(&crate::kv_keys::session(&s.sid)).await
+    {
+        tracing::error!(error = %e, "cannot delete the portal session at sign-out");
     }
     let mut target = "/".to_owned();
     if let Some(s) = session {

@@ -119,7 +119,7 @@ pub async fn run_account(
             Ok(detail.to_string())
         }
         AccountCommand::Resume { account_id } => {
-            if !store::update_account_status(db, &account_id, "active", now).await? {
+            if !store::update_account_status(db, &account_id, store::AccountStatus::Active, now).await? {
                 bail!("no account {account_id:?}");
             }
             actor.audit(db, now, "account.resume", None, json!({ "account_id": account_id })).await?;

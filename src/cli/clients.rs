@@ -293,27 +293,8 @@ pub async fn run(
     match cmd {
         ClientCommand::Add(mut fields) => {
             let client_id = fields.client_id.take().unwrap_or_else(idp::ids::new_id);
-            let mut c = Client {
-                client_id: client_id.clone(),
-                name: String::new(),
-                secret_hash: None,
-                auth_method: AuthMethod::ClientSecretBasic,
-                redirect_uris: vec![],
-                post_logout_redirect_uris: vec![],
-                grant_types: vec![GrantType::AuthorizationCode],
-                scopes: vec!["openid".into(), "profile".into(), "hpki".into()],
-                skip_consent: false,
-                subject_type: SubjectType::Public,
-                id_token_alg: signing_algs.first().copied().unwrap_or(SigningAlg::ES256),
-                backchannel_logout_uri: None,
-                allowed_roles: vec![],
-                jwks: None,
-                jwks_uri: None,
-                tls_subject_dn: None,
-                require_par: false,
-                created_at: now,
-                updated_at: now,
-            };
+            let mut c =
+                Client::new(&client_id, signing_algs.first().copied().unwrap_or(SigningAlg::ES256), now);
             apply(&mut c, fields, signing_algs)?;
             let secret = c.auth_method.uses_secret().then(idp::ids::new_secret);
             c.secret_hash = secret.as_deref().map(idp::ids::hash);

@@ -1,7 +1,7 @@
 //! `shikaku hpki …`: certificate and card-token tools for operators and integrators.
 //!
 //! Output is one JSON document on stdout. Exit codes: 0 valid, 1 invalid (the JSON is
-//! `{"error": "<code>", "message": "…"}` with a code of DESIGN §5), 2 usage (bad arguments,
+//! `{"error": "<code>", "message": "…"}` with a code of docs/design.md §5), 2 usage (bad arguments,
 //! unreadable files; the JSON has `"error": "usage"`).
 
 use std::path::{Path, PathBuf};

@@ -58,9 +58,38 @@ pub enum OAuthErrorCode {
     UnmetAuthenticationRequirements,
     /// Too many requests (429), with `Retry-After`.
     SlowDown,
+    /// OIDC: the `request` parameter (request objects) is not supported.
+    RequestNotSupported,
+    /// OIDC: the `request_uri` parameter is not supported for this client.
+    RequestUriNotSupported,
 }
 
 impl OAuthErrorCode {
+    /// The code as sent (`error=` of a redirect, `"error"` of a JSON body).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
+            Self::InvalidRequestUri => "invalid_request_uri",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
+            Self::SlowDown => "slow_down",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+        }
+    }
+
     /// The HTTP status this code is sent with.
     pub fn status(self) -> StatusCode {
         match self {
@@ -97,6 +126,41 @@ impl OAuthError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let id = log_internal(&cause);
         Self::new(OAuthErrorCode::ServerError, format!("internal error (id {id})"))
+    }
+
+    /// `temporarily_unavailable` (503) for a storage outage: the cause is logged with an id; the
+    /// client gets only the id and the advice to retry.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        let id = log_internal(&cause);
+        Self::new(
+            OAuthErrorCode::TemporarilyUnavailable,
+            format!("the service is temporarily unavailable; retry later (id {id})"),
+        )
+    }
+}
+
+/// Extractor: an `application/x-www-form-urlencoded` body of an OAuth endpoint. A body that is
+/// not such a form, or lacks what `T` needs, is refused with RFC 6749 `invalid_request` JSON
+/// (with `Cache-Control: no-store`, as every [`OAuthError`]). Take `Result<OAuthForm<T>,
+/// OAuthError>` to decide when to answer the refusal (after a rate limit, say).
+#[derive(Debug, Clone)]
+pub struct OAuthForm<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for OAuthForm<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, OAuthError> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(form)) => Ok(Self(form)),
+            Err(_) => Err(OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
+                "the body must be application/x-www-form-urlencoded",
+            )),
+        }
     }
 }
 

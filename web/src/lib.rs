@@ -15,7 +15,7 @@ pub mod service;
 pub mod site;
 pub mod templates;
 
-pub use errors::{ApiError, OAuthError, OAuthErrorCode, PageError};
+pub use errors::{ApiError, OAuthError, OAuthErrorCode, OAuthForm, PageError};
 pub use i18n::Lang;
 pub use site::Site;
 pub use templates::Templates;

@@ -59,7 +59,7 @@ async fn readyz(State(p): State<Probes>) -> Response {
         "status": if ready { "ready" } else { "unavailable" },
         "checks": {
             "database": { "backend": p.db.backend().name(), "status": show(db) },
-            "kv": { "backend": p.kv.backend(), "status": show(kv) },
+            "kv": { "backend": p.kv.backend().name(), "status": show(kv) },
         }
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

@@ -1,4 +1,4 @@
-//! A deterministic test PKI shaped like HPKI (DESIGN §6): an MHLW-like root, JMA-like and
+//! A deterministic test PKI shaped like HPKI (docs/design.md §6): an MHLW-like root, JMA-like and
 //! MEDIS-like authentication and signature issuing CAs, end entities for doctors, pharmacists
 //! and hospital directors, CRLs with revoked entries, and virtual cards.
 //!

@@ -1,4 +1,4 @@
-//! Card-token validation: positive cases for every algorithm, and negative cases in DESIGN §5
+//! Card-token validation: positive cases for every algorithm, and negative cases in docs/design.md §5
 //! order, each asserting its exact error code.
 
 use base64::Engine;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::app::App;
 use crate::logout::backchannel::{self, Delivery};
 use crate::session;
+use crate::store::accounts::AccountStatus;
 use crate::store::{accounts, refresh};
 
 /// What a suspension ended.
@@ -24,7 +25,7 @@ pub struct Suspension {
 /// Suspends `account_id` and ends what it holds; `None` when there is no such account. Waits
 /// until every back-channel delivery succeeded or gave up.
 pub async fn suspend(app: &Arc<App>, account_id: &str, now: i64) -> Result<Option<Suspension>, sqlx::Error> {
-    if !accounts::update_account_status(&app.db, account_id, "suspended", now).await? {
+    if !accounts::update_account_status(&app.db, account_id, AccountStatus::Suspended, now).await? {
         return Ok(None);
     }
     let refresh_tokens_revoked = refresh::update_account_revoked(&app.db, account_id, now).await?;

@@ -12,13 +12,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use web::csrf::CsrfToken;
-use web::{Lang, PageError};
+use web::{Lang, OAuthErrorCode, PageError};
 
 use crate::app::{App, AppState};
 use crate::clients::{Client, GrantType, SCOPES};
 use crate::session::{self, Authentication, Session};
+use crate::store::accounts::AccountStatus;
 use crate::store::{accounts, clients as client_store, consents};
-use crate::{audit, ids};
+use crate::{audit, ids, kv_keys};
 
 /// How long an authorization request waits for sign-in and consent.
 const REQUEST_TTL: Duration = Duration::from_secs(600);
@@ -99,7 +100,7 @@ pub(crate) struct Redirected {
     redirect_uri: String,
     state: Option<String>,
     /// The OAuth error code.
-    pub(crate) error: &'static str,
+    pub(crate) error: OAuthErrorCode,
     /// What is wrong.
     pub(crate) description: String,
 }
@@ -117,8 +118,11 @@ fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Response {
 
 impl Redirected {
     fn into_response(self, issuer: &str) -> Response {
-        let mut params =
-            vec![("error", self.error), ("error_description", self.description.as_str()), ("iss", issuer)];
+        let mut params = vec![
+            ("error", self.error.as_str()),
+            ("error_description", self.description.as_str()),
+            ("iss", issuer),
+        ];
         if let Some(s) = &self.state {
             params.push(("state", s));
         }
@@ -156,7 +160,7 @@ pub async fn authorize(
         return Redirected {
             redirect_uri,
             state: p.state.clone(),
-            error: "invalid_request",
+            error: OAuthErrorCode::InvalidRequest,
             description: "this client must use pushed authorization requests (PAR)".into(),
         }
         .into_response(app.site.public_url());
@@ -165,8 +169,8 @@ pub async fn authorize(
         Ok(r) => r,
         Err(e) => return e.into_response(app.site.public_url()),
     };
-    let raw = serde_json::to_vec(&request).unwrap_or_default();
-    if let Err(e) = app.kv.set(&format!("authreq:{}", request.id), &raw, REQUEST_TTL).await {
+    let raw = storage::kv::encode(&request);
+    if let Err(e) = app.kv.set(&kv_keys::authorization_request(&request.id), &raw, REQUEST_TTL).await {
         return PageError::internal(e).into_response();
     }
     proceed(app, &client, request, session::current(app, &headers, now).await, now).await
@@ -194,53 +198,67 @@ pub(crate) fn validate(
     p: Params,
     now: i64,
 ) -> Result<AuthRequest, Redirected> {
-    let fail = |error: &'static str, description: &str| Redirected {
+    let fail = |error: OAuthErrorCode, description: &str| Redirected {
         redirect_uri: redirect_uri.to_owned(),
         state: p.state.clone(),
         error,
         description: description.to_owned(),
     };
     if p.request.is_some() {
-        return Err(fail("request_not_supported", "request objects are not supported; use PAR"));
+        return Err(fail(OAuthErrorCode::RequestNotSupported, "request objects are not supported; use PAR"));
     }
     if p.request_uri.is_some() {
-        return Err(fail("request_uri_not_supported", "request_uri is not supported here"));
+        return Err(fail(OAuthErrorCode::RequestUriNotSupported, "request_uri is not supported here"));
     }
     if p.response_mode.as_deref().is_some_and(|m| m != "query") {
-        return Err(fail("invalid_request", "only response_mode=query is supported"));
+        return Err(fail(OAuthErrorCode::InvalidRequest, "only response_mode=query is supported"));
     }
     match p.response_type.as_deref() {
         Some("code") => {}
-        None => return Err(fail("invalid_request", "response_type is required")),
-        Some(_) => return Err(fail("unsupported_response_type", "only response_type=code is supported")),
+        None => return Err(fail(OAuthErrorCode::InvalidRequest, "response_type is required")),
+        Some(_) => {
+            return Err(fail(
+                OAuthErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
+        }
     }
     if !client.allows_grant(GrantType::AuthorizationCode) {
-        return Err(fail("unauthorized_client", "the client may not use the authorization code grant"));
+        return Err(fail(
+            OAuthErrorCode::UnauthorizedClient,
+            "the client may not use the authorization code grant",
+        ));
     }
     let scopes: Vec<String> =
         p.scope.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
     if !scopes.iter().any(|s| s == "openid") {
-        return Err(fail("invalid_scope", "scope must include openid"));
+        return Err(fail(OAuthErrorCode::InvalidScope, "scope must include openid"));
     }
     if let Some(bad) = scopes.iter().find(|s| !SCOPES.contains(&s.as_str()) || !client.scopes.contains(s)) {
-        return Err(fail("invalid_scope", &format!("scope {bad} is not allowed for this client")));
+        return Err(fail(
+            OAuthErrorCode::InvalidScope,
+            &format!("scope {bad} is not allowed for this client"),
+        ));
     }
     let challenge = p
         .code_challenge
         .clone()
-        .ok_or_else(|| fail("invalid_request", "code_challenge is required (PKCE S256)"))?;
+        .ok_or_else(|| fail(OAuthErrorCode::InvalidRequest, "code_challenge is required (PKCE S256)"))?;
     match p.code_challenge_method.as_deref() {
         Some("S256") => {}
         Some("plain") => {
-            return Err(fail("invalid_request", "code_challenge_method plain is not allowed; use S256"));
+            return Err(fail(
+                OAuthErrorCode::InvalidRequest,
+                "code_challenge_method plain is not allowed; use S256",
+            ));
         }
-        _ => return Err(fail("invalid_request", "code_challenge_method must be S256")),
+        _ => return Err(fail(OAuthErrorCode::InvalidRequest, "code_challenge_method must be S256")),
     }
     if challenge.len() != 43
         || !challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         return Err(fail(
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             "code_challenge must be the base64url SHA-256 of the verifier (43 characters)",
         ));
     }
@@ -249,20 +267,18 @@ pub(crate) fn validate(
     if let Some(bad) =
         prompt.iter().find(|v| !["none", "login", "consent", "select_account"].contains(&v.as_str()))
     {
-        return Err(fail("invalid_request", &format!("unknown prompt value {bad}")));
+        return Err(fail(OAuthErrorCode::InvalidRequest, &format!("unknown prompt value {bad}")));
     }
     if prompt.iter().any(|v| v == "none") && prompt.len() > 1 {
-        return Err(fail("invalid_request", "prompt=none cannot be combined with other values"));
+        return Err(fail(OAuthErrorCode::InvalidRequest, "prompt=none cannot be combined with other values"));
     }
-    let max_age = match p.max_age.as_deref() {
-        None => None,
-        Some(v) => Some(
-            v.parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| fail("invalid_request", "max_age must be a non-negative integer"))?,
-        ),
-    };
+    let max_age =
+        match p.max_age.as_deref() {
+            None => None,
+            Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                fail(OAuthErrorCode::InvalidRequest, "max_age must be a non-negative integer")
+            })?),
+        };
     let requested_acr: Vec<String> = p
         .acr_values
         .as_deref()
@@ -275,12 +291,12 @@ pub(crate) fn validate(
         requested_acr.iter().filter(|v| ACR_VALUES.contains(&v.as_str())).cloned().collect();
     if !requested_acr.is_empty() && acr_values.is_empty() {
         return Err(fail(
-            "unmet_authentication_requirements",
+            OAuthErrorCode::UnmetAuthenticationRequirements,
             "none of the requested acr_values can be met (supported: phrh, phr)",
         ));
     }
     if p.nonce.as_deref().is_some_and(|n| n.len() > 512) {
-        return Err(fail("invalid_request", "nonce is too long"));
+        return Err(fail(OAuthErrorCode::InvalidRequest, "nonce is too long"));
     }
     Ok(AuthRequest {
         id: ids::new_secret(),
@@ -323,7 +339,7 @@ async fn proceed(
     now: i64,
 ) -> Response {
     let issuer = app.site.public_url().to_owned();
-    let back = |error: &'static str, description: &str| {
+    let back = |error: OAuthErrorCode, description: &str| {
         Redirected {
             redirect_uri: req.redirect_uri.clone(),
             state: req.state.clone(),
@@ -335,14 +351,14 @@ async fn proceed(
     let session = match session.filter(|s| session_satisfies(&req, s, now)) {
         Some(s) => s,
         None if req.prompt.iter().any(|p| p == "none") => {
-            return back("login_required", "the user is not signed in");
+            return back(OAuthErrorCode::LoginRequired, "the user is not signed in");
         }
         None => return Redirect::to(&format!("/login?request={}", req.id)).into_response(),
     };
     // Accounts may be suspended; clients may restrict hcRoles.
     match accounts::find_account(&app.db, &session.account_id).await {
-        Ok(Some(a)) if a.status == "active" => {}
-        Ok(_) => return back("access_denied", "the account is suspended"),
+        Ok(Some(a)) if a.status == AccountStatus::Active => {}
+        Ok(_) => return back(OAuthErrorCode::AccessDenied, "the account is suspended"),
         Err(e) => return PageError::internal(e).into_response(),
     }
     if !client.allowed_roles.is_empty() {
@@ -351,7 +367,7 @@ async fn proceed(
             Err(e) => return PageError::internal(e).into_response(),
         };
         if !roles.iter().any(|r| client.allowed_roles.contains(r)) {
-            return back("access_denied", "the signed-in role is not allowed for this client");
+            return back(OAuthErrorCode::AccessDenied, "the signed-in role is not allowed for this client");
         }
     }
     // A trusted first-party client (consent skip) never asks, so its grant is not even read.
@@ -363,7 +379,7 @@ async fn proceed(
             });
     if needs_consent {
         if req.prompt.iter().any(|p| p == "none") {
-            return back("consent_required", "consent is needed");
+            return back(OAuthErrorCode::ConsentRequired, "consent is needed");
         }
         return Redirect::to(&format!("/authorize/consent?request={}", req.id)).into_response();
     }
@@ -388,11 +404,11 @@ async fn issue_code(app: &App, client: &Client, req: &AuthRequest, mut session: 
         auth: session.auth.clone(),
         sid: session.sid.clone(),
     };
-    let raw = serde_json::to_vec(&grant).unwrap_or_default();
-    if let Err(e) = app.kv.set(&format!("code:{}", ids::hash(&code)), &raw, CODE_TTL).await {
+    let raw = storage::kv::encode(&grant);
+    if let Err(e) = app.kv.set(&kv_keys::code(&ids::hash(&code)), &raw, CODE_TTL).await {
         return PageError::internal(e).into_response();
     }
-    let _ = app.kv.delete(&format!("authreq:{}", req.id)).await;
+    forget_request(app, &req.id).await;
     session::add_client(app, &mut session, &client.client_id).await;
     let issuer = app.site.public_url().to_owned();
     let mut params = vec![("code", code.as_str()), ("iss", issuer.as_str())];
@@ -404,7 +420,7 @@ async fn issue_code(app: &App, client: &Client, req: &AuthRequest, mut session: 
 
 /// Loads a stored request.
 pub async fn load_request(app: &App, id: &str) -> Result<Option<AuthRequest>, PageError> {
-    let raw = app.kv.get(&format!("authreq:{id}")).await.map_err(PageError::internal)?;
+    let raw = app.kv.get(&kv_keys::authorization_request(id)).await.map_err(PageError::internal)?;
     Ok(raw.and_then(|r| serde_json::from_slice(&r).ok()))
 }
 
@@ -504,11 +520,11 @@ pub async fn consent_submit(
     };
     if f.decision != "allow" {
         audit::log(&app.db, now, entry("denied")).await;
-        let _ = app.kv.delete(&format!("authreq:{}", req.id)).await;
+        forget_request(app, &req.id).await;
         return Redirected {
             redirect_uri: req.redirect_uri.clone(),
             state: req.state.clone(),
-            error: "access_denied",
+            error: OAuthErrorCode::AccessDenied,
             description: "the user declined".into(),
         }
         .into_response(app.site.public_url());
@@ -520,4 +536,13 @@ pub async fn consent_submit(
     }
     audit::log(&app.db, now, entry("success")).await;
     issue_code(app, &client, &req, session).await
+}
+
+/// Deletes a finished authorization request. A failure is logged: the request then stays until
+/// its TTL, and resuming it again needs the same signed-in session and issues a new single-use
+/// code, no more.
+async fn forget_request(app: &App, id: &str) {
+    if let Err(e) = app.kv.delete(&kv_keys::authorization_request(id)).await {
+        tracing::warn!(error = %e, "cannot delete a finished authorization request");
+    }
 }

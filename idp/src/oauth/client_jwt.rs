@@ -17,7 +17,7 @@ use sha2::Sha256;
 
 use crate::app::App;
 use crate::clients::Client;
-use crate::{ids, outbound};
+use crate::{ids, kv_keys, outbound};
 
 /// `client_assertion_type` of a JWT assertion.
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -132,7 +132,7 @@ pub async fn verify(
     }
     let jti = c["jti"].as_str().filter(|j| !j.is_empty() && j.len() <= 256).ok_or("jti is required")?;
     let ttl = Duration::from_secs(u64::try_from(exp + LEEWAY - now).unwrap_or(1).max(1));
-    let key = format!("jti:{}:{}", ids::hash(&client.client_id), ids::hash(jti));
+    let key = kv_keys::assertion_id(&ids::hash(&client.client_id), &ids::hash(jti));
     match app.kv.put_if_absent(&key, b"1", ttl).await {
         Ok(true) => Ok(()),
         Ok(false) => Err("jti already used"),
@@ -149,7 +149,7 @@ fn has_kid(jwks: &Value, kid: &str) -> bool {
 
 /// At most one early refetch of a client's `jwks_uri` per [`JWKS_REFETCH`].
 async fn may_refetch(app: &App, client: &Client) -> bool {
-    let key = format!("jwks_refetch:{}", ids::hash(&client.client_id));
+    let key = kv_keys::jwks_refetch(&ids::hash(&client.client_id));
     app.kv.put_if_absent(&key, b"1", JWKS_REFETCH).await.unwrap_or(false)
 }
 
@@ -160,7 +160,7 @@ async fn client_keys(app: &App, client: &Client, fresh: bool) -> Result<(Value, 
         return Ok((jwks.clone(), false));
     }
     let uri = client.jwks_uri.as_deref().ok_or("the client has no registered keys")?;
-    let cache_key = format!("jwks:{}", ids::hash(uri));
+    let cache_key = kv_keys::jwks(&ids::hash(uri));
     if !fresh
         && let Ok(Some(raw)) = app.kv.get(&cache_key).await
         && let Ok(v) = serde_json::from_slice(&raw)
@@ -175,7 +175,10 @@ async fn client_keys(app: &App, client: &Client, fresh: bool) -> Result<(Value, 
     if !jwks["keys"].is_array() {
         return Err("the client's jwks_uri is not a JWK Set");
     }
-    let _ = app.kv.set(&cache_key, &body, JWKS_CACHE).await;
+    if let Err(e) = app.kv.set(&cache_key, &body, JWKS_CACHE).await {
+        // Only a cache: the next assertion fetches the set again.
+        tracing::warn!(error = %e, "cannot cache a client's JWK Set");
+    }
     Ok((jwks, false))
 }
 

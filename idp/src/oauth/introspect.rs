@@ -2,13 +2,13 @@
 //! only for tokens issued to the asking client. Clients authenticate as at `/token`, including
 //! `tls_client_auth` on the mTLS listener or behind a trusted proxy.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{Extensions, HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use web::{OAuthError, OAuthErrorCode};
+use web::{OAuthError, OAuthErrorCode, OAuthForm};
 
 use crate::app::{App, AppState};
 use crate::clients::Client;
@@ -31,7 +31,7 @@ pub struct TokenParam {
 /// What a presented token is.
 enum Found {
     Access { claims: Value },
-    Refresh(store::RefreshToken),
+    Refresh(Box<store::RefreshToken>),
     Nothing,
 }
 
@@ -39,13 +39,15 @@ async fn find(app: &App, client: &Client, token: &str, now: i64) -> Result<Found
     if token.matches('.').count() == 2
         && let Ok(claims) = app.keys.verify_jws(token, "at+jwt", now).await
     {
-        let record = app
-            .kv
-            .get(&mint::access_key(claims["jti"].as_str().unwrap_or_default()))
-            .await
-            .map_err(OAuthError::internal)?;
+        let record = match mint::record_key(&claims) {
+            Some(key) => app.kv.get(&key).await.map_err(OAuthError::internal)?,
+            None => None,
+        };
         let live = match record {
-            Some(r) => mint::record_account_active(app, &r).await.map_err(OAuthError::internal)?,
+            Some(r) => {
+                let record = mint::AccessRecord::parse(&r).map_err(OAuthError::internal)?;
+                mint::record_account_active(app, &record).await.map_err(OAuthError::internal)?
+            }
             None => false,
         };
         if live && claims["client_id"] == json!(client.client_id) {
@@ -55,7 +57,7 @@ async fn find(app: &App, client: &Client, token: &str, now: i64) -> Result<Found
     }
     let stored = store::find_refresh_token(&app.db, &ids::hash(token)).await.map_err(OAuthError::internal)?;
     Ok(match stored {
-        Some(t) if t.client_id == client.client_id => Found::Refresh(t),
+        Some(t) if t.client_id == client.client_id => Found::Refresh(Box::new(t)),
         _ => Found::Nothing,
     })
 }
@@ -93,15 +95,12 @@ pub async fn introspect(
     State(state): State<AppState>,
     extensions: Extensions,
     headers: HeaderMap,
-    form: Result<Form<TokenParam>, axum::extract::rejection::FormRejection>,
+    form: Result<OAuthForm<TokenParam>, OAuthError>,
 ) -> Response {
     let app = &state.0;
-    let Ok(Form(p)) = form else {
-        return OAuthError::new(
-            OAuthErrorCode::InvalidRequest,
-            "the body must be application/x-www-form-urlencoded",
-        )
-        .into_response();
+    let p = match form {
+        Ok(OAuthForm(p)) => p,
+        Err(e) => return e.into_response(),
     };
     let client = match authenticated(app, &extensions, &headers, &p).await {
         Ok(c) => c,
@@ -146,15 +145,12 @@ pub async fn revoke(
     State(state): State<AppState>,
     extensions: Extensions,
     headers: HeaderMap,
-    form: Result<Form<TokenParam>, axum::extract::rejection::FormRejection>,
+    form: Result<OAuthForm<TokenParam>, OAuthError>,
 ) -> Response {
     let app = &state.0;
-    let Ok(Form(p)) = form else {
-        return OAuthError::new(
-            OAuthErrorCode::InvalidRequest,
-            "the body must be application/x-www-form-urlencoded",
-        )
-        .into_response();
+    let p = match form {
+        Ok(OAuthForm(p)) => p,
+        Err(e) => return e.into_response(),
     };
     let client = match authenticated(app, &extensions, &headers, &p).await {
         Ok(c) => c,
@@ -173,7 +169,12 @@ pub async fn revoke(
     let now = state.0.clock.now();
     let kind = match find(app, &client, token, now).await {
         Ok(Found::Access { claims }) => {
-            let _ = app.kv.delete(&mint::access_key(claims["jti"].as_str().unwrap_or_default())).await;
+            if let Some(key) = mint::record_key(&claims)
+                && let Err(e) = app.kv.delete(&key).await
+            {
+                // RFC 7009 §2.2: the answer stays 200; the token then lives until it expires.
+                tracing::error!(error = %e, "cannot revoke an access token's record");
+            }
             "access_token"
         }
         Ok(Found::Refresh(t)) => {

@@ -11,7 +11,9 @@ use web::OAuthError;
 use crate::app::App;
 use crate::clients::{Client, SubjectType};
 use crate::ids;
+use crate::kv_keys;
 use crate::session::Authentication;
+use crate::store::accounts::AccountStatus;
 use crate::store::{accounts, identities, roles};
 
 /// What a grant hands to token minting.
@@ -78,11 +80,27 @@ struct AccessClaims<'a> {
     amr: Option<&'a [String]>,
 }
 
-/// The server-side record of an access token, stored under [`access_key`].
-#[derive(Serialize)]
-struct AccessRecord<'a> {
-    account_id: Option<&'a str>,
-    client_id: &'a str,
+/// The server-side record of an access token, stored under [`kv_keys::access_token`] of its
+/// `jti` until the token expires.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct AccessRecord {
+    /// The person, or `None` for a client's own token (client credentials).
+    pub account_id: Option<String>,
+    /// The client the token was issued to.
+    pub client_id: String,
+}
+
+impl AccessRecord {
+    /// Reads a stored record.
+    pub fn parse(raw: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(raw)
+    }
+}
+
+/// The KV key of the record of the access token with `claims` (verified claims of one of our
+/// tokens): `None` when the claims carry no `jti`, which no token we mint lacks.
+pub fn record_key(claims: &Value) -> Option<String> {
+    claims["jti"].as_str().map(kv_keys::access_token)
 }
 
 /// The `sub` a client sees for an account.
@@ -142,7 +160,7 @@ pub async fn scope_claims(
                     json!(roles::find_roles(&app.db, &c.issuer, &c.subscriber_id).await?),
                 );
             }
-            // DESIGN §7: registry attributes, only when the registry has them for this card.
+            // docs/design.md §7: registry attributes, only when the registry has them for this card.
             if has("license")
                 && let Some(i) = identities::find_identity(&app.db, &c.issuer, &c.subscriber_id).await?
             {
@@ -155,23 +173,17 @@ pub async fn scope_claims(
     Ok(claims)
 }
 
-/// KV key of an access token's record.
-pub fn access_key(jti: &str) -> String {
-    format!("at:{jti}")
-}
-
 fn at_hash(access_token: &str) -> String {
     let digest = Sha256::digest(access_token.as_bytes());
     URL_SAFE_NO_PAD.encode(&digest[..16])
 }
 
-/// Whether an access token's server-side record (the JSON stored under [`access_key`]) still
+/// Whether an access token's server-side record  still
 /// stands for an active account: a person's token stops being active when their account is
 /// suspended (introspection and `/userinfo` say so at once, before the token expires); a
 /// client's own token (client credentials) names no account.
-pub async fn record_account_active(app: &App, record: &[u8]) -> Result<bool, sqlx::Error> {
-    let record: Value = serde_json::from_slice(record).unwrap_or_default();
-    match record["account_id"].as_str() {
+pub async fn record_account_active(app: &App, record: &AccessRecord) -> Result<bool, sqlx::Error> {
+    match &record.account_id {
         Some(id) => account_active(app, id).await,
         None => Ok(true),
     }
@@ -179,7 +191,7 @@ pub async fn record_account_active(app: &App, record: &[u8]) -> Result<bool, sql
 
 /// Whether the account exists and is not suspended.
 pub async fn account_active(app: &App, account_id: &str) -> Result<bool, sqlx::Error> {
-    Ok(accounts::find_account(&app.db, account_id).await?.is_some_and(|a| a.status == "active"))
+    Ok(accounts::find_account(&app.db, account_id).await?.is_some_and(|a| a.status == AccountStatus::Active))
 }
 
 /// Mints the tokens of a grant. A refresh token is issued only with the `offline_access` scope
@@ -216,11 +228,11 @@ pub async fn mint(
     let access_token = signer.sign_jws("at+jwt", &at).map_err(OAuthError::internal)?;
     // Server-side record of the access token: lets /userinfo find the account behind a pairwise
     // subject and lets revocation and introspection work on JWTs.
-    let record = AccessRecord { account_id: grant.account_id.as_deref(), client_id: &client.client_id };
+    let record = AccessRecord { account_id: grant.account_id.clone(), client_id: client.client_id.clone() };
     app.kv
-        .set(&access_key(&jti), &serde_json::to_vec(&record).unwrap_or_default(), app.config.access_token_ttl)
+        .set(&kv_keys::access_token(&jti), &storage::kv::encode(&record), app.config.access_token_ttl)
         .await
-        .map_err(|e| OAuthError::new(web::OAuthErrorCode::TemporarilyUnavailable, e.to_string()))?;
+        .map_err(OAuthError::unavailable)?;
 
     let id_token = match (&grant.account_id, grant.scopes.iter().any(|s| s == "openid")) {
         (Some(account_id), true) => {
@@ -268,7 +280,10 @@ pub async fn mint(
                 account_id: account_id.clone(),
                 client_id: client.client_id.clone(),
                 scopes: grant.scopes.clone(),
-                grant_info: json!({ "auth": grant.auth, "sid": grant.sid }),
+                grant_info: crate::store::refresh::GrantInfo {
+                    auth: grant.auth.clone(),
+                    sid: grant.sid.clone(),
+                },
                 created_at: now,
                 expires_at: now + app.config.refresh_token_ttl.as_secs() as i64,
                 used_at: None,

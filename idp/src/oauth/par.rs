@@ -19,6 +19,7 @@ use web::{OAuthError, OAuthErrorCode, PageError};
 
 use crate::app::{App, AppState};
 use crate::ids;
+use crate::kv_keys;
 use crate::oauth::authorize::{self, Params};
 use crate::oauth::client_auth::{self, Presented};
 
@@ -28,19 +29,21 @@ pub const REQUEST_URI_TTL: Duration = Duration::from_secs(60);
 pub const URN_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
 fn key(client_id: &str, reference: &str) -> String {
-    format!("par:{}:{reference}", ids::hash(client_id))
+    kv_keys::pushed_request(&ids::hash(client_id), reference)
 }
 
 fn invalid_request(description: &'static str) -> OAuthError {
     OAuthError::new(OAuthErrorCode::InvalidRequest, description)
 }
 
-fn code_of(error: &str) -> OAuthErrorCode {
+/// The code a pushed request's failure is answered with: what `/authorize` would redirect with,
+/// except that request objects and `request_uri` are plain invalid requests here.
+fn code_of(error: OAuthErrorCode) -> OAuthErrorCode {
     match error {
-        "unsupported_response_type" => OAuthErrorCode::UnsupportedResponseType,
-        "unauthorized_client" => OAuthErrorCode::UnauthorizedClient,
-        "invalid_scope" => OAuthErrorCode::InvalidScope,
-        "unmet_authentication_requirements" => OAuthErrorCode::UnmetAuthenticationRequirements,
+        OAuthErrorCode::UnsupportedResponseType
+        | OAuthErrorCode::UnauthorizedClient
+        | OAuthErrorCode::InvalidScope
+        | OAuthErrorCode::UnmetAuthenticationRequirements => error,
         _ => OAuthErrorCode::InvalidRequest,
     }
 }
@@ -108,7 +111,7 @@ async fn handle(
     app.kv
         .set(&key(&client.client_id, &reference), &raw, REQUEST_URI_TTL)
         .await
-        .map_err(|e| OAuthError::new(OAuthErrorCode::TemporarilyUnavailable, e.to_string()))?;
+        .map_err(OAuthError::unavailable)?;
     let body = json!({
         "request_uri": format!("{URN_PREFIX}{reference}"),
         "expires_in": REQUEST_URI_TTL.as_secs(),

@@ -57,14 +57,20 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     }
     // The token's server-side record: gone when revoked; it names the account behind a
     // (possibly pairwise) subject.
-    let record = match app.kv.get(&mint::access_key(claims["jti"].as_str().unwrap_or_default())).await {
-        Ok(Some(r)) => serde_json::from_slice::<Value>(&r).unwrap_or_default(),
+    let Some(record_key) = mint::record_key(&claims) else {
+        return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", "the access token has no jti");
+    };
+    let record = match app.kv.get(&record_key).await {
+        Ok(Some(r)) => match mint::AccessRecord::parse(&r) {
+            Ok(record) => record,
+            Err(e) => return web::ApiError::internal(e).into_response(),
+        },
         Ok(None) => {
             return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", "the access token was revoked");
         }
         Err(e) => return web::ApiError::internal(e).into_response(),
     };
-    let Some(account_id) = record["account_id"].as_str().map(str::to_owned) else {
+    let Some(account_id) = record.account_id else {
         return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", "the access token names no person");
     };
     match mint::account_active(app, &account_id).await {

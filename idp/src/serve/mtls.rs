@@ -195,7 +195,8 @@ pub async fn bind(addr: SocketAddr, config: Arc<ServerConfig>) -> std::io::Resul
             tokio::spawn(async move {
                 match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                     Ok(Ok(tls)) => {
-                        let _ = tx.send((tls, peer)).await;
+                        // Fails only when the listener is gone (shutdown): the connection closes.
+                        let _closed = tx.send((tls, peer)).await;
                     }
                     Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                     Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),

@@ -1,4 +1,4 @@
-//! Card sign-in (DESIGN §5): the sign-in page, `GET /login/card/challenge` and
+//! Card sign-in (docs/design.md §5): the sign-in page, `GET /login/card/challenge` and
 //! `POST /login/card`.
 //!
 //! The challenge nonce is bound to this browser's login cookie and used once (`take`). The
@@ -20,8 +20,9 @@ use web::{ApiError, Lang, PageError};
 use crate::app::{App, AppState};
 use crate::rate_limit::{self, ClientIp, Limited};
 use crate::session::{self, Authentication};
-use crate::store::accounts::{self, Account, Card};
-use crate::{audit, ids};
+use crate::signin::{account_for, audit_failure};
+use crate::store::accounts::AccountStatus;
+use crate::{audit, ids, kv_keys};
 
 /// Challenge lifetime.
 pub const CHALLENGE_TTL: Duration = Duration::from_secs(300);
@@ -66,7 +67,7 @@ pub async fn challenge(State(state): State<AppState>, headers: HeaderMap) -> Res
     let existing = web::cookies::get(&headers, &app.site.cookie_name(LOGIN_COOKIE)).map(str::to_owned);
     let login_id = existing.clone().filter(|v| v.len() == 43).unwrap_or_else(ids::new_secret);
     let nonce = STANDARD.encode(rand::random::<[u8; 32]>());
-    if let Err(e) = app.kv.set(&format!("challenge:{login_id}"), nonce.as_bytes(), CHALLENGE_TTL).await {
+    if let Err(e) = app.kv.set(&kv_keys::challenge(&login_id), nonce.as_bytes(), CHALLENGE_TTL).await {
         return ApiError::internal(e).into_response();
     }
     let mut res = Json(serde_json::json!({ "nonce": nonce })).into_response();
@@ -119,14 +120,14 @@ pub async fn submit(
         return card_error(lang, ErrorCode::TokenMalformed, StatusCode::BAD_REQUEST);
     };
     let nonce = match web::cookies::get(&headers, &app.site.cookie_name(LOGIN_COOKIE)) {
-        Some(login_id) => match app.kv.take(&format!("challenge:{login_id}")).await {
+        Some(login_id) => match app.kv.take(&kv_keys::challenge(login_id)).await {
             Ok(n) => n.and_then(|n| String::from_utf8(n).ok()),
             Err(e) => return ApiError::internal(e).into_response(),
         },
         None => None,
     };
     let Some(nonce) = nonce else {
-        audit_failure(app, now, ip, "nonce_unknown").await;
+        audit_failure(app, now, ip, "card", "nonce_unknown").await;
         return card_error(lang, ErrorCode::NonceUnknown, StatusCode::BAD_REQUEST);
     };
     let previous = session::current(app, &headers, now).await;
@@ -166,7 +167,7 @@ pub(crate) async fn complete(
                 crate::trust::crl_fetch::record_points(app, &cert, now).await;
             }
             tracing::info!(code = e.code(), detail = %e.detail, "card sign-in refused");
-            audit_failure(app, now, ip, e.code()).await;
+            audit_failure(app, now, ip, "card", e.code()).await;
             let status = if e.code == ErrorCode::RevocationUnavailable {
                 StatusCode::SERVICE_UNAVAILABLE
             } else {
@@ -181,15 +182,15 @@ pub(crate) async fn complete(
         rate_limit::hit(app, "sign_in_account", &card_subject, app.config.rate_limits.sign_in_per_account)
             .await
     {
-        audit_failure(app, now, ip, "rate_limited").await;
+        audit_failure(app, now, ip, "card", "rate_limited").await;
         return Err(rate_limited(app, lang, l));
     }
     crate::trust::crl_fetch::record_points(app, &identity.certificate, now).await;
     let account = account_for(app, &identity.certificate, now)
         .await
         .map_err(|e| ApiError::internal(e).into_response())?;
-    if account.status != "active" {
-        audit_failure(app, now, ip, "account_suspended").await;
+    if account.status != AccountStatus::Active {
+        audit_failure(app, now, ip, "card", "account_suspended").await;
         return Err(ApiError::typed(
             StatusCode::FORBIDDEN,
             "account-suspended",
@@ -252,79 +253,4 @@ pub(crate) fn rate_limited(app: &App, lang: Lang, l: Limited) -> Response {
         .into_response();
     res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(l.retry_after));
     res
-}
-
-async fn audit_failure(app: &App, now: i64, ip: Option<String>, code: &str) {
-    audit::log(
-        &app.db,
-        now,
-        audit::Entry {
-            event: "sign_in".into(),
-            outcome: code.into(),
-            ip,
-            detail: serde_json::json!({ "method": "card" }),
-            ..audit::Entry::default()
-        },
-    )
-    .await;
-}
-
-/// The account of a validated card certificate: found by (issuing CA, subscriber id), or created.
-pub(crate) async fn account_for(app: &App, id: &HpkiCertificate, now: i64) -> Result<Account, sqlx::Error> {
-    let subscriber = id.subscriber_id.clone().unwrap_or_else(|| format!("serial:{}", id.serial));
-    let not_after = id.not_after.unix_timestamp();
-    for _ in 0..3 {
-        if let Some((mut card, mut account)) =
-            accounts::find_card_with_account(&app.db, &id.issuer, &subscriber).await?
-        {
-            card.serial = id.serial.clone();
-            card.not_after = not_after;
-            card.hc_roles = id.hc_roles.clone();
-            card.kanji_name = id.kanji_name.clone();
-            card.romaji_name = id.romaji_name.clone();
-            card.last_used_at = now;
-            // The account takes the card's names when they differ (a name on a card that has
-            // none keeps the account's).
-            let renamed = |on_card: &Option<String>, held: &mut Option<String>| match on_card {
-                Some(n) if held.as_ref() != Some(n) => {
-                    *held = Some(n.clone());
-                    true
-                }
-                _ => false,
-            };
-            let kanji = renamed(&card.kanji_name, &mut account.name);
-            let romaji = renamed(&card.romaji_name, &mut account.romaji_name);
-            if kanji || romaji {
-                account.updated_at = now;
-            }
-            accounts::update_card_use(&app.db, &card, kanji || romaji).await?;
-            return Ok(account);
-        }
-        let account = Account {
-            id: ids::new_id(),
-            kind: "doctor".into(),
-            name: id.kanji_name.clone(),
-            romaji_name: id.romaji_name.clone(),
-            status: "active".into(),
-            created_at: now,
-            updated_at: now,
-        };
-        let card = Card {
-            issuer: id.issuer.clone(),
-            subscriber_id: subscriber.clone(),
-            account_id: account.id.clone(),
-            serial: id.serial.clone(),
-            not_after,
-            hc_roles: id.hc_roles.clone(),
-            kanji_name: id.kanji_name.clone(),
-            romaji_name: id.romaji_name.clone(),
-            created_at: now,
-            last_used_at: now,
-        };
-        if accounts::create_account_with_card(&app.db, &account, &card).await? {
-            tracing::info!(account = %account.id, "created account at first card sign-in");
-            return Ok(account);
-        }
-    }
-    Err(sqlx::Error::RowNotFound)
 }

@@ -5,3 +5,88 @@
 pub mod card;
 pub mod certificate;
 pub mod virtual_card;
+
+use hpki::HpkiCertificate;
+
+use crate::app::App;
+use crate::audit;
+use crate::ids;
+use crate::store::StoreError;
+use crate::store::accounts::{self, Account, AccountKind, AccountStatus, Card};
+
+/// Audits a refused sign-in: event `sign_in`, the outcome is the refusal's code, `method` the
+/// sign-in method (`card`, `tls_listener`, `proxy`…).
+pub(crate) async fn audit_failure(app: &App, now: i64, ip: Option<String>, method: &str, code: &str) {
+    audit::log(
+        &app.db,
+        now,
+        audit::Entry {
+            event: "sign_in".into(),
+            outcome: code.into(),
+            ip,
+            detail: serde_json::json!({ "method": method }),
+            ..audit::Entry::default()
+        },
+    )
+    .await;
+}
+
+/// The account of a validated card certificate: found by (issuing CA, subscriber id), or created.
+pub(crate) async fn account_for(app: &App, id: &HpkiCertificate, now: i64) -> Result<Account, StoreError> {
+    let subscriber = id.subscriber_id.clone().unwrap_or_else(|| format!("serial:{}", id.serial));
+    let not_after = id.not_after.unix_timestamp();
+    for _ in 0..3 {
+        if let Some((mut card, mut account)) =
+            accounts::find_card_with_account(&app.db, &id.issuer, &subscriber).await?
+        {
+            card.serial = id.serial.clone();
+            card.not_after = not_after;
+            card.hc_roles = id.hc_roles.clone();
+            card.kanji_name = id.kanji_name.clone();
+            card.romaji_name = id.romaji_name.clone();
+            card.last_used_at = now;
+            // The account takes the card's names when they differ (a name on a card that has
+            // none keeps the account's).
+            let renamed = |on_card: &Option<String>, held: &mut Option<String>| match on_card {
+                Some(n) if held.as_ref() != Some(n) => {
+                    *held = Some(n.clone());
+                    true
+                }
+                _ => false,
+            };
+            let kanji = renamed(&card.kanji_name, &mut account.name);
+            let romaji = renamed(&card.romaji_name, &mut account.romaji_name);
+            if kanji || romaji {
+                account.updated_at = now;
+            }
+            accounts::update_card_use(&app.db, &card, kanji || romaji).await?;
+            return Ok(account);
+        }
+        let account = Account {
+            id: ids::new_id(),
+            kind: AccountKind::Doctor,
+            name: id.kanji_name.clone(),
+            romaji_name: id.romaji_name.clone(),
+            status: AccountStatus::Active,
+            created_at: now,
+            updated_at: now,
+        };
+        let card = Card {
+            issuer: id.issuer.clone(),
+            subscriber_id: subscriber.clone(),
+            account_id: account.id.clone(),
+            serial: id.serial.clone(),
+            not_after,
+            hc_roles: id.hc_roles.clone(),
+            kanji_name: id.kanji_name.clone(),
+            romaji_name: id.romaji_name.clone(),
+            created_at: now,
+            last_used_at: now,
+        };
+        if accounts::create_account_with_card(&app.db, &account, &card).await? {
+            tracing::info!(account = %account.id, "created account at first card sign-in");
+            return Ok(account);
+        }
+    }
+    Err(StoreError::Contended("the card's account changed under three attempts to find or create it"))
+}

@@ -7,18 +7,63 @@ use storage::Db;
 use super::{from_json, is_unique_violation, json};
 
 /// A person who signs in.
+/// Whether an account may sign in and use its tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountStatus {
+    /// Signs in; its tokens work.
+    Active,
+    /// Refused at sign-in, refresh, userinfo and introspection (`admin account suspend`).
+    Suspended,
+}
+
+/// Who an account belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccountKind {
+    /// A card holder.
+    Doctor,
+    /// Office staff (no card).
+    Staff,
+}
+
+/// Text columns that hold one of a fixed set of words (`accounts.status`, `accounts.kind`).
+macro_rules! text_enum {
+    ($ty:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        impl $ty {
+            /// The word stored in the database and printed by the CLI.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            fn from_column(r: &AnyRow, column: &str) -> Result<Self, sqlx::Error> {
+                let text: String = r.try_get(column)?;
+                match text.as_str() {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(sqlx::Error::ColumnDecode {
+                        index: column.to_owned(),
+                        source: format!("unknown {} {other:?}", stringify!($ty)).into(),
+                    }),
+                }
+            }
+        }
+    };
+}
+text_enum!(AccountStatus { Active = "active", Suspended = "suspended" });
+text_enum!(AccountKind { Doctor = "doctor", Staff = "staff" });
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Account {
     /// Account id (random, 128 bits); the public `sub`.
     pub id: String,
-    /// `doctor` (card holder) or `staff`.
-    pub kind: String,
+    /// A card holder or staff.
+    pub kind: AccountKind,
     /// Name in kanji (from the card's subjectAltName).
     pub name: Option<String>,
     /// Name in romaji (the card's subject CN).
     pub romaji_name: Option<String>,
-    /// `active` or `suspended`.
-    pub status: String,
+    /// Active or suspended.
+    pub status: AccountStatus,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -53,10 +98,10 @@ pub struct Card {
 fn row_to_account(r: &AnyRow) -> Result<Account, sqlx::Error> {
     Ok(Account {
         id: r.try_get("id")?,
-        kind: r.try_get("kind")?,
+        kind: AccountKind::from_column(r, "kind")?,
         name: r.try_get("name")?,
         romaji_name: r.try_get("romaji_name")?,
-        status: r.try_get("status")?,
+        status: AccountStatus::from_column(r, "status")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -99,10 +144,15 @@ pub async fn find_accounts(db: &Db) -> Result<Vec<Account>, sqlx::Error> {
 }
 
 /// Sets an account's status; false when it does not exist.
-pub async fn update_account_status(db: &Db, id: &str, status: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn update_account_status(
+    db: &Db,
+    id: &str,
+    status: AccountStatus,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("UPDATE accounts SET status = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
-        .bind(status)
+        .bind(status.as_str())
         .bind(now)
         .execute(db.pool())
         .await?;
@@ -144,10 +194,10 @@ pub async fn create_account_with_card(db: &Db, account: &Account, card: &Card) -
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&account.id)
-    .bind(&account.kind)
+    .bind(account.kind.as_str())
     .bind(&account.name)
     .bind(&account.romaji_name)
-    .bind(&account.status)
+    .bind(account.status.as_str())
     .bind(account.created_at)
     .bind(account.updated_at)
     .execute(&mut *tx)
@@ -202,10 +252,10 @@ pub async fn find_card_with_account(
     let card = row_to_card(&r)?;
     let account = Account {
         id: card.account_id.clone(),
-        kind: r.try_get("account_kind")?,
+        kind: AccountKind::from_column(&r, "account_kind")?,
         name: r.try_get("account_name")?,
         romaji_name: r.try_get("account_romaji_name")?,
-        status: r.try_get("account_status")?,
+        status: AccountStatus::from_column(&r, "account_status")?,
         created_at: r.try_get("account_created_at")?,
         updated_at: r.try_get("account_updated_at")?,
     };

@@ -10,7 +10,19 @@ pub mod roles;
 pub mod sessions;
 pub mod trust;
 
-/// A JSON column value.
+/// A storage failure of the idp, as domain code sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    /// Concurrent writers kept changing what a write depends on; retrying later may succeed.
+    #[error("{0}")]
+    Contended(&'static str),
+}
+
+/// A JSON column value. Only for plain data (strings, lists, structs of them), whose
+/// serialization cannot fail; `null` is written if it ever did.
 pub(crate) fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }

@@ -4,6 +4,20 @@
 use sqlx::Row;
 use storage::Db;
 
+use crate::session::Authentication;
+
+/// How the person signed in and in which idp session, kept with a refresh token so that the
+/// tokens of a refresh carry the same `auth_time`, `acr`, `amr` and `sid` (column `grant_info`,
+/// JSON).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct GrantInfo {
+    /// The sign-in behind the grant.
+    pub auth: Option<Authentication>,
+    /// The idp session's id (logout ends its grants).
+    pub sid: Option<String>,
+}
+
 /// A stored refresh token.
 #[derive(Debug, Clone)]
 pub struct RefreshToken {
@@ -17,8 +31,8 @@ pub struct RefreshToken {
     pub client_id: String,
     /// Granted scopes.
     pub scopes: Vec<String>,
-    /// How the person signed in and in which session (JSON).
-    pub grant_info: serde_json::Value,
+    /// How the person signed in and in which session.
+    pub grant_info: GrantInfo,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -40,7 +54,7 @@ pub async fn create_refresh_token(db: &Db, t: &RefreshToken) -> Result<(), sqlx:
     .bind(&t.account_id)
     .bind(&t.client_id)
     .bind(super::json(&t.scopes))
-    .bind(t.grant_info.to_string())
+    .bind(super::json(&t.grant_info))
     .bind(t.created_at)
     .bind(t.expires_at)
     .execute(db.pool())

@@ -1,4 +1,4 @@
-//! Revocation sources (DESIGN §5): CRLs fetched from distribution points, only from hosts on
+//! Revocation sources (docs/design.md §5): CRLs fetched from distribution points, only from hosts on
 //! the operator's allow-list, with a size and a time limit, verified against a trusted CA
 //! before they are stored (an older CRL never replaces a newer one).
 //!

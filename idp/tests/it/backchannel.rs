@@ -230,7 +230,7 @@ async fn new_sign_in_revokes_the_previous_session(env: TestEnv) {
 /// The idp as another process on the same database sees it (an admin command): its own
 /// in-memory store when the server keeps sessions in memory, the same Redis otherwise.
 async fn admin_process(live: &Live) -> Arc<idp::App> {
-    let kv: Arc<dyn storage::Kv> = if live.env.kv.backend() == "memory" {
+    let kv: Arc<dyn storage::Kv> = if live.env.kv.backend() == storage::kv::KvBackend::Memory {
         Arc::new(storage::kv::MemoryKv::new())
     } else {
         live.env.kv.clone()

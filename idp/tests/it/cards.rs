@@ -2,7 +2,8 @@
 //! the card in one statement, and the account's names only when the card's differ.
 
 use idp::store::accounts::{
-    Account, Card, create_account_with_card, find_account, find_card_with_account, update_card_use,
+    Account, AccountKind, AccountStatus, Card, create_account_with_card, find_account,
+    find_card_with_account, update_card_use,
 };
 use storage::testing::TestEnv;
 
@@ -12,10 +13,10 @@ async fn card_use_updates_the_account_only_when_names_change(env: TestEnv) {
     let db = &env.db.db;
     let account = Account {
         id: "acct-1".into(),
-        kind: "doctor".into(),
+        kind: AccountKind::Doctor,
         name: Some("日本　太郎".into()),
         romaji_name: Some("Taro Nihon".into()),
-        status: "active".into(),
+        status: AccountStatus::Active,
         created_at: 100,
         updated_at: 100,
     };

@@ -1,4 +1,4 @@
-//! The `license` scope (DESIGN §7): registry attributes (registration number, birth date, kana
+//! The `license` scope (docs/design.md §7): registry attributes (registration number, birth date, kana
 //! name) are released only with that scope, and only when the registry has the card holder.
 
 use base64::Engine;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use hpki::testpki::TestPki;
-use idp::clients::{AuthMethod, Client, GrantType, SubjectType};
+use idp::clients::{AuthMethod, Client, GrantType};
 use idp::store::trust::{StoredCrl, TrustedCa};
 use idp::{App, IdpConfig};
 use keys::{Clock, MasterKey, SigningAlg};
@@ -106,25 +106,12 @@ impl Live {
 /// A client registration with test defaults.
 pub fn client(id: &str, auth: AuthMethod) -> Client {
     Client {
-        client_id: id.into(),
         name: "地域医療連携ネットワーク".into(),
         secret_hash: auth.uses_secret().then(|| idp::ids::hash(CLIENT_SECRET)),
         auth_method: auth,
         redirect_uris: vec![REDIRECT.into()],
-        post_logout_redirect_uris: vec![],
         grant_types: vec![GrantType::AuthorizationCode, GrantType::ClientCredentials],
-        scopes: vec!["openid".into(), "profile".into(), "hpki".into()],
-        skip_consent: false,
-        subject_type: SubjectType::Public,
-        id_token_alg: SigningAlg::ES256,
-        backchannel_logout_uri: None,
-        allowed_roles: vec![],
-        jwks: None,
-        jwks_uri: None,
-        tls_subject_dn: None,
-        require_par: false,
-        created_at: 0,
-        updated_at: 0,
+        ..Client::new(id, SigningAlg::ES256, 0)
     }
 }
 

@@ -2,7 +2,7 @@
 //! id or a malformed path gets the 404 page); a revoked document answers a readable 410 page.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use web::PageError;
 
@@ -10,7 +10,7 @@ use crate::AppState;
 use crate::credits::dates;
 use crate::documents::is_id;
 use crate::linking;
-use crate::pages::{signed_in, store_error};
+use crate::pages::{SignedIn, store_error};
 use crate::store::documents::find_document;
 use crate::store::links::LinkStatus;
 
@@ -22,13 +22,9 @@ fn revoked() -> PageError {
 /// `GET /documents/{file}` where `file` is `{id}.pdf`.
 pub async fn pdf(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(session): SignedIn,
     Path(file): Path<String>,
 ) -> Result<Response, PageError> {
-    let session = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
     let Some(id) = file.strip_suffix(".pdf").filter(|id| is_id(id)) else {
         return Err(PageError::not_found());
     };

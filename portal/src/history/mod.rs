@@ -5,7 +5,6 @@ pub mod chart;
 pub mod view;
 
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
 use web::csrf::CsrfToken;
@@ -15,7 +14,7 @@ use web::{Lang, PageError, Templates};
 use crate::AppState;
 use crate::history::view::{Data, Filters, RawFilters, Texts};
 use crate::linking;
-use crate::pages::{render, signed_in, store_error};
+use crate::pages::{SignedIn, render, store_error};
 use crate::store::attendance::{find_attendance_page, find_confirmed_credits, find_fiscal_years};
 use crate::store::links::LinkStatus;
 use crate::store::systems::{find_codes, find_rules, find_systems};
@@ -44,15 +43,11 @@ struct LinkState {
 /// `GET /history`.
 pub async fn page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(session): SignedIn,
     lang: Lang,
     csrf: CsrfToken,
     Query(raw): Query<RawFilters>,
 ) -> Result<Response, PageError> {
-    let session = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
     let app = &state.0;
     let db = &app.probes.db;
     let link = linking::resolve(db, &session, app.clock.now()).await.map_err(store_error)?;

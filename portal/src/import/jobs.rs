@@ -90,7 +90,7 @@ pub struct Job {
 }
 
 fn key(id: &str) -> String {
-    format!("import-job:{id}")
+    crate::kv_keys::import_job(id)
 }
 
 /// Whether `id` has the form of a job id (32 lowercase hex digits).

@@ -3,7 +3,7 @@
 //!
 //! Optional `issuer` + `subscriber_id` columns name the doctor's HPKI card (issuing CA as card
 //! sign-in records it, subject serialNumber): such rows are also returned as [`CardHolder`]s,
-//! which the binary hands to the idp so it can release the `license` claims (DESIGN §7).
+//! which the binary hands to the idp so it can release the `license` claims (docs/design.md §7).
 
 use std::collections::HashMap;
 

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use web::csrf::CsrfToken;
 use web::templates::Context;
@@ -15,7 +14,7 @@ use web::{Lang, PageError};
 use crate::AppState;
 use crate::credits::dates;
 use crate::import::attendance::{Catalog, valid_event_id};
-use crate::pages::organizer;
+use crate::pages::Organizer;
 use crate::pages::organizer_events::credits_text;
 use crate::pages::{render_form, store_error};
 use crate::store::events::{Event, create_event, find_event};
@@ -134,28 +133,21 @@ fn page(
 /// `GET /organizer/events/new`: an empty form.
 pub async fn new_form(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _staff: Organizer,
     lang: Lang,
     csrf: CsrfToken,
 ) -> Result<Response, PageError> {
-    if let Err(res) = organizer(&state, &headers).await {
-        return Ok(res);
-    }
     page(&state, lang, &csrf, &Form::default(), None)
 }
 
 /// `POST /organizer/events/new`: creates the event and shows it.
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Organizer(session): Organizer,
     lang: Lang,
     csrf: CsrfToken,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let session = match organizer(&state, &headers).await {
-        Ok(s) => s,
-        Err(res) => return Ok(res),
-    };
     let db = &state.0.probes.db;
     let catalog = Catalog::load(db).await.map_err(PageError::internal)?;
     let (mut form, event) = check(&body, &catalog, None);
@@ -172,14 +164,11 @@ pub async fn create(
 /// `GET /organizer/events/{id}/edit`: the form filled with the event.
 pub async fn edit_form(
     State(state): State<AppState>,
+    _staff: Organizer,
     Path(id): Path<String>,
-    headers: HeaderMap,
     lang: Lang,
     csrf: CsrfToken,
 ) -> Result<Response, PageError> {
-    if let Err(res) = organizer(&state, &headers).await {
-        return Ok(res);
-    }
     let event =
         find_event(&state.0.probes.db, &id).await.map_err(store_error)?.ok_or_else(PageError::not_found)?;
     page(&state, lang, &csrf, &from_event(&event), Some(&event.id))
@@ -188,16 +177,12 @@ pub async fn edit_form(
 /// `POST /organizer/events/{id}/edit`: saves the event (its id stays) and shows it.
 pub async fn update(
     State(state): State<AppState>,
+    Organizer(session): Organizer,
     Path(id): Path<String>,
-    headers: HeaderMap,
     lang: Lang,
     csrf: CsrfToken,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let session = match organizer(&state, &headers).await {
-        Ok(s) => s,
-        Err(res) => return Ok(res),
-    };
     let db = &state.0.probes.db;
     if find_event(db, &id).await.map_err(store_error)?.is_none() {
         return Err(PageError::not_found());

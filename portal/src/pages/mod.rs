@@ -8,6 +8,8 @@ pub mod organizer_import;
 pub mod organizer_links;
 pub mod registration;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use web::templates::Context;
@@ -15,6 +17,45 @@ use web::{Lang, PageError};
 
 use crate::AppState;
 use crate::signin::{self, PortalSession};
+
+/// Extractor: the signed-in person's session; otherwise the request is answered with a redirect
+/// to `/login`.
+#[derive(Debug, Clone)]
+pub struct SignedIn(pub PortalSession);
+
+/// Extractor: the session of a signed-in organizer (or operator); otherwise a redirect to
+/// `/login` or the 403 page.
+#[derive(Debug, Clone)]
+pub struct Organizer(pub PortalSession);
+
+/// Extractor: the session of a signed-in operator; otherwise a redirect to `/login` or the 403
+/// page.
+#[derive(Debug, Clone)]
+pub struct Operator(pub PortalSession);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        signed_in(state, &parts.headers).await.map(Self)
+    }
+}
+
+impl FromRequestParts<AppState> for Organizer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        organizer(state, &parts.headers).await.map(Self)
+    }
+}
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        operator(state, &parts.headers).await.map(Self)
+    }
+}
 
 /// Staff roles (the `roles` claim) that may review links.
 pub const ORGANIZER_ROLES: [&str; 2] = ["organizer", "operator"];

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use web::csrf::CsrfToken;
@@ -17,7 +16,7 @@ use crate::AppState;
 use crate::documents::is_id;
 use crate::documents::page::DocumentView;
 use crate::import::registration;
-use crate::pages::{operator, render_form, store_error};
+use crate::pages::{Operator, render_form, store_error};
 use crate::store::StoreError;
 use crate::store::documents::{find_document, find_documents_of, update_document_revoked};
 
@@ -93,14 +92,11 @@ async fn page(
 /// `GET /operator/documents?q=ID-OR-NUMBER`: the search and its results.
 pub async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _staff: Operator,
     lang: Lang,
     csrf: CsrfToken,
     Query(search): Query<Search>,
 ) -> Result<Response, PageError> {
-    if let Err(res) = operator(&state, &headers).await {
-        return Ok(res);
-    }
     let revoked = search.revoked.as_deref().filter(|id| is_id(id));
     page(&state, lang, &csrf, &search.q, Outcome { revoked, ..Outcome::default() }).await
 }
@@ -108,15 +104,11 @@ pub async fn show(
 /// `POST /operator/documents/revoke`: revokes `id` with `reason`; 303 back to the search.
 pub async fn revoke(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Operator(session): Operator,
     lang: Lang,
     csrf: CsrfToken,
     Form(form): Form<Revoke>,
 ) -> Result<Response, PageError> {
-    let session = match operator(&state, &headers).await {
-        Ok(s) => s,
-        Err(res) => return Ok(res),
-    };
     let reason = form.reason.trim();
     let field = format!("reason-{}", form.id);
     // A refusal shows the search again, or the document alone when there was none.

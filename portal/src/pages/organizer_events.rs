@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 use web::csrf::CsrfToken;
@@ -16,7 +16,7 @@ use crate::AppState;
 use crate::credits::FiscalYear;
 use crate::import::attendance::record_id;
 use crate::import::cell;
-use crate::pages::{notice as notice_of, organizer, render, render_form, store_error};
+use crate::pages::{Organizer, notice as notice_of, render, render_form, store_error};
 use crate::store::attendance::Status;
 use crate::store::events::{Credit, find_event};
 use crate::store::organizer::{
@@ -53,13 +53,10 @@ fn dates_text(start: time::Date, end: time::Date) -> String {
 /// `GET /organizer/events?q=TEXT&year=2026`: events, newest first.
 pub async fn list(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _staff: Organizer,
     lang: Lang,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    if let Err(res) = organizer(&state, &headers).await {
-        return Ok(res);
-    }
     let q = query.get("q").map(|s| s.trim()).filter(|s| !s.is_empty());
     let year_text = query.get("year").map(|s| s.trim()).filter(|s| !s.is_empty());
     let year = year_text.and_then(|y| y.parse::<i32>().ok()).filter(|y| (1900..=9999).contains(y));
@@ -144,15 +141,12 @@ async fn event_page(
 /// `GET /organizer/events/{id}`: the event and its attendance list.
 pub async fn show(
     State(state): State<AppState>,
+    _staff: Organizer,
     Path(id): Path<String>,
-    headers: HeaderMap,
     lang: Lang,
     csrf: CsrfToken,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    if let Err(res) = organizer(&state, &headers).await {
-        return Ok(res);
-    }
     let count = query.get("count").and_then(|c| c.parse().ok());
     let notice = match (query.get("done").map(String::as_str), count) {
         (Some("confirm"), Some(n)) => Some(("events_done_confirmed", n)),
@@ -165,16 +159,12 @@ pub async fn show(
 /// `POST /organizer/events/{id}/attendance`: `action=confirm|reject` and one `id` per record.
 pub async fn decide(
     State(state): State<AppState>,
+    Organizer(session): Organizer,
     Path(event_id): Path<String>,
-    headers: HeaderMap,
     lang: Lang,
     csrf: CsrfToken,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let session = match organizer(&state, &headers).await {
-        Ok(s) => s,
-        Err(res) => return Ok(res),
-    };
     let mut action = None;
     let mut ids = Vec::new();
     for (k, v) in form_urlencoded::parse(&body) {
@@ -260,12 +250,9 @@ pub fn export_csv(
 /// `GET /organizer/events/{id}/attendance.csv`: the attendance list as a CSV download.
 pub async fn export(
     State(state): State<AppState>,
+    _staff: Organizer,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    if let Err(res) = organizer(&state, &headers).await {
-        return Ok(res);
-    }
     let db = &state.0.probes.db;
     let event = find_event(db, &id).await.map_err(store_error)?.ok_or_else(PageError::not_found)?;
     let records = find_event_attendances(db, &id).await.map_err(store_error)?;

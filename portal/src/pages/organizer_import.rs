@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 use web::csrf::CsrfToken;
@@ -21,7 +21,7 @@ use web::{Lang, PageError};
 use crate::AppState;
 use crate::import::Options;
 use crate::import::jobs::{self, Job, Phase, STALLED_AFTER};
-use crate::pages::{organizer, render, render_form};
+use crate::pages::{Organizer, render, render_form};
 
 /// How long the upload waits for a small file's job to finish before it answers, so that the
 /// report shows at once instead of after a refresh.
@@ -98,13 +98,10 @@ fn form_page(
 /// `GET /organizer/import`: the form.
 pub async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _staff: Organizer,
     lang: Lang,
     csrf: CsrfToken,
 ) -> Result<Response, PageError> {
-    if let Err(res) = organizer(&state, &headers).await {
-        return Ok(res);
-    }
     form_page(&state, lang, &csrf, "", true, None)
 }
 
@@ -112,15 +109,11 @@ pub async fn show(
 /// re-renders the form (422).
 pub async fn submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Organizer(session): Organizer,
     lang: Lang,
     csrf: CsrfToken,
     req: Request,
 ) -> Result<Response, PageError> {
-    let session = match organizer(&state, &headers).await {
-        Ok(s) => s,
-        Err(res) => return Ok(res),
-    };
     let upload = match Upload::read(req).await {
         Ok(u) => u,
         Err(reason) => {
@@ -154,7 +147,8 @@ pub async fn submit(
     let kv = state.0.probes.kv.clone();
     let handle = jobs::start(db, kv, id.clone(), job, data, opts, clock).await;
     // A small file is done by now; a large one goes on while its page shows the progress.
-    let _ = tokio::time::timeout(WAIT_FOR_SMALL_JOBS, handle).await;
+    // Either way the job page is next: it shows the report, or the progress of a job still running.
+    let _still_running = tokio::time::timeout(WAIT_FOR_SMALL_JOBS, handle).await;
     Ok(Redirect::to(&format!("/organizer/import/{id}")).into_response())
 }
 
@@ -173,14 +167,10 @@ struct JobView {
 /// `GET /organizer/import/{job}`: the job's progress or report.
 pub async fn job(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Organizer(session): Organizer,
     lang: Lang,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
-    let session = match organizer(&state, &headers).await {
-        Ok(s) => s,
-        Err(res) => return Ok(res),
-    };
     let job = jobs::find_job(state.0.probes.kv.as_ref(), &id).await.map_err(PageError::internal)?;
     let Some(job) = job.filter(|j| j.owner == session.sub) else {
         return Err(PageError::new(

@@ -3,7 +3,6 @@
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use web::csrf::CsrfToken;
@@ -11,7 +10,7 @@ use web::templates::Context;
 use web::{Lang, PageError};
 
 use crate::AppState;
-use crate::pages::{notice as notice_of, organizer, render_form, store_error};
+use crate::pages::{Organizer, notice as notice_of, render_form, store_error};
 use crate::store::doctors::find_doctors;
 use crate::store::links::{LinkStatus, find_links_by_status, update_pending_links};
 
@@ -93,14 +92,11 @@ async fn page(
 /// `GET /organizer/links`: pending links, oldest first.
 pub async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _staff: Organizer,
     lang: Lang,
     csrf: CsrfToken,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    if let Err(res) = organizer(&state, &headers).await {
-        return Ok(res);
-    }
     let notice = match (done.done.as_deref(), done.count) {
         (Some("confirm"), Some(n)) => Some(("links_done_confirmed", n)),
         (Some("reject"), Some(n)) => Some(("links_done_rejected", n)),
@@ -112,15 +108,11 @@ pub async fn show(
 /// `POST /organizer/links`: `action=confirm|reject` and one `sub` field per chosen link.
 pub async fn decide(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Organizer(session): Organizer,
     lang: Lang,
     csrf: CsrfToken,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let session = match organizer(&state, &headers).await {
-        Ok(s) => s,
-        Err(res) => return Ok(res),
-    };
     let mut action = None;
     let mut subs = Vec::new();
     for (k, v) in form_urlencoded::parse(&body) {

@@ -3,7 +3,6 @@
 
 use axum::Form;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use web::csrf::CsrfToken;
@@ -12,7 +11,7 @@ use web::{Lang, PageError};
 
 use crate::AppState;
 use crate::linking::{self, parse_entry};
-use crate::pages::{render_form, signed_in, store_error};
+use crate::pages::{SignedIn, render_form, store_error};
 use crate::store::StoreError;
 use crate::store::links::{Link, create_pending_link};
 
@@ -53,14 +52,10 @@ fn page(
 /// `GET /me/registration`.
 pub async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(session): SignedIn,
     lang: Lang,
     csrf: CsrfToken,
 ) -> Result<Response, PageError> {
-    let session = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
     let link =
         linking::resolve(&state.0.probes.db, &session, state.0.clock.now()).await.map_err(store_error)?;
     page(&state, lang, &csrf, link.as_ref(), "", None)
@@ -69,15 +64,11 @@ pub async fn show(
 /// `POST /me/registration`: validates the number and records a pending link.
 pub async fn submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    SignedIn(session): SignedIn,
     lang: Lang,
     csrf: CsrfToken,
     Form(entry): Form<Entry>,
 ) -> Result<Response, PageError> {
-    let session = match signed_in(&state, &headers).await {
-        Ok(s) => s,
-        Err(redirect) => return Ok(redirect),
-    };
     let db = &state.0.probes.db;
     let link = linking::resolve(db, &session, state.0.clock.now()).await.map_err(store_error)?;
     let number = match parse_entry(&entry.registration_number) {

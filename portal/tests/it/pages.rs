@@ -24,7 +24,7 @@ async fn home_page_in_both_languages(env: TestEnv) {
 
 async fn ready_on_its_backend(env: TestEnv) {
     let backend = env.db.db.backend().name();
-    let kv = env.kv.backend();
+    let kv = env.kv.backend().name();
     let app = TestApp::new(env).await;
     let res = app.send(Request::get("/readyz").body(Body::empty()).unwrap()).await;
     assert_eq!(res.status(), 200);

@@ -124,8 +124,8 @@ impl Kv for MemoryKv {
         Ok(())
     }
 
-    fn backend(&self) -> &'static str {
-        "memory"
+    fn backend(&self) -> super::KvBackend {
+        super::KvBackend::Memory
     }
 }
 

@@ -50,8 +50,34 @@ pub trait Kv: Send + Sync + Debug {
     async fn incr_window(&self, key: &str, window: Duration) -> Result<Window, KvError>;
     /// Checks that the store answers.
     async fn ping(&self) -> Result<(), KvError>;
-    /// Short name of the implementation (`memory`, `redis`).
-    fn backend(&self) -> &'static str;
+    /// Which implementation this is.
+    fn backend(&self) -> KvBackend;
+}
+
+/// The implementations of [`Kv`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvBackend {
+    /// In this process's memory: one process only (`serve` on one machine).
+    Memory,
+    /// Redis: shared by every node.
+    Redis,
+}
+
+impl KvBackend {
+    /// Short name (`memory`, `redis`), as `/readyz` reports it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Redis => "redis",
+        }
+    }
+}
+
+/// A value for the store as JSON bytes. Only for our own plain records (structs of strings,
+/// numbers, options and lists), whose serialization cannot fail; an empty value is stored if
+/// it ever did, which every reader refuses as not parseable.
+pub fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
 }
 
 /// Opens the store named by `url`: `None` for in memory, `redis://…` or `rediss://…` for Redis.

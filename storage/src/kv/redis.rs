@@ -127,7 +127,7 @@ impl Kv for RedisKv {
         }
     }
 
-    fn backend(&self) -> &'static str {
-        "redis"
+    fn backend(&self) -> super::KvBackend {
+        super::KvBackend::Redis
     }
 }

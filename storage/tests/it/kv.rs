@@ -205,6 +205,6 @@ async fn unreachable_redis_is_a_clear_error() {
 #[tokio::test]
 async fn memory_is_the_default() {
     let kv = kv::connect(None, "").await.unwrap();
-    assert_eq!(kv.backend(), "memory");
+    assert_eq!(kv.backend(), kv::KvBackend::Memory);
     let _: &MemoryKv = &MemoryKv::new();
 }

@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::clients::{Client, GrantType};
 use crate::oauth::authorize::CodeGrant;
 use crate::oauth::mint::{self, Grant};
-use crate::{audit, ids};
+use crate::{audit, ids, kv_keys};
 
 /// How long a used code is remembered, to refuse its replay.
 const USED_CODE_TTL: Duration = Duration::from_secs(600);
@@ -42,13 +42,9 @@ pub(super) async fn exchange(
         .as_deref()
         .ok_or_else(|| OAuthError::new(OAuthErrorCode::InvalidRequest, "code is required"))?;
     let key = ids::hash(code);
-    let taken = app
-        .kv
-        .take(&format!("code:{key}"))
-        .await
-        .map_err(|e| OAuthError::new(OAuthErrorCode::TemporarilyUnavailable, e.to_string()))?;
+    let taken = app.kv.take(&kv_keys::code(&key)).await.map_err(OAuthError::unavailable)?;
     let Some(raw) = taken else {
-        let replay = app.kv.get(&format!("code_used:{key}")).await.ok().flatten();
+        let replay = app.kv.get(&kv_keys::used_code(&key)).await.ok().flatten();
         if let Some(minted) = replay {
             // RFC 6749 §4.1.2: tokens issued from a replayed code are revoked.
             if let Ok(minted) = serde_json::from_slice::<mint::Minted>(&minted) {
@@ -70,9 +66,12 @@ pub(super) async fn exchange(
         }
         return Err(invalid_grant("authorization code is invalid or expired"));
     };
-    let placeholder =
-        serde_json::to_vec(&mint::Minted { jti: String::new(), family_id: None }).unwrap_or_default();
-    let _ = app.kv.set(&format!("code_used:{key}"), &placeholder, USED_CODE_TTL).await;
+    let placeholder = storage::kv::encode(&mint::Minted { jti: String::new(), family_id: None });
+    // Replay detection: without this record a replay is still refused (the code is gone) but
+    // does not revoke what the first use minted.
+    if let Err(e) = app.kv.set(&kv_keys::used_code(&key), &placeholder, USED_CODE_TTL).await {
+        tracing::warn!(error = %e, "cannot record a used authorization code");
+    }
     let grant: CodeGrant = serde_json::from_slice(&raw).map_err(OAuthError::internal)?;
     if grant.client_id != client.client_id {
         return Err(invalid_grant("authorization code was issued to another client"));
@@ -96,15 +95,19 @@ pub(super) async fn exchange(
         family_id: None,
     };
     let (response, minted) = mint::mint(app, client, &g, now).await?;
-    let record = serde_json::to_vec(&minted).unwrap_or_default();
-    let _ = app.kv.set(&format!("code_used:{key}"), &record, USED_CODE_TTL).await;
+    let record = storage::kv::encode(&minted);
+    if let Err(e) = app.kv.set(&kv_keys::used_code(&key), &record, USED_CODE_TTL).await {
+        tracing::warn!(error = %e, "cannot record what a used authorization code minted");
+    }
     Ok(response)
 }
 
 /// Revokes what one grant minted: its access token record and its refresh-token family.
 pub async fn revoke_minted(app: &App, minted: &mint::Minted, now: i64) {
-    if !minted.jti.is_empty() {
-        let _ = app.kv.delete(&mint::access_key(&minted.jti)).await;
+    if !minted.jti.is_empty()
+        && let Err(e) = app.kv.delete(&kv_keys::access_token(&minted.jti)).await
+    {
+        tracing::error!(error = %e, "cannot revoke the access token of a replayed code");
     }
     if let Some(family) = &minted.family_id
         && let Err(e) = crate::store::refresh::update_family_revoked(&app.db, family, now).await

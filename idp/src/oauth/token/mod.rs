@@ -8,12 +8,12 @@ pub mod refresh;
 
 pub use authorization_code::revoke_minted;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Form, Json};
 use serde::Deserialize;
-use web::{OAuthError, OAuthErrorCode};
+use web::{OAuthError, OAuthErrorCode, OAuthForm};
 
 use crate::app::AppState;
 use crate::audit;
@@ -53,19 +53,16 @@ pub async fn token(
     extensions: axum::http::Extensions,
     headers: HeaderMap,
     ip: ClientIp,
-    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+    form: Result<OAuthForm<TokenForm>, OAuthError>,
 ) -> Response {
     let app = &state.0;
     let limits = app.config.rate_limits;
     if let Err(l) = rate_limit::hit(app, "token_ip", &ip.subject(), limits.token_per_ip).await {
         return slow_down(l).into_response();
     }
-    let Ok(Form(f)) = form else {
-        return OAuthError::new(
-            OAuthErrorCode::InvalidRequest,
-            "the body must be application/x-www-form-urlencoded",
-        )
-        .into_response();
+    let f = match form {
+        Ok(OAuthForm(f)) => f,
+        Err(e) => return e.into_response(),
     };
     let presented = Presented {
         client_id: f.client_id.clone(),

@@ -7,6 +7,7 @@ use super::{TokenForm, invalid_grant};
 use crate::app::App;
 use crate::clients::{Client, GrantType};
 use crate::oauth::mint::{self, Grant};
+use crate::store::accounts::AccountStatus;
 use crate::{audit, ids};
 
 /// Exchanges a refresh token for new tokens; the used token is rotated, and a reused one
@@ -66,7 +67,7 @@ pub(super) async fn exchange(
         .await
         .map_err(OAuthError::internal)?
     {
-        Some(a) if a.status == "active" => {}
+        Some(a) if a.status == AccountStatus::Active => {}
         _ => return Err(invalid_grant("the account is suspended")),
     }
     let scopes = match f.scope.as_deref() {
@@ -87,8 +88,8 @@ pub(super) async fn exchange(
         account_id: Some(stored.account_id.clone()),
         scopes,
         nonce: None,
-        auth: serde_json::from_value(stored.grant_info["auth"].clone()).ok(),
-        sid: stored.grant_info["sid"].as_str().map(str::to_owned),
+        auth: stored.grant_info.auth.clone(),
+        sid: stored.grant_info.sid.clone(),
         family_id: Some(stored.family_id.clone()),
     };
     Ok(mint::mint(app, client, &g, now).await?.0)

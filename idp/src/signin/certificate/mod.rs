@@ -30,8 +30,10 @@ use web::{Lang, PageError};
 use crate::app::{App, AppState};
 use crate::serve::mtls::PeerInfo;
 use crate::session::{self, Authentication};
-use crate::signin::card::{CARD_AMR, LOGIN_COOKIE, account_for, next_after_sign_in};
-use crate::{audit, ids};
+use crate::signin::card::{CARD_AMR, LOGIN_COOKIE, next_after_sign_in};
+use crate::signin::{account_for, audit_failure};
+use crate::store::accounts::AccountStatus;
+use crate::{audit, ids, kv_keys};
 
 pub use cidr::Cidr;
 
@@ -145,8 +147,8 @@ pub async fn start(
     let login_id = existing.clone().filter(|v| v.len() == 43).unwrap_or_else(ids::new_secret);
     let state_id = ids::new_secret();
     let attempt = Attempt { login_id: login_id.clone(), request: q.request.filter(|r| !r.is_empty()) };
-    let body = serde_json::to_vec(&attempt).unwrap_or_default();
-    if let Err(e) = app.kv.set(&format!("certstate:{state_id}"), &body, STATE_TTL).await {
+    let body = storage::kv::encode(&attempt);
+    if let Err(e) = app.kv.set(&kv_keys::certificate_state(&state_id), &body, STATE_TTL).await {
         return PageError::internal(e).into_response();
     }
     let mut res = Redirect::to(&format!("{base}/login/certificate/tls?state={state_id}")).into_response();
@@ -260,19 +262,20 @@ async fn hand_off(
     let now = app.clock.now();
     let unknown = || Refusal::Local(StatusCode::BAD_REQUEST, "cert_state_unknown", "state_unknown");
     let state_id = state_id.filter(|s| s.len() == 43).ok_or_else(unknown)?;
-    let raw = app.kv.take(&format!("certstate:{state_id}")).await.map_err(internal)?.ok_or_else(unknown)?;
+    let raw =
+        app.kv.take(&kv_keys::certificate_state(state_id)).await.map_err(internal)?.ok_or_else(unknown)?;
     let attempt: Attempt = serde_json::from_slice(&raw).map_err(internal)?;
     let cert = match validate(app, der, now).await? {
         Ok(cert) => cert,
         Err(code) => {
-            audit_failure(app, now, &ip, method, code.code()).await;
+            audit_failure(app, now, Some(ip.clone()), method, code.code()).await;
             return Err(Refusal::Hpki(code));
         }
     };
     crate::trust::crl_fetch::record_points(app, &cert, now).await;
     let account = account_for(app, &cert, now).await.map_err(internal)?;
-    if account.status != "active" {
-        audit_failure(app, now, &ip, method, "account_suspended").await;
+    if account.status != AccountStatus::Active {
+        audit_failure(app, now, Some(ip.clone()), method, "account_suspended").await;
         return Err(Refusal::Local(StatusCode::FORBIDDEN, "cert_account_suspended", "account_suspended"));
     }
     let code = ids::new_secret();
@@ -286,7 +289,7 @@ async fn hand_off(
         method: method.to_owned(),
     };
     let body = serde_json::to_vec(&handoff).map_err(internal)?;
-    app.kv.set(&format!("certcode:{code}"), &body, CODE_TTL).await.map_err(internal)?;
+    app.kv.set(&kv_keys::certificate_code(&code), &body, CODE_TTL).await.map_err(internal)?;
     Ok(format!("{}/login/certificate/complete?code={code}", app.site.origin()))
 }
 
@@ -348,7 +351,7 @@ async fn finish(app: &App, headers: &HeaderMap, code: Option<&str>) -> Result<Re
     let now = app.clock.now();
     let unknown = || Refusal::Local(StatusCode::BAD_REQUEST, "cert_code_unknown", "code_unknown");
     let code = code.filter(|c| c.len() == 43).ok_or_else(unknown)?;
-    let raw = app.kv.take(&format!("certcode:{code}")).await.map_err(internal)?.ok_or_else(unknown)?;
+    let raw = app.kv.take(&kv_keys::certificate_code(code)).await.map_err(internal)?.ok_or_else(unknown)?;
     let handoff: Handoff = serde_json::from_slice(&raw).map_err(internal)?;
     let cookie = web::cookies::get(headers, &app.site.cookie_name(LOGIN_COOKIE)).unwrap_or("");
     if !bool::from(subtle::ConstantTimeEq::ct_eq(cookie.as_bytes(), handoff.login_id.as_bytes())) {
@@ -379,19 +382,4 @@ async fn finish(app: &App, headers: &HeaderMap, code: Option<&str>) -> Result<Re
     let mut res = Redirect::to(&next_after_sign_in(handoff.request.as_deref())).into_response();
     session::set_cookie(res.headers_mut(), cookie);
     Ok(res)
-}
-
-async fn audit_failure(app: &App, now: i64, ip: &str, method: &str, code: &str) {
-    audit::log(
-        &app.db,
-        now,
-        audit::Entry {
-            event: "sign_in".into(),
-            outcome: code.into(),
-            ip: Some(ip.to_owned()),
-            detail: serde_json::json!({ "method": method }),
-            ..audit::Entry::default()
-        },
-    )
-    .await;
 }
