@@ -28,6 +28,21 @@ pub struct Demo {
     pub cards: Vec<DemoCard>,
     /// The portal's client secret (new at every start).
     pub portal_secret: String,
+    /// The CRL distribution points of the demo PKI (CAs and cards): their CRLs are stored
+    /// here at start, and their host (`crl.shikaku.invalid`) cannot be fetched from.
+    pub crl_points: Vec<String>,
+}
+
+/// The http(s) CRL distribution points of the demo PKI's CA and card certificates.
+fn crl_points(pki: &TestPki) -> Vec<String> {
+    let ders = pki.ca_certificates().into_iter().chain(pki.cards.iter().map(|c| c.issued.der.as_slice()));
+    let mut points: Vec<String> = ders
+        .filter_map(|der| hpki::HpkiCertificate::parse(der).ok())
+        .flat_map(|cert| idp::crl_fetch::http_points(&cert))
+        .collect();
+    points.sort();
+    points.dedup();
+    points
 }
 
 /// Trusts the demo PKI and (re-)registers the portal; returns the virtual cards.
@@ -115,7 +130,7 @@ pub async fn prepare(db: &Db, config: &Config) -> anyhow::Result<Demo> {
             }
         })
         .collect();
-    Ok(Demo { cards, portal_secret })
+    Ok(Demo { cards, portal_secret, crl_points: crl_points(&pki) })
 }
 
 /// Demo doctors: (card name in the test PKI, registration number, kana name, birth date, how

@@ -93,6 +93,7 @@ pub fn build_with_clock(
         clock,
         documents,
     });
+    let pdf_font: Arc<dyn web::ops::OptionalCheck> = Arc::new(PdfFontCheck(app.clone()));
     let routes = Router::new()
         .route("/", get(home))
         .route("/login", get(signin::login))
@@ -125,7 +126,22 @@ pub fn build_with_clock(
         .route("/v/{id}", get(documents::routes::verify))
         .layer(from_fn_with_state(site.clone(), web::csrf::protect))
         .with_state(AppState(app));
-    web::service::wrap(routes, site, templates, probes)
+    web::service::wrap_with(routes, site, templates, probes, vec![pdf_font])
+}
+
+/// `/readyz` check `pdf_font`: the Japanese font of the PDFs is there. Without it the portal
+/// serves everything but the PDFs (503 page), so it stays ready, "degraded".
+#[derive(Debug)]
+struct PdfFontCheck(Arc<App>);
+
+impl web::ops::OptionalCheck for PdfFontCheck {
+    fn name(&self) -> &'static str {
+        "pdf_font"
+    }
+
+    fn check(&self) -> Result<(), String> {
+        self.0.documents.font_status()
+    }
 }
 
 async fn home(

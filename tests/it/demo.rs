@@ -111,6 +111,13 @@ async fn demo_sign_in_from_the_portal_and_out_again() {
     // And out of the idp: a new sign-in asks for the card again.
     let (url, _) = follow(&b, server.portal("/login"), base_of).await;
     assert!(url.starts_with(&format!("{idp}/login?request=")), "{url}");
+
+    // The start's CRL refresh (long done) did not try the demo PKI's own distribution points
+    // (`crl.shikaku.invalid`, loaded locally), and a log file gets no colour codes.
+    let log = server.log();
+    assert!(log.contains("idp listening"), "{log}");
+    assert!(!log.contains("CRL fetch failed") && !log.contains("crl.shikaku.invalid"), "{log}");
+    assert!(!log.contains('\x1b'), "ANSI escape codes in a log file: {log}");
     assert_eq!(server.terminate(), Some(0));
 }
 

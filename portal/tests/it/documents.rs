@@ -487,7 +487,11 @@ async fn owner_pdf_only_for_the_owner_of_a_document_in_force(env: TestEnv) {
     update_document_revoked(&app.db, id, "誤り", NOW).await.unwrap();
     assert_eq!(service.owned_pdf(&app.db, id, NUMBER, NOW).await.unwrap(), None, "revoked");
 
-    let missing = DocumentService::new(app.signer.clone(), "/nonexistent/font.ttc".into());
+    let missing = DocumentService::with_font_search(
+        app.signer.clone(),
+        "/nonexistent/font.ttc".into(),
+        portal::documents::pdf::FontSearch::Dirs(vec![]),
+    );
     let again = issue(&app.db, &app.signer, fy2026(), NUMBER, NOW).await.unwrap();
     let err = missing.owned_pdf(&app.db, &again.record.id, NUMBER, NOW).await.unwrap_err();
     assert!(err.to_string().contains("install Debian package fonts-noto-cjk"), "{err}");

@@ -9,6 +9,7 @@ mod links;
 mod operator;
 mod organizer;
 mod pages;
+mod pdf_font;
 mod screens;
 mod seed;
 mod served;
@@ -21,6 +22,7 @@ use axum::body::Body;
 use axum::http::{Request, Response, header};
 use http_body_util::BodyExt;
 use portal::clock::Clock;
+use portal::documents::pdf::FontSearch;
 use portal::signin::{PortalSession, save_session, session_cookie};
 use portal::store::attendance::Status;
 use storage::Db;
@@ -42,9 +44,13 @@ pub struct TestApp {
     /// The portal's document signer (same keys as the router's).
     pub signer: portal::documents::Signer,
     env: TestEnv,
+    font: Font,
 }
 
-fn router(env: &TestEnv, signer: &portal::documents::Signer, clock: Clock) -> Router {
+/// The PDF font settings of a test app: the configured file and where else to look.
+type Font = (std::path::PathBuf, FontSearch);
+
+fn router(env: &TestEnv, signer: &portal::documents::Signer, clock: Clock, font: &Font) -> Router {
     let probes = Probes { db: env.db.db.clone(), kv: env.kv.clone(), metrics: web::metrics::recorder() };
     let config = portal::PortalConfig {
         public_url: PUBLIC_URL.into(),
@@ -52,7 +58,11 @@ fn router(env: &TestEnv, signer: &portal::documents::Signer, clock: Clock) -> Ro
         client_id: "portal".into(),
         client_secret: None,
     };
-    let documents = portal::documents::routes::DocumentService::new(signer.clone(), font_path());
+    let documents = portal::documents::routes::DocumentService::with_font_search(
+        signer.clone(),
+        font.0.clone(),
+        font.1.clone(),
+    );
     portal::build_with_clock(config, probes, Arc::new(web::Templates::load().unwrap()), documents, clock)
 }
 
@@ -63,19 +73,27 @@ async fn signer(env: &TestEnv) -> portal::documents::Signer {
 
 impl TestApp {
     pub async fn new(env: TestEnv) -> Self {
-        let signer = signer(&env).await;
-        Self { router: router(&env, &signer, Clock::System), db: env.db.db.clone(), signer, env }
+        Self::with(env, Clock::System, (font_path(), FontSearch::System)).await
     }
 
     /// A portal whose "today" is `day`.
     pub async fn on(env: TestEnv, day: Date) -> Self {
+        Self::with(env, Clock::Fixed(day), (font_path(), FontSearch::System)).await
+    }
+
+    /// A portal whose PDF font is `font_path`, else a Japanese font in `search`.
+    pub async fn with_font(env: TestEnv, font_path: std::path::PathBuf, search: FontSearch) -> Self {
+        Self::with(env, Clock::System, (font_path, search)).await
+    }
+
+    async fn with(env: TestEnv, clock: Clock, font: Font) -> Self {
         let signer = signer(&env).await;
-        Self { router: router(&env, &signer, Clock::Fixed(day)), db: env.db.db.clone(), signer, env }
+        Self { router: router(&env, &signer, clock, &font), db: env.db.db.clone(), signer, env, font }
     }
 
     /// Moves "today" to `day` (same database and KV).
     pub fn set_today(&mut self, day: Date) {
-        self.router = router(&self.env, &self.signer, Clock::Fixed(day));
+        self.router = router(&self.env, &self.signer, Clock::Fixed(day), &self.font);
     }
 
     pub fn db(&self) -> &Db {

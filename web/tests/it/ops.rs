@@ -76,6 +76,46 @@ async fn readyz_reports_a_closed_database() {
     assert_eq!(v["checks"]["kv"]["status"], "ok");
 }
 
+/// An optional part that works until told otherwise.
+#[derive(Debug, Default)]
+struct Part(std::sync::atomic::AtomicBool);
+
+impl ops::OptionalCheck for Part {
+    fn name(&self) -> &'static str {
+        "pdf_font"
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.0.load(std::sync::atomic::Ordering::Relaxed) { Err("font missing".into()) } else { Ok(()) }
+    }
+}
+
+#[tokio::test]
+async fn readyz_lists_a_failing_optional_part_as_degraded_and_stays_200() {
+    let db = TestDb::sqlite().await;
+    let part = Arc::new(Part::default());
+    let router = ops::router_with(
+        Probes {
+            db: db.db.clone(),
+            kv: Arc::new(storage::MemoryKv::new()),
+            metrics: web::metrics::recorder(),
+        },
+        vec![part.clone()],
+    );
+    let res = router.clone().oneshot(get("/readyz")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    insta::assert_snapshot!(body_text(res).await, @r#"{"checks":{"database":{"backend":"sqlite","status":"ok"},"kv":{"backend":"memory","status":"ok"},"pdf_font":{"required":false,"status":"ok"}},"status":"ready"}"#);
+    part.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    let res = router.clone().oneshot(get("/readyz")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "a load balancer keeps sending traffic");
+    insta::assert_snapshot!(body_text(res).await, @r#"{"checks":{"database":{"backend":"sqlite","status":"ok"},"kv":{"backend":"memory","status":"ok"},"pdf_font":{"required":false,"status":"font missing"}},"status":"degraded"}"#);
+    db.db.close().await;
+    let res = router.oneshot(get("/readyz")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let v: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    assert_eq!(v["status"], "unavailable");
+}
+
 #[tokio::test]
 async fn metrics_count_requests() {
     let app = TestApp::new(Router::new(), "http://127.0.0.1:1").await;
