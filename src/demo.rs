@@ -122,10 +122,14 @@ pub async fn prepare(db: &Db, config: &Config) -> anyhow::Result<Demo> {
                 .as_ref()
                 .and_then(|c| c.kanji_name.clone().or(c.romaji_name.clone()))
                 .unwrap_or_default();
-            let revoked = if c.revoked { " — 失効 / revoked" } else { "" };
+            let name_en = cert.as_ref().and_then(|c| c.romaji_name.clone()).unwrap_or_else(|| name.clone());
+            let role_ja = portal::roles::hc_role_name(&c.role, web::Lang::Ja);
+            let (revoked_ja, revoked_en) =
+                if c.revoked { ("（失効）", " — revoked") } else { ("", "") };
             DemoCard {
                 id: c.name.clone(),
-                label: format!("{name}（{}）{revoked}", c.role),
+                label: format!("{name}（{role_ja}）{revoked_ja}"),
+                label_en: format!("{name_en} ({}){revoked_en}", c.role),
                 card: c.virtual_card(),
             }
         })

@@ -8,6 +8,7 @@ pub mod history;
 pub mod import;
 pub mod linking;
 pub mod pages;
+pub mod roles;
 pub mod signin;
 pub mod store;
 
@@ -151,7 +152,11 @@ async fn home(
     csrf: CsrfToken,
 ) -> Result<Html<String>, PageError> {
     let mut ctx = web::templates::Context::new();
-    ctx.insert("session", &signin::current(&state, &headers).await);
+    let mut session = signin::current(&state, &headers).await;
+    if let Some(s) = &mut session {
+        s.hc_roles = s.hc_roles.iter().map(|r| roles::hc_role_name(r, lang).to_owned()).collect();
+    }
+    ctx.insert("session", &session);
     ctx.insert("csrf_token", &csrf.0);
     state.0.templates.render("portal/home.html", lang, &ctx).map(Html).map_err(PageError::internal)
 }

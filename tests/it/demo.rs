@@ -68,7 +68,13 @@ async fn demo_sign_in_from_the_portal_and_out_again() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
-    assert!(refused.text().await.unwrap().contains("仮想カードは受け付けられませんでした"));
+    let refused = refused.text().await.unwrap();
+    assert!(refused.contains("仮想カードは受け付けられませんでした"), "{refused}");
+    // The way back is the sign-in page of the same request, not the idp's root.
+    // (tera escapes `/` in the attribute as `&#x2F;`; the browser reads `/login?request=…`.)
+    let back = format!("<a href=\"&#x2F;login?request={request}\">ログインページへ戻る</a>");
+    assert!(refused.contains(&back), "{refused}");
+    assert!(html.contains("（失効）") && !html.contains("失効 / revoked"), "one language: {html}");
 
     // The doctor's virtual card signs in and lands back on the portal, signed in.
     let res = b
@@ -83,7 +89,7 @@ async fn demo_sign_in_from_the_portal_and_out_again() {
     assert_eq!(url, server.portal("/"));
     let home = page.text().await.unwrap();
     assert!(home.contains("ログイン中:"), "{home}");
-    assert!(home.contains("Medical Doctor"), "{home}");
+    assert!(home.contains("<p>資格: 医師</p>"), "the qualification in Japanese: {home}");
 
     // The idp released the registration number (scope `license`), so the demo doctor's
     // history is there at once: seeded records, totals and progress toward the certificate.

@@ -19,6 +19,7 @@ use skrifa::instance::{LocationRef, Size};
 use skrifa::metrics::GlyphMetrics;
 use skrifa::{FontRef, MetadataProvider};
 
+use crate::credits::rules::{CreditCode, code_short_label};
 use crate::documents::content::{Content, Kind, Row};
 use crate::documents::japan_date;
 
@@ -305,8 +306,8 @@ fn attestation(kind: Kind) -> &'static str {
     }
 }
 
-/// Renders `content` as a PDF.
-pub fn render(content: &Content, font: &PdfFont) -> Result<Vec<u8>, PdfError> {
+/// Renders `content` as a PDF; `codes` names the codes that are not numbers (`応用研修`).
+pub fn render(content: &Content, font: &PdfFont, codes: &[CreditCode]) -> Result<Vec<u8>, PdfError> {
     let qr = QrCode::with_error_correction_level(content.verify_url.as_bytes(), EcLevel::M)
         .map_err(|e| PdfError::Write(format!("QR code: {e}")))?;
     let chunks: Vec<&[Row]> =
@@ -325,7 +326,7 @@ pub fn render(content: &Content, font: &PdfFont) -> Result<Vec<u8>, PdfError> {
         {
             let mut w = Writer { surface: page.surface(), font: font.font.clone(), metrics: &metrics };
             header(&mut w, content, page_no + 1, pages);
-            let y_after = chunks.get(page_no).map_or(TABLE_TOP, |rows| table(&mut w, content, rows));
+            let y_after = chunks.get(page_no).map_or(TABLE_TOP, |rows| table(&mut w, content, rows, codes));
             if page_no + 1 == pages {
                 totals(&mut w, content, y_after + 14.0);
             }
@@ -364,12 +365,21 @@ fn header(w: &mut Writer<'_>, c: &Content, page: usize, pages: usize) {
 
 const COL_DATE: f32 = LEFT;
 const COL_TITLE: f32 = 118.0;
-const COL_SYSTEM: f32 = 342.0;
+const COL_SYSTEM: f32 = 330.0;
+/// Width of the system's name: room for the units right of it.
+const SYSTEM_W: f32 = COL_UNITS_RIGHT - COL_SYSTEM - 26.0;
+/// Smallest size a system's name is set in to fit its column (then it is cut).
+const SYSTEM_MIN_SIZE: f32 = 6.5;
 const COL_UNITS_RIGHT: f32 = 462.0;
 const COL_CODES: f32 = 472.0;
 
+/// The size, at most `size` and at least `min`, at which a text `em_width` ems wide fits `max`.
+fn fit_size(em_width: f32, size: f32, min: f32, max: f32) -> f32 {
+    if em_width * size <= max { size } else { (max / em_width).max(min) }
+}
+
 /// Draws the rows; returns the y below the table.
-fn table(w: &mut Writer<'_>, c: &Content, rows: &[Row]) -> f32 {
+fn table(w: &mut Writer<'_>, c: &Content, rows: &[Row], codes: &[CreditCode]) -> f32 {
     let y = TABLE_TOP;
     w.rects(Rect::from_xywh(LEFT, y - 11.0, RIGHT - LEFT, ROW_H), 235);
     w.text(COL_DATE + 2.0, y, BODY, "日付");
@@ -385,11 +395,15 @@ fn table(w: &mut Writer<'_>, c: &Content, rows: &[Row]) -> f32 {
         w.text(COL_DATE + 2.0, y, BODY, &ymd(r.date));
         let title = w.truncate(&r.title, BODY, COL_SYSTEM - COL_TITLE - 6.0);
         w.text(COL_TITLE, y, BODY, &title);
-        let system = w.truncate(system, BODY, COL_UNITS_RIGHT - COL_SYSTEM - 30.0);
-        w.text(COL_SYSTEM, y, BODY, &system);
+        // Long names (日医かかりつけ医機能研修制度) are set smaller to fit, not cut.
+        let size = fit_size(w.width(system, 1.0), BODY, SYSTEM_MIN_SIZE, SYSTEM_W);
+        let system = w.truncate(system, size, SYSTEM_W);
+        w.text(COL_SYSTEM, y, size, &system);
         w.text_right(COL_UNITS_RIGHT, y, BODY, &r.units.to_string());
-        let codes = w.truncate(&r.codes.join(", "), BODY, RIGHT - COL_CODES);
-        w.text(COL_CODES, y, BODY, &codes);
+        let labels: Vec<String> =
+            r.codes.iter().map(|code| code_short_label(codes, &r.system, code, true)).collect();
+        let labels = w.truncate(&labels.join(", "), BODY, RIGHT - COL_CODES);
+        w.text(COL_CODES, y, BODY, &labels);
         y += ROW_H;
     }
     w.rule(y - 10.0, 0.6);
@@ -447,6 +461,9 @@ mod tests {
         assert_eq!(cut, format!("{}…", "長".repeat(9)));
         assert!(width(&cut) <= 100.0);
         const { assert!(ROWS_PER_PAGE >= 25) };
+        assert_eq!(fit_size(5.0, 9.0, 6.5, 90.0), 9.0, "fits as it is");
+        assert_eq!(fit_size(14.0, 9.0, 6.5, 105.0), 7.5, "smaller to fit");
+        assert_eq!(fit_size(40.0, 9.0, 6.5, 105.0), 6.5, "no smaller than the minimum (then cut)");
     }
 
     #[test]

@@ -16,9 +16,11 @@ use storage::Db;
 use web::{ApiError, Lang, PageError};
 
 use crate::AppState;
+use crate::credits::rules::{CreditCode, code_short_label};
 use crate::documents::pdf::{self, FontFace, FontSearch, PdfError, PdfFont};
 use crate::documents::verify::{Verdict, check};
 use crate::documents::{DocumentError, Issued, Signer, japan_date};
+use crate::store::systems::find_codes;
 
 /// How long a failed search of the font directories is remembered before the next one (the
 /// configured file itself is looked for on every call).
@@ -92,8 +94,10 @@ impl DocumentService {
     }
 
     /// The PDF of an issued document.
-    pub fn pdf(&self, issued: &Issued) -> Result<Vec<u8>, Arc<PdfError>> {
-        pdf::render(&issued.content, &self.font()?).map_err(Arc::new)
+    pub async fn pdf(&self, db: &Db, issued: &Issued) -> Result<Vec<u8>, DocumentError> {
+        let font = self.font()?;
+        let codes = find_codes(db).await?;
+        Ok(pdf::render(&issued.content, &font, &codes).map_err(Arc::new)?)
     }
 
     /// The PDF of stored document `id` for its owner: `None` when the id is unknown, the
@@ -113,7 +117,8 @@ impl DocumentService {
             return Ok(None);
         }
         let font = self.font()?;
-        Ok(Some(pdf::render(&content, &font).map_err(Arc::new)?))
+        let codes = find_codes(db).await?;
+        Ok(Some(pdf::render(&content, &font, &codes).map_err(Arc::new)?))
     }
 }
 
@@ -167,11 +172,19 @@ pub async fn verify(
         Err(e) if json => return ApiError::internal(e).into_response(),
         Err(e) => return PageError::internal(e).into_response(),
     };
+    let codes = if json {
+        Vec::new()
+    } else {
+        match find_codes(&state.0.probes.db).await {
+            Ok(codes) => codes,
+            Err(e) => return PageError::internal(e).into_response(),
+        }
+    };
     let status = if verdict == Verdict::Unknown { StatusCode::NOT_FOUND } else { StatusCode::OK };
     let mut res = if json {
         (status, Json(json_body(&id, &verdict))).into_response()
     } else {
-        match page(&state, &id, &verdict, lang) {
+        match page(&state, &id, &verdict, lang, &codes) {
             Ok(html) => (status, Html(html)).into_response(),
             Err(e) => return PageError::internal(e).into_response(),
         }
@@ -204,7 +217,13 @@ fn ymd(d: time::Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
-fn page(state: &AppState, id: &str, verdict: &Verdict, lang: Lang) -> Result<String, String> {
+fn page(
+    state: &AppState,
+    id: &str,
+    verdict: &Verdict,
+    lang: Lang,
+    codes: &[CreditCode],
+) -> Result<String, String> {
     let mut ctx = web::templates::Context::new();
     ctx.insert("id", id);
     let (status, content, jws) = match verdict {
@@ -222,6 +241,21 @@ fn page(state: &AppState, id: &str, verdict: &Verdict, lang: Lang) -> Result<Str
         ctx.insert("title_ja", c.kind.title_ja());
         ctx.insert("title_en", c.kind.title_en());
         ctx.insert("issued_on", &ymd(japan_date(c.iat)));
+        let rows: Vec<serde_json::Value> = c
+            .rows
+            .iter()
+            .map(|r| {
+                let shown: Vec<String> = r
+                    .codes
+                    .iter()
+                    .map(|code| code_short_label(codes, &r.system, code, lang == Lang::Ja))
+                    .collect();
+                let mut row = serde_json::to_value(r).unwrap_or_default();
+                row["codes_shown"] = json!(shown.join(", "));
+                row
+            })
+            .collect();
+        ctx.insert("verify_rows", &rows);
         ctx.insert("content", c);
     } else {
         ctx.insert("content", &None::<()>);
