@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Every key, as written in the file and (upper-cased, `SHIKAKU_` before it) in the environment.
-pub const KEYS: [&str; 40] = [
+pub const KEYS: [&str; 41] = [
     "data_dir",
     "database_url",
     "database_max_connections",
@@ -39,6 +39,7 @@ pub const KEYS: [&str; 40] = [
     "portal_client_id",
     "portal_client_secret",
     "portal_font_path",
+    "portal_font_dirs",
     "rate_limit_sign_in_per_ip",
     "rate_limit_sign_in_per_account",
     "rate_limit_token_per_ip",
@@ -95,6 +96,7 @@ struct Raw {
     portal_client_id: Option<String>,
     portal_client_secret: Option<SecretString>,
     portal_font_path: Option<PathBuf>,
+    portal_font_dirs: Option<Vec<PathBuf>>,
     rate_limit_sign_in_per_ip: Option<String>,
     rate_limit_sign_in_per_account: Option<String>,
     rate_limit_token_per_ip: Option<String>,
@@ -165,6 +167,9 @@ pub struct Config {
     pub portal_client_secret: Option<SecretString>,
     /// Japanese font (face 0 of a TrueType/OpenType file or collection) for document PDFs.
     pub portal_font_path: PathBuf,
+    /// Where a Japanese font is looked for when `portal_font_path` is absent; `None`: the
+    /// system font directories.
+    pub portal_font_dirs: Option<Vec<PathBuf>>,
     /// Rate limits of the idp (`rate_limit_*` keys, `COUNT/SECONDS`).
     pub rate_limits: idp::rate_limit::RateLimits,
     /// Reverse proxies whose `X-Forwarded-For` is believed.
@@ -336,6 +341,7 @@ impl Config {
             portal_font_path: raw
                 .portal_font_path
                 .unwrap_or_else(|| portal::documents::pdf::DEFAULT_FONT_PATH.into()),
+            portal_font_dirs: raw.portal_font_dirs,
             crl_urls,
             crl_fetch_allow_hosts: raw.crl_fetch_allow_hosts.unwrap_or_default(),
             crl_fetch_max_bytes: positive("crl_fetch_max_bytes", raw.crl_fetch_max_bytes, 20 * 1024 * 1024)?,
@@ -383,6 +389,7 @@ impl Config {
             "portal_client_id": self.portal_client_id,
             "portal_client_secret": secret(&self.portal_client_secret),
             "portal_font_path": self.portal_font_path,
+            "portal_font_dirs": self.portal_font_dirs,
             "rate_limit_sign_in_per_ip": self.rate_limits.sign_in_per_ip.to_string(),
             "rate_limit_sign_in_per_account": self.rate_limits.sign_in_per_account.to_string(),
             "rate_limit_token_per_ip": self.rate_limits.token_per_ip.to_string(),

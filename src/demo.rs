@@ -28,6 +28,21 @@ pub struct Demo {
     pub cards: Vec<DemoCard>,
     /// The portal's client secret (new at every start).
     pub portal_secret: String,
+    /// The CRL distribution points of the demo PKI (CAs and cards): their CRLs are stored
+    /// here at start, and their host (`crl.shikaku.invalid`) cannot be fetched from.
+    pub crl_points: Vec<String>,
+}
+
+/// The http(s) CRL distribution points of the demo PKI's CA and card certificates.
+fn crl_points(pki: &TestPki) -> Vec<String> {
+    let ders = pki.ca_certificates().into_iter().chain(pki.cards.iter().map(|c| c.issued.der.as_slice()));
+    let mut points: Vec<String> = ders
+        .filter_map(|der| hpki::HpkiCertificate::parse(der).ok())
+        .flat_map(|cert| idp::trust::crl_fetch::http_points(&cert))
+        .collect();
+    points.sort();
+    points.dedup();
+    points
 }
 
 /// Trusts the demo PKI and (re-)registers the portal at `now`; returns the virtual cards.
@@ -96,15 +111,19 @@ pub async fn prepare(db: &Db, config: &Config, now: i64) -> anyhow::Result<Demo>
                 .as_ref()
                 .and_then(|c| c.kanji_name.clone().or(c.romaji_name.clone()))
                 .unwrap_or_default();
-            let revoked = if c.revoked { " — 失効 / revoked" } else { "" };
+            let name_en = cert.as_ref().and_then(|c| c.romaji_name.clone()).unwrap_or_else(|| name.clone());
+            let role_ja = portal::roles::hc_role_name(&c.role, web::Lang::Ja);
+            let (revoked_ja, revoked_en) =
+                if c.revoked { ("（失効）", " — revoked") } else { ("", "") };
             DemoCard {
                 id: c.name.clone(),
-                label: format!("{name}（{}）{revoked}", c.role),
+                label: format!("{name}（{role_ja}）{revoked_ja}"),
+                label_en: format!("{name_en} ({}){revoked_en}", c.role),
                 card: c.virtual_card(),
             }
         })
         .collect();
-    Ok(Demo { cards, portal_secret })
+    Ok(Demo { cards, portal_secret, crl_points: crl_points(&pki) })
 }
 
 /// Demo doctors: (card name in the test PKI, registration number, kana name, birth date, how

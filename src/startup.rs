@@ -96,7 +96,15 @@ pub async fn portal_documents(
     let signer = portal::documents::Signer::open(db.clone(), master, &config.portal_public_url, now)
         .await
         .context("portal document-signing keys")?;
-    Ok(portal::documents::routes::DocumentService::new(signer, config.portal_font_path.clone()))
+    let search = match &config.portal_font_dirs {
+        Some(dirs) => portal::documents::pdf::FontSearch::Dirs(dirs.clone()),
+        None => portal::documents::pdf::FontSearch::System,
+    };
+    Ok(portal::documents::routes::DocumentService::with_font_search(
+        signer,
+        config.portal_font_path.clone(),
+        search,
+    ))
 }
 
 /// Starts the certificate sign-in listener (`mtls_listen`); the task ends after `shutdown`.
@@ -134,6 +142,7 @@ pub fn crl_fetch_config(config: &Config) -> idp::trust::crl_fetch::FetchConfig {
         max_bytes: config.crl_fetch_max_bytes,
         timeout: Duration::from_secs(config.crl_fetch_timeout_secs),
         refresh_every: (config.crl_refresh_secs > 0).then(|| Duration::from_secs(config.crl_refresh_secs)),
+        local: Vec::new(),
     }
 }
 
@@ -163,6 +172,8 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
         let mut idp_config = idp_config(&config);
         if let Some(d) = &demo {
             idp_config.demo_cards = d.cards.clone();
+            // The demo PKI's CRLs are loaded from the database, never fetched.
+            idp_config.crl_fetch.local = d.crl_points.clone();
         }
         let (router, app) =
             idp::build(idp_config, probes.clone(), templates.clone(), master, clock.clone()).await?;
@@ -185,6 +196,11 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
             },
         };
         let documents = portal_documents(&config, &db, master, clock.now()).await?;
+        if let Err(e) = documents.font_status() {
+            // Once at start; the PDF links answer a 503 page and `/readyz` lists `pdf_font`
+            // until a font is there (found without a restart).
+            tracing::warn!(config_key = "portal_font_path", package = "fonts-noto-cjk", "{e}");
+        }
         let router = portal::build(portal_config, probes.clone(), templates, documents, clock.clone());
         let listener = web::serve::bind(config.portal_listen).await?;
         tracing::info!(addr = %listener.local_addr()?, public_url = %config.portal_public_url, "portal listening");

@@ -58,11 +58,12 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("pdf");
     group.sample_size(20);
     group.bench_function("jma_certificate_200_rows", |b| {
-        b.iter(|| render(black_box(&content), &font).unwrap())
+        b.iter(|| render(black_box(&content), &font, &[]).unwrap())
     });
     // The fixed part (font subset, QR code, one page) against the per-row part.
     let one = Content { rows: content.rows[..1].to_vec(), ..content.clone() };
-    group.bench_function("jma_certificate_1_row", |b| b.iter(|| render(black_box(&one), &font).unwrap()));
+    group
+        .bench_function("jma_certificate_1_row", |b| b.iter(|| render(black_box(&one), &font, &[]).unwrap()));
     group.finish();
 }
 

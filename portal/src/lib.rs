@@ -8,6 +8,7 @@ pub mod import;
 pub mod kv_keys;
 pub mod linking;
 pub mod pages;
+pub mod roles;
 pub mod signin;
 pub mod store;
 
@@ -84,6 +85,7 @@ pub fn build(
         clock,
         documents,
     });
+    let pdf_font: Arc<dyn web::ops::OptionalCheck> = Arc::new(PdfFontCheck(app.clone()));
     let routes = Router::new()
         .route("/", get(home))
         .route("/login", get(signin::login))
@@ -116,7 +118,22 @@ pub fn build(
         .route("/v/{id}", get(documents::routes::verify))
         .layer(from_fn_with_state(site.clone(), web::csrf::protect))
         .with_state(AppState(app));
-    web::service::wrap(routes, site, templates, probes)
+    web::service::wrap_with(routes, site, templates, probes, vec![pdf_font])
+}
+
+/// `/readyz` check `pdf_font`: the Japanese font of the PDFs is there. Without it the portal
+/// serves everything but the PDFs (503 page), so it stays ready, "degraded".
+#[derive(Debug)]
+struct PdfFontCheck(Arc<App>);
+
+impl web::ops::OptionalCheck for PdfFontCheck {
+    fn name(&self) -> &'static str {
+        "pdf_font"
+    }
+
+    fn check(&self) -> Result<(), String> {
+        self.0.documents.font_status()
+    }
 }
 
 async fn home(
@@ -126,7 +143,11 @@ async fn home(
     csrf: CsrfToken,
 ) -> Result<Html<String>, PageError> {
     let mut ctx = web::templates::Context::new();
-    ctx.insert("session", &signin::current(&state, &headers).await);
+    let mut session = signin::current(&state, &headers).await;
+    if let Some(s) = &mut session {
+        s.hc_roles = s.hc_roles.iter().map(|r| roles::hc_role_name(r, lang).to_owned()).collect();
+    }
+    ctx.insert("session", &session);
     ctx.insert("csrf_token", &csrf.0);
     state.0.templates.render("portal/home.html", lang, &ctx).map(Html).map_err(PageError::internal)
 }

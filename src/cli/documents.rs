@@ -87,7 +87,7 @@ pub async fn run(
             service.font().map_err(|e| anyhow::anyhow!("{e}"))?;
             let issued =
                 documents::issue(db, &service.signer, request, &args.registration_number, now).await?;
-            let pdf = service.pdf(&issued).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let pdf = service.pdf(db, &issued).await?;
             std::fs::write(&args.out, pdf).with_context(|| format!("cannot write {}", args.out.display()))?;
             let detail = json!({ "id": issued.record.id, "kind": issued.record.kind,
                                  "registration_number": args.registration_number });

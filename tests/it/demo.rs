@@ -68,7 +68,13 @@ async fn demo_sign_in_from_the_portal_and_out_again() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
-    assert!(refused.text().await.unwrap().contains("仮想カードは受け付けられませんでした"));
+    let refused = refused.text().await.unwrap();
+    assert!(refused.contains("仮想カードは受け付けられませんでした"), "{refused}");
+    // The way back is the sign-in page of the same request, not the idp's root.
+    // (tera escapes `/` in the attribute as `&#x2F;`; the browser reads `/login?request=…`.)
+    let back = format!("<a href=\"&#x2F;login?request={request}\">ログインページへ戻る</a>");
+    assert!(refused.contains(&back), "{refused}");
+    assert!(html.contains("（失効）") && !html.contains("失効 / revoked"), "one language: {html}");
 
     // The doctor's virtual card signs in and lands back on the portal, signed in.
     let res = b
@@ -83,7 +89,7 @@ async fn demo_sign_in_from_the_portal_and_out_again() {
     assert_eq!(url, server.portal("/"));
     let home = page.text().await.unwrap();
     assert!(home.contains("ログイン中:"), "{home}");
-    assert!(home.contains("Medical Doctor"), "{home}");
+    assert!(home.contains("<p>資格: 医師</p>"), "the qualification in Japanese: {home}");
 
     // The idp released the registration number (scope `license`), so the demo doctor's
     // history is there at once: seeded records, totals and progress toward the certificate.
@@ -111,6 +117,13 @@ async fn demo_sign_in_from_the_portal_and_out_again() {
     // And out of the idp: a new sign-in asks for the card again.
     let (url, _) = follow(&b, server.portal("/login"), base_of).await;
     assert!(url.starts_with(&format!("{idp}/login?request=")), "{url}");
+
+    // The start's CRL refresh (long done) did not try the demo PKI's own distribution points
+    // (`crl.shikaku.invalid`, loaded locally), and a log file gets no colour codes.
+    let log = server.log();
+    assert!(log.contains("idp listening"), "{log}");
+    assert!(!log.contains("CRL fetch failed") && !log.contains("crl.shikaku.invalid"), "{log}");
+    assert!(!log.contains('\x1b'), "ANSI escape codes in a log file: {log}");
     assert_eq!(server.terminate(), Some(0));
 }
 

@@ -126,3 +126,26 @@ async fn document_issue_and_revoke_on_postgres() {
     )
     .await;
 }
+
+/// Without a Japanese font (configured file absent, nothing in the font directories) the CLI
+/// stops with one clear error naming the config key and the package, before storing anything.
+#[test]
+fn document_issue_without_a_font_is_a_clear_error() {
+    let fonts = tempfile::tempdir().unwrap();
+    let dirs = serde_json::json!([fonts.path()]).to_string();
+    let w = Workdir::new()
+        .env("SHIKAKU_PORTAL_FONT_PATH", "/nonexistent/NotoSansCJK-Regular.ttc")
+        .env("SHIKAKU_PORTAL_FONT_DIRS", &dirs);
+    w.file("registry.csv", REGISTRY);
+    w.file("attendance.csv", ATTENDANCE);
+    assert_eq!(admin(&w, &["import", "registry", "registry.csv"]).0, Some(0));
+    assert_eq!(admin(&w, &["import", "attendance", "attendance.csv"]).0, Some(0));
+    let issue = ["document", "issue", "--registration-number", "123456", "--kind", "statement"];
+    let (code, out, err) = admin(&w, &[&issue[..], &["--year", "2026", "--out", "doc.pdf"]].concat());
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("/nonexistent/NotoSansCJK-Regular.ttc"), "{err}");
+    assert!(err.contains("install Debian package fonts-noto-cjk"), "{err}");
+    assert!(err.contains("config key `portal_font_path`"), "{err}");
+    assert!(!w.path().join("doc.pdf").exists());
+}

@@ -272,12 +272,21 @@ pub struct PageError {
     pub message_key: &'static str,
     /// An error id to quote to support (internal errors).
     pub error_id: Option<String>,
+    /// Where the page's way back leads (the sign-in page after a refused card); `None`: the
+    /// home page.
+    pub back: Option<String>,
 }
 
 impl PageError {
     /// A page error with its texts given by locale keys.
     pub fn new(status: StatusCode, title_key: &'static str, message_key: &'static str) -> Self {
-        Self { status, title_key, message_key, error_id: None }
+        Self { status, title_key, message_key, error_id: None, back: None }
+    }
+
+    /// The page's way back leads to `href` (a local path) instead of the home page.
+    pub fn with_back(mut self, href: impl Into<String>) -> Self {
+        self.back = Some(href.into());
+        self
     }
 
     /// 404 page.
@@ -323,6 +332,7 @@ pub async fn render_pages(
     ctx.insert("title", templates.text(lang, err.title_key));
     ctx.insert("message", templates.text(lang, err.message_key));
     ctx.insert("error_id", &err.error_id);
+    ctx.insert("back", &err.back);
     match templates.render("shared/error.html", lang, &ctx) {
         Ok(html) => {
             let (mut parts, _) = res.into_parts();

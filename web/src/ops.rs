@@ -1,5 +1,10 @@
 //! Operational endpoints on every listener: `/healthz` (the process is up), `/readyz` (database
 //! and key-value store answer; 503 naming the failing part) and `/metrics` (Prometheus).
+//!
+//! A service may add [`OptionalCheck`]s to `/readyz`: parts it serves its core without (the
+//! portal's PDF font). A failing one is listed with `"required": false` and makes the answer
+//! `"status": "degraded"` — still 200, so a load balancer keeps sending traffic while an
+//! operator (or monitoring reading the body) sees what to fix.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,14 +29,32 @@ pub struct Probes {
     pub metrics: PrometheusHandle,
 }
 
+/// A part of a service that `/readyz` reports without making the service unready.
+pub trait OptionalCheck: Send + Sync + std::fmt::Debug {
+    /// The key under `checks` (`pdf_font`).
+    fn name(&self) -> &'static str;
+    /// `Ok` when the part works, else what is wrong (shown in `/readyz`). Called on every
+    /// `/readyz`: must be cheap.
+    fn check(&self) -> Result<(), String>;
+}
+
+/// The optional checks of a listener.
+type Optional = Arc<[Arc<dyn OptionalCheck>]>;
+
 /// How long one readiness probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Routes `/healthz`, `/readyz`, `/metrics`.
 pub fn router(probes: Probes) -> Router {
+    router_with(probes, Vec::new())
+}
+
+/// [`router`] with `optional` checks in `/readyz`.
+pub fn router_with(probes: Probes, optional: Vec<Arc<dyn OptionalCheck>>) -> Router {
+    let optional: Optional = optional.into();
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/readyz", get(move |p: State<Probes>| readyz(p, optional.clone())))
         .route("/metrics", get(metrics))
         .with_state(probes)
 }
@@ -40,7 +63,7 @@ async fn healthz() -> Response {
     no_store(Json(json!({"status": "ok"})).into_response())
 }
 
-async fn readyz(State(p): State<Probes>) -> Response {
+async fn readyz(State(p): State<Probes>, optional: Optional) -> Response {
     let (db, kv) = tokio::join!(
         tokio::time::timeout(PROBE_TIMEOUT, p.db.ping()),
         tokio::time::timeout(PROBE_TIMEOUT, p.kv.ping()),
@@ -48,19 +71,31 @@ async fn readyz(State(p): State<Probes>) -> Response {
     let db = flatten(db.map(|r| r.map_err(|e| e.to_string())));
     let kv = flatten(kv.map(|r| r.map_err(|e| e.to_string())));
     let ready = db.is_ok() && kv.is_ok();
-    let show = |r: Result<(), String>| match r {
-        Ok(()) => "ok".to_owned(),
+    // The body names the failing part; its error text goes to the log only.
+    let show = |part: &str, r: Result<(), String>| match r {
+        Ok(()) => "ok",
         Err(e) => {
-            tracing::warn!(error = %e, "readiness probe failed");
-            e
+            tracing::warn!(part, error = %e, "readiness probe failed");
+            "unavailable"
         }
     };
+    let mut checks = json!({
+        "database": { "backend": p.db.backend().name(), "status": show("database", db) },
+        "kv": { "backend": p.kv.backend().name(), "status": show("kv", kv) },
+    });
+    let mut degraded = false;
+    for check in optional.iter() {
+        let status = show(check.name(), check.check());
+        degraded |= status != "ok";
+        checks[check.name()] = json!({ "status": status, "required": false });
+    }
     let body = json!({
-        "status": if ready { "ready" } else { "unavailable" },
-        "checks": {
-            "database": { "backend": p.db.backend().name(), "status": show(db) },
-            "kv": { "backend": p.kv.backend().name(), "status": show(kv) },
-        }
+        "status": match (ready, degraded) {
+            (false, _) => "unavailable",
+            (true, true) => "degraded",
+            (true, false) => "ready",
+        },
+        "checks": checks,
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     no_store((status, Json(body)).into_response())

@@ -21,6 +21,17 @@ use crate::{Site, Templates, assets, errors, headers, i18n, metrics};
 /// once per call, and a request clones every box on its way in, so one stack per group keeps
 /// that to two boxes instead of one per layer (measurable on the token endpoint).
 pub fn wrap(routes: Router, site: Site, templates: Arc<Templates>, probes: Probes) -> Router {
+    wrap_with(routes, site, templates, probes, Vec::new())
+}
+
+/// [`wrap`] with optional checks in `/readyz` (see [`ops::OptionalCheck`]).
+pub fn wrap_with(
+    routes: Router,
+    site: Site,
+    templates: Arc<Templates>,
+    probes: Probes,
+    optional: Vec<Arc<dyn ops::OptionalCheck>>,
+) -> Router {
     let pages = ServiceBuilder::new()
         .layer(from_fn_with_state(site.clone(), i18n::negotiate))
         .layer(from_fn_with_state(templates, errors::render_pages));
@@ -33,6 +44,6 @@ pub fn wrap(routes: Router, site: Site, templates: Arc<Templates>, probes: Probe
         .route("/static/{*path}", get(assets::serve))
         .fallback(errors::not_found)
         .layer(pages)
-        .merge(ops::router(probes))
+        .merge(ops::router_with(probes, optional))
         .layer(shared)
 }

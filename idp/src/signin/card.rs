@@ -48,8 +48,11 @@ pub async fn page(
     let mut ctx = web::templates::Context::new();
     ctx.insert("csrf_token", &csrf.0);
     ctx.insert("request", &q.request);
+    let label = |c: &crate::signin::virtual_card::DemoCard| {
+        if lang == Lang::En { c.label_en.clone() } else { c.label.clone() }
+    };
     let demo: Vec<_> =
-        app.config.demo_cards.iter().map(|c| serde_json::json!({ "id": c.id, "label": c.label })).collect();
+        app.config.demo_cards.iter().map(|c| serde_json::json!({ "id": c.id, "label": label(c) })).collect();
     ctx.insert("demo_cards", &demo);
     ctx.insert("certificate_login", &app.config.cert_login.enabled());
     if let Some(id) = &q.request

@@ -21,8 +21,10 @@ use crate::signin::card;
 pub struct DemoCard {
     /// Short id used in the form.
     pub id: String,
-    /// What the page shows (name and role).
+    /// What the Japanese page shows (name and role).
     pub label: String,
+    /// What the English page shows.
+    pub label_en: String,
     /// The card.
     pub card: VirtualCard,
 }
@@ -86,9 +88,22 @@ pub async fn sign_in(
             rate_limited_page(retry)
         }
         // The card was refused (e.g. the revoked demo card): show why, as a page.
-        Err(refused) => {
-            web::PageError::new(refused.status(), "card_failed", "demo_card_refused").into_response()
-        }
+        // Back to the sign-in page of the same request (the idp's root is no way on).
+        Err(refused) => web::PageError::new(refused.status(), "card_failed", "demo_card_refused")
+            .with_back(back_to_sign_in(f.request.as_deref()))
+            .into_response(),
+    }
+}
+
+/// `/login`, with the pending authorization request when it has the shape of one.
+fn back_to_sign_in(request: Option<&str>) -> String {
+    match request.filter(|r| {
+        !r.is_empty()
+            && r.len() <= 128
+            && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) {
+        Some(r) => format!("/login?request={r}"),
+        None => "/login".to_owned(),
     }
 }
 

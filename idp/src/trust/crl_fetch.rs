@@ -29,6 +29,9 @@ pub struct FetchConfig {
     pub timeout: Duration,
     /// Interval of the background refresh; `None` turns it off.
     pub refresh_every: Option<Duration>,
+    /// Distribution points whose CRLs are loaded locally and never fetched (the demo PKI's,
+    /// whose host under `.invalid` cannot resolve).
+    pub local: Vec<String>,
 }
 
 impl Default for FetchConfig {
@@ -39,6 +42,7 @@ impl Default for FetchConfig {
             max_bytes: 20 * 1024 * 1024,
             timeout: Duration::from_secs(30),
             refresh_every: Some(Duration::from_secs(3600)),
+            local: Vec::new(),
         }
     }
 }
@@ -204,14 +208,10 @@ impl CrlFetcher {
     }
 
     /// Every point to fetch: configured URLs, the trusted CAs' http(s) distribution points and
-    /// the recorded card points, without duplicates.
+    /// the recorded card points, without duplicates, and without the local ones.
     pub async fn urls(&self, db: &Db, cas: &[HpkiCertificate]) -> Result<Vec<String>, sqlx::Error> {
-        let mut urls: BTreeSet<String> = self.config.urls.iter().cloned().collect();
-        for ca in cas {
-            urls.extend(http_points(ca));
-        }
-        urls.extend(store::find_crl_sources(db).await?.into_iter().map(|s| s.url));
-        Ok(urls.into_iter().collect())
+        let recorded = store::find_crl_sources(db).await?.into_iter().map(|s| s.url);
+        Ok(points_to_fetch(&self.config, cas.iter().flat_map(http_points).chain(recorded)))
     }
 
     /// Fetches every point once; the outcome per URL.
@@ -230,6 +230,14 @@ impl CrlFetcher {
         }
         Ok(out)
     }
+}
+
+/// The configured URLs and `found` (distribution points of CAs and cards), sorted, without
+/// duplicates, and without the points of `config.local`.
+fn points_to_fetch(config: &FetchConfig, found: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut urls: BTreeSet<String> = config.urls.iter().cloned().collect();
+    urls.extend(found);
+    urls.into_iter().filter(|u| !config.local.contains(u)).collect()
 }
 
 /// The trusted CA certificates that parse.
@@ -352,6 +360,29 @@ pub fn next_delay(every: Duration, next_updates: &[i64], now: i64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_points_are_not_fetched() {
+        let config = FetchConfig {
+            urls: vec!["http://crl.example.jp/a.crl".into()],
+            local: vec![
+                "http://crl.shikaku.invalid/root.crl".into(),
+                "http://crl.shikaku.invalid/jma-auth.crl".into(),
+            ],
+            ..FetchConfig::default()
+        };
+        let found = [
+            "http://crl.shikaku.invalid/root.crl",
+            "http://crl.example.jp/b.crl",
+            "http://crl.example.jp/a.crl",
+            "http://crl.shikaku.invalid/jma-auth.crl",
+        ];
+        assert_eq!(
+            points_to_fetch(&config, found.map(String::from)),
+            ["http://crl.example.jp/a.crl", "http://crl.example.jp/b.crl"]
+        );
+        assert_eq!(points_to_fetch(&FetchConfig::default(), found.map(String::from)).len(), 4);
+    }
 
     #[test]
     fn refreshes_before_the_earliest_next_update() {

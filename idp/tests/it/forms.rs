@@ -27,6 +27,7 @@ async fn live(env: TestEnv) -> Live {
             demo_cards: vec![idp::signin::virtual_card::DemoCard {
                 id: "taro".into(),
                 label: "日本 太郎".into(),
+                label_en: "Taro Nihon".into(),
                 card: pki().card("doctor-auth").unwrap().virtual_card(),
             }],
             ..c

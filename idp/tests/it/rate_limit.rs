@@ -104,6 +104,7 @@ async fn virtual_card_sign_in_per_ip_is_a_page(env: TestEnv) {
         demo_cards: vec![idp::signin::virtual_card::DemoCard {
             id: "taro".into(),
             label: "日本 太郎".into(),
+            label_en: "Nihon Taro".into(),
             card: live::pki().card("doctor-auth").unwrap().virtual_card(),
         }],
         ..c

@@ -51,6 +51,7 @@ fn fetch_config(addr: SocketAddr, paths: &[&str]) -> FetchConfig {
         max_bytes: 64 * 1024,
         timeout: Duration::from_secs(10),
         refresh_every: None,
+        local: Vec::new(),
     }
 }
 

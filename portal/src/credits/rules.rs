@@ -31,6 +31,21 @@ pub struct CreditCode {
     pub name_en: Option<String>,
 }
 
+/// A code as a document shows it in a narrow column: a curriculum number as it is (`76`),
+/// another code by its name in the language (`応用研修`, not `applied`) when `codes` has one.
+pub fn code_short_label(codes: &[CreditCode], system: &str, code: &str, japanese: bool) -> String {
+    if code.bytes().all(|b| b.is_ascii_digit()) {
+        return code.to_owned();
+    }
+    codes
+        .iter()
+        .find(|c| c.system_id == system && c.code == code)
+        .and_then(
+            |c| if japanese { c.name_ja.clone() } else { c.name_en.clone().or_else(|| c.name_ja.clone()) },
+        )
+        .unwrap_or_else(|| code.to_owned())
+}
+
 /// Over which stretch of time a rule's requirements must hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WindowKind {

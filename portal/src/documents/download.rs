@@ -8,7 +8,7 @@ use web::PageError;
 
 use crate::AppState;
 use crate::credits::dates;
-use crate::documents::is_id;
+use crate::documents::{DocumentError, is_id};
 use crate::linking;
 use crate::pages::{SignedIn, store_error};
 use crate::store::documents::find_document;
@@ -17,6 +17,16 @@ use crate::store::links::LinkStatus;
 /// The 410 page of a revoked document.
 fn revoked() -> PageError {
     PageError::new(StatusCode::GONE, "documents_revoked_title", "documents_revoked_message")
+}
+
+/// The 503 page when no Japanese font is installed: PDFs are unavailable until the operator
+/// installs one.
+fn pdf_unavailable() -> PageError {
+    PageError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "documents_pdf_unavailable_title",
+        "documents_pdf_unavailable_message",
+    )
 }
 
 /// `GET /documents/{file}` where `file` is `{id}.pdf`.
@@ -44,7 +54,11 @@ pub async fn pdf(
     if record.revoked_at.is_some() {
         return Err(revoked());
     }
-    let Some(bytes) = app.documents.owned_pdf(db, id, number, now).await.map_err(PageError::internal)? else {
+    let pdf = app.documents.owned_pdf(db, id, number, now).await.map_err(|e| match &e {
+        DocumentError::Pdf(p) if p.is_font() => pdf_unavailable(),
+        _ => PageError::internal(e),
+    })?;
+    let Some(bytes) = pdf else {
         // Stored but not genuine (altered record or unknown key): nothing to serve.
         return Err(PageError::not_found());
     };

@@ -19,11 +19,31 @@ use skrifa::instance::{LocationRef, Size};
 use skrifa::metrics::GlyphMetrics;
 use skrifa::{FontRef, MetadataProvider};
 
+use crate::credits::rules::{CreditCode, code_short_label};
 use crate::documents::content::{Content, Kind, Row};
 use crate::documents::japan_date;
 
 /// Debian `fonts-noto-cjk`: Noto Sans CJK, collection index 0 is the Japanese face.
 pub const DEFAULT_FONT_PATH: &str = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
+
+/// Japanese families looked for in the font directories when the configured file is absent, in
+/// order of preference (gothic before mincho: the documents are set in a sans-serif).
+pub const JAPANESE_FAMILIES: &[&str] = &[
+    "Noto Sans CJK JP",
+    "Noto Sans JP",
+    "Source Han Sans JP",
+    "IPAexGothic",
+    "IPAGothic",
+    "TakaoGothic",
+    "VL Gothic",
+    "Noto Serif CJK JP",
+    "IPAexMincho",
+    "IPAMincho",
+];
+
+/// Characters a face must have to set a document when its family is none of
+/// [`JAPANESE_FAMILIES`]: kana and the kanji of the titles.
+const JAPANESE_SAMPLE: &[char] = &['あ', 'ア', '資', '格', '証', '明', '書', '単', '位'];
 
 const PAGE_W: f32 = 595.28;
 const PAGE_H: f32 = 841.89;
@@ -39,17 +59,90 @@ pub const ROWS_PER_PAGE: usize = ((ROWS_BOTTOM - TABLE_TOP - ROW_H) / ROW_H) as 
 /// Why a PDF could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum PdfError {
-    /// The font file is not there.
+    /// The font file is not there (nor any Japanese font in the font directories).
     #[error(
-        "font file {0} not found: install Debian package fonts-noto-cjk or set config key `portal_font_path` to a Japanese TrueType/OpenType font"
+        "no Japanese font for PDF documents: font file {0} (config key `portal_font_path`) not found and no Japanese font in the system font directories; install Debian package fonts-noto-cjk or set config key `portal_font_path` to a Japanese TrueType/OpenType font"
     )]
     FontMissing(PathBuf),
     /// The font file cannot be used.
-    #[error("font file {0} is not a usable font (collection index 0)")]
-    FontInvalid(PathBuf),
+    #[error("font file {0} is not a usable font (face {1})")]
+    FontInvalid(PathBuf, u32),
     /// krilla refused the document.
     #[error("cannot write the PDF: {0}")]
     Write(String),
+}
+
+impl PdfError {
+    /// Whether the font is missing or unusable (the operator must install one), rather than
+    /// this document failing.
+    pub fn is_font(&self) -> bool {
+        matches!(self, Self::FontMissing(_) | Self::FontInvalid(..))
+    }
+}
+
+/// Where fonts are looked for when the configured file is absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FontSearch {
+    /// The system font directories (`/usr/share/fonts`, `/usr/local/share/fonts`,
+    /// `~/.fonts`, `~/.local/share/fonts` on Linux).
+    System,
+    /// These directories (searched recursively), and nothing else.
+    Dirs(Vec<PathBuf>),
+}
+
+/// A font face: a file and the index of the face in it (0 unless a collection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FontFace {
+    /// The font file.
+    pub path: PathBuf,
+    /// The face in the file.
+    pub index: u32,
+}
+
+/// Whether face `index` of `data` has every character of [`JAPANESE_SAMPLE`].
+fn covers_japanese(data: &[u8], index: u32) -> bool {
+    FontRef::from_index(data, index).is_ok_and(|f| {
+        let charmap = f.charmap();
+        JAPANESE_SAMPLE.iter().all(|c| charmap.map(*c).is_some())
+    })
+}
+
+/// A Japanese face in the font directories of `search`: the first of [`JAPANESE_FAMILIES`]
+/// present (its regular weight), else any face that has kana and the documents' kanji.
+pub fn discover(search: &FontSearch) -> Option<FontFace> {
+    let mut db = fontdb::Database::new();
+    match search {
+        FontSearch::System => db.load_system_fonts(),
+        FontSearch::Dirs(dirs) => dirs.iter().for_each(|d| db.load_fonts_dir(d)),
+    }
+    let families: Vec<fontdb::Family<'_>> =
+        JAPANESE_FAMILIES.iter().map(|f| fontdb::Family::Name(f)).collect();
+    let id = db.query(&fontdb::Query { families: &families, ..fontdb::Query::default() }).or_else(|| {
+        let mut faces: Vec<&fontdb::FaceInfo> = db.faces().collect();
+        // Regular upright faces first, then by path for a stable choice.
+        faces.sort_by_key(|f| {
+            (f.style != fontdb::Style::Normal, f.weight.0.abs_diff(400), face_path(&f.source), f.index)
+        });
+        faces.into_iter().map(|f| f.id).find(|id| db.with_face_data(*id, covers_japanese).unwrap_or(false))
+    })?;
+    let (source, index) = db.face_source(id)?;
+    Some(FontFace { path: face_path(&source)?, index })
+}
+
+fn face_path(source: &fontdb::Source) -> Option<PathBuf> {
+    match source {
+        fontdb::Source::File(path) | fontdb::Source::SharedFile(path, _) => Some(path.clone()),
+        fontdb::Source::Binary(_) => None,
+    }
+}
+
+/// The font of the PDFs: the `configured` file (face 0) when it exists, else a Japanese face
+/// of the font directories of `search` (no search with `None`).
+pub fn locate(configured: &Path, search: Option<&FontSearch>) -> Result<FontFace, PdfError> {
+    if configured.is_file() {
+        return Ok(FontFace { path: configured.to_owned(), index: 0 });
+    }
+    search.and_then(discover).ok_or_else(|| PdfError::FontMissing(configured.to_owned()))
 }
 
 /// A loaded font, cheap to clone.
@@ -57,6 +150,7 @@ pub enum PdfError {
 pub struct PdfFont {
     font: Font,
     bytes: Arc<Vec<u8>>,
+    face: Arc<FontFace>,
 }
 
 impl std::fmt::Debug for PdfFont {
@@ -68,11 +162,27 @@ impl std::fmt::Debug for PdfFont {
 impl PdfFont {
     /// Loads face 0 of the font (collection) at `path`.
     pub fn load(path: &Path) -> Result<Self, PdfError> {
-        let bytes = Arc::new(std::fs::read(path).map_err(|_| PdfError::FontMissing(path.to_owned()))?);
-        let invalid = || PdfError::FontInvalid(path.to_owned());
-        FontRef::from_index(bytes.as_slice(), 0).map_err(|_| invalid())?;
-        let font = Font::new(bytes.clone().into(), 0).ok_or_else(invalid)?;
-        Ok(Self { font, bytes })
+        Self::load_face(FontFace { path: path.to_owned(), index: 0 })
+    }
+
+    /// Loads `face`.
+    pub fn load_face(face: FontFace) -> Result<Self, PdfError> {
+        let path = &face.path;
+        let bytes = Arc::new(std::fs::read(path).map_err(|_| PdfError::FontMissing(path.clone()))?);
+        let invalid = || PdfError::FontInvalid(path.clone(), face.index);
+        FontRef::from_index(bytes.as_slice(), face.index).map_err(|_| invalid())?;
+        let font = Font::new(bytes.clone().into(), face.index).ok_or_else(invalid)?;
+        Ok(Self { font, bytes, face: Arc::new(face) })
+    }
+
+    /// [`locate`] then [`load_face`](Self::load_face).
+    pub fn find(configured: &Path, search: Option<&FontSearch>) -> Result<Self, PdfError> {
+        Self::load_face(locate(configured, search)?)
+    }
+
+    /// The file and face this font was loaded from.
+    pub fn face(&self) -> &FontFace {
+        &self.face
     }
 }
 
@@ -86,7 +196,7 @@ struct Metrics<'a> {
 
 impl<'a> Metrics<'a> {
     fn new(font: &'a PdfFont) -> Option<Self> {
-        let font = FontRef::from_index(font.bytes.as_slice(), 0).ok()?;
+        let font = FontRef::from_index(font.bytes.as_slice(), font.face.index).ok()?;
         let advances = font.glyph_metrics(Size::new(1.0), LocationRef::default());
         Some(Self { font, advances })
     }
@@ -196,8 +306,8 @@ fn attestation(kind: Kind) -> &'static str {
     }
 }
 
-/// Renders `content` as a PDF.
-pub fn render(content: &Content, font: &PdfFont) -> Result<Vec<u8>, PdfError> {
+/// Renders `content` as a PDF; `codes` names the codes that are not numbers (`応用研修`).
+pub fn render(content: &Content, font: &PdfFont, codes: &[CreditCode]) -> Result<Vec<u8>, PdfError> {
     let qr = QrCode::with_error_correction_level(content.verify_url.as_bytes(), EcLevel::M)
         .map_err(|e| PdfError::Write(format!("QR code: {e}")))?;
     let chunks: Vec<&[Row]> =
@@ -216,7 +326,7 @@ pub fn render(content: &Content, font: &PdfFont) -> Result<Vec<u8>, PdfError> {
         {
             let mut w = Writer { surface: page.surface(), font: font.font.clone(), metrics: &metrics };
             header(&mut w, content, page_no + 1, pages);
-            let y_after = chunks.get(page_no).map_or(TABLE_TOP, |rows| table(&mut w, content, rows));
+            let y_after = chunks.get(page_no).map_or(TABLE_TOP, |rows| table(&mut w, content, rows, codes));
             if page_no + 1 == pages {
                 totals(&mut w, content, y_after + 14.0);
             }
@@ -255,12 +365,21 @@ fn header(w: &mut Writer<'_>, c: &Content, page: usize, pages: usize) {
 
 const COL_DATE: f32 = LEFT;
 const COL_TITLE: f32 = 118.0;
-const COL_SYSTEM: f32 = 342.0;
+const COL_SYSTEM: f32 = 330.0;
+/// Width of the system's name: room for the units right of it.
+const SYSTEM_W: f32 = COL_UNITS_RIGHT - COL_SYSTEM - 26.0;
+/// Smallest size a system's name is set in to fit its column (then it is cut).
+const SYSTEM_MIN_SIZE: f32 = 6.5;
 const COL_UNITS_RIGHT: f32 = 462.0;
 const COL_CODES: f32 = 472.0;
 
+/// The size, at most `size` and at least `min`, at which a text `em_width` ems wide fits `max`.
+fn fit_size(em_width: f32, size: f32, min: f32, max: f32) -> f32 {
+    if em_width * size <= max { size } else { (max / em_width).max(min) }
+}
+
 /// Draws the rows; returns the y below the table.
-fn table(w: &mut Writer<'_>, c: &Content, rows: &[Row]) -> f32 {
+fn table(w: &mut Writer<'_>, c: &Content, rows: &[Row], codes: &[CreditCode]) -> f32 {
     let y = TABLE_TOP;
     w.rects(Rect::from_xywh(LEFT, y - 11.0, RIGHT - LEFT, ROW_H), 235);
     w.text(COL_DATE + 2.0, y, BODY, "日付");
@@ -276,11 +395,15 @@ fn table(w: &mut Writer<'_>, c: &Content, rows: &[Row]) -> f32 {
         w.text(COL_DATE + 2.0, y, BODY, &ymd(r.date));
         let title = w.truncate(&r.title, BODY, COL_SYSTEM - COL_TITLE - 6.0);
         w.text(COL_TITLE, y, BODY, &title);
-        let system = w.truncate(system, BODY, COL_UNITS_RIGHT - COL_SYSTEM - 30.0);
-        w.text(COL_SYSTEM, y, BODY, &system);
+        // Long names (日医かかりつけ医機能研修制度) are set smaller to fit, not cut.
+        let size = fit_size(w.width(system, 1.0), BODY, SYSTEM_MIN_SIZE, SYSTEM_W);
+        let system = w.truncate(system, size, SYSTEM_W);
+        w.text(COL_SYSTEM, y, size, &system);
         w.text_right(COL_UNITS_RIGHT, y, BODY, &r.units.to_string());
-        let codes = w.truncate(&r.codes.join(", "), BODY, RIGHT - COL_CODES);
-        w.text(COL_CODES, y, BODY, &codes);
+        let labels: Vec<String> =
+            r.codes.iter().map(|code| code_short_label(codes, &r.system, code, true)).collect();
+        let labels = w.truncate(&labels.join(", "), BODY, RIGHT - COL_CODES);
+        w.text(COL_CODES, y, BODY, &labels);
         y += ROW_H;
     }
     w.rule(y - 10.0, 0.6);
@@ -338,6 +461,45 @@ mod tests {
         assert_eq!(cut, format!("{}…", "長".repeat(9)));
         assert!(width(&cut) <= 100.0);
         const { assert!(ROWS_PER_PAGE >= 25) };
+        assert_eq!(fit_size(5.0, 9.0, 6.5, 90.0), 9.0, "fits as it is");
+        assert_eq!(fit_size(14.0, 9.0, 6.5, 105.0), 7.5, "smaller to fit");
+        assert_eq!(fit_size(40.0, 9.0, 6.5, 105.0), 6.5, "no smaller than the minimum (then cut)");
+    }
+
+    #[test]
+    fn discovery_finds_a_japanese_face_in_the_given_dirs_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let fonts = dir.path().join("fonts");
+        std::fs::create_dir_all(fonts.join("truetype")).unwrap();
+        std::fs::write(fonts.join("truetype/broken.ttf"), b"not a font").unwrap();
+        let search = FontSearch::Dirs(vec![fonts.clone(), dir.path().join("absent")]);
+        assert_eq!(discover(&search), None, "no usable font");
+        let configured = dir.path().join("configured.ttc");
+        let err = locate(&configured, Some(&search)).unwrap_err();
+        assert!(err.to_string().contains("install Debian package fonts-noto-cjk"), "{err}");
+        assert!(err.to_string().contains(&configured.display().to_string()), "{err}");
+
+        let copy = fonts.join("opentype/noto/NotoSansCJK-Regular.ttc");
+        std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        std::fs::copy(DEFAULT_FONT_PATH, &copy).unwrap();
+        let found = FontFace { path: copy.clone(), index: 0 };
+        assert_eq!(discover(&search), Some(found.clone()), "Noto Sans CJK JP is face 0");
+        assert_eq!(locate(&configured, Some(&search)).unwrap(), found);
+        assert!(locate(&configured, None).is_err(), "no search: only the configured file");
+        let font = PdfFont::find(&configured, Some(&search)).unwrap();
+        assert_eq!(font.face(), &found);
+
+        // The configured file comes first.
+        std::fs::write(&configured, b"").unwrap();
+        assert_eq!(locate(&configured, Some(&search)).unwrap().path, configured);
+        assert!(matches!(PdfFont::find(&configured, Some(&search)), Err(PdfError::FontInvalid(..))));
+    }
+
+    #[test]
+    fn japanese_coverage_by_the_cmap() {
+        let noto = std::fs::read(DEFAULT_FONT_PATH).unwrap();
+        assert!(covers_japanese(&noto, 0));
+        assert!(!covers_japanese(b"not a font", 0));
     }
 
     #[test]

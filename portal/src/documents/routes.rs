@@ -3,7 +3,8 @@
 //! `/v/{id}.json`. Every failure to verify is an answer ("not genuine"), never a 500.
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -14,9 +15,15 @@ use storage::Db;
 use web::{ApiError, Lang, PageError};
 
 use crate::AppState;
-use crate::documents::pdf::{PdfError, PdfFont};
+use crate::credits::rules::{CreditCode, code_short_label};
+use crate::documents::pdf::{self, FontFace, FontSearch, PdfError, PdfFont};
 use crate::documents::verify::{Verdict, check};
 use crate::documents::{DocumentError, Issued, Signer, japan_date};
+use crate::store::systems::find_codes;
+
+/// How long a failed search of the font directories is remembered before the next one (the
+/// configured file itself is looked for on every call).
+pub const FONT_RETRY: Duration = Duration::from_secs(30);
 
 /// What the document routes need: the signer and the PDF font (loaded on first use).
 #[derive(Debug)]
@@ -24,23 +31,72 @@ pub struct DocumentService {
     /// The portal's signing keys.
     pub signer: Signer,
     font_path: PathBuf,
-    font: OnceLock<Result<PdfFont, Arc<PdfError>>>,
+    font_search: FontSearch,
+    font: OnceLock<PdfFont>,
+    /// The last failure to find a font, and when the font directories were last searched.
+    font_failure: Mutex<Option<(Instant, Arc<PdfError>)>>,
 }
 
 impl DocumentService {
-    /// A service signing with `signer` and drawing with the font at `font_path`.
+    /// A service signing with `signer` and drawing with the font at `font_path`, or else a
+    /// Japanese font of the system font directories.
     pub fn new(signer: Signer, font_path: PathBuf) -> Self {
-        Self { signer, font_path, font: OnceLock::new() }
+        Self::with_font_search(signer, font_path, FontSearch::System)
     }
 
-    /// The PDF font, loaded once.
+    /// [`new`](Self::new) looking for a font in `search` when `font_path` is absent.
+    pub fn with_font_search(signer: Signer, font_path: PathBuf, font_search: FontSearch) -> Self {
+        Self { signer, font_path, font_search, font: OnceLock::new(), font_failure: Mutex::new(None) }
+    }
+
+    /// The PDF font: once found it is kept; until then every call looks for the configured
+    /// file and, at most every [`FONT_RETRY`], searches the font directories, so a font
+    /// installed while the server runs is used without a restart.
     pub fn font(&self) -> Result<PdfFont, Arc<PdfError>> {
-        self.font.get_or_init(|| PdfFont::load(&self.font_path).map_err(Arc::new)).clone()
+        if let Some(font) = self.font.get() {
+            return Ok(font.clone());
+        }
+        let mut failure = self.font_failure.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(font) = self.font.get() {
+            return Ok(font.clone());
+        }
+        let face = self.locate(&mut failure)?;
+        match PdfFont::load_face(face) {
+            Ok(font) => {
+                if failure.take().is_some() {
+                    let face = font.face();
+                    tracing::info!(font = %face.path.display(), face = face.index, "PDF font found: PDF documents available");
+                }
+                Ok(self.font.get_or_init(|| font).clone())
+            }
+            Err(e) => Err(remember(&mut failure, false, e)),
+        }
+    }
+
+    /// For `/readyz`: whether PDFs can be drawn, without loading the font (the file is found).
+    pub fn font_status(&self) -> Result<(), String> {
+        if self.font.get().is_some() {
+            return Ok(());
+        }
+        let mut failure = self.font_failure.lock().unwrap_or_else(PoisonError::into_inner);
+        self.locate(&mut failure).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    /// The configured file, or a face of the font directories when the last search is older
+    /// than [`FONT_RETRY`].
+    fn locate(&self, failure: &mut Option<(Instant, Arc<PdfError>)>) -> Result<FontFace, Arc<PdfError>> {
+        let search = match failure {
+            Some((at, _)) if at.elapsed() < FONT_RETRY => None,
+            _ => Some(&self.font_search),
+        };
+        pdf::locate(&self.font_path, search).map_err(|e| remember(failure, search.is_some(), e))
     }
 
     /// The PDF of an issued document.
-    pub fn pdf(&self, issued: &Issued) -> Result<Vec<u8>, Arc<PdfError>> {
-        crate::documents::pdf::render(&issued.content, &self.font()?).map_err(Arc::new)
+    pub async fn pdf(&self, db: &Db, issued: &Issued) -> Result<Vec<u8>, DocumentError> {
+        let font = self.font()?;
+        let codes = find_codes(db).await?;
+        Ok(pdf::render(&issued.content, &font, &codes).map_err(Arc::new)?)
     }
 
     /// The PDF of stored document `id` for its owner: `None` when the id is unknown, the
@@ -60,8 +116,24 @@ impl DocumentService {
             return Ok(None);
         }
         let font = self.font()?;
-        Ok(Some(crate::documents::pdf::render(&content, &font).map_err(Arc::new)?))
+        let codes = find_codes(db).await?;
+        Ok(Some(pdf::render(&content, &font, &codes).map_err(Arc::new)?))
     }
+}
+
+/// Keeps `e` as the last failure; `searched`: the font directories were searched just now.
+fn remember(failure: &mut Option<(Instant, Arc<PdfError>)>, searched: bool, e: PdfError) -> Arc<PdfError> {
+    let e = Arc::new(e);
+    match failure {
+        Some((at, last)) => {
+            *last = e.clone();
+            if searched {
+                *at = Instant::now();
+            }
+        }
+        None => *failure = Some((Instant::now(), e.clone())),
+    }
+    e
 }
 
 /// `GET /jwks`.
@@ -99,11 +171,19 @@ pub async fn verify(
         Err(e) if json => return ApiError::internal(e).into_response(),
         Err(e) => return PageError::internal(e).into_response(),
     };
+    let codes = if json {
+        Vec::new()
+    } else {
+        match find_codes(&state.0.probes.db).await {
+            Ok(codes) => codes,
+            Err(e) => return PageError::internal(e).into_response(),
+        }
+    };
     let status = if verdict == Verdict::Unknown { StatusCode::NOT_FOUND } else { StatusCode::OK };
     let mut res = if json {
         (status, Json(json_body(&id, &verdict))).into_response()
     } else {
-        match page(&state, &id, &verdict, lang) {
+        match page(&state, &id, &verdict, lang, &codes) {
             Ok(html) => (status, Html(html)).into_response(),
             Err(e) => return PageError::internal(e).into_response(),
         }
@@ -132,7 +212,13 @@ fn ymd(d: time::Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
-fn page(state: &AppState, id: &str, verdict: &Verdict, lang: Lang) -> Result<String, String> {
+fn page(
+    state: &AppState,
+    id: &str,
+    verdict: &Verdict,
+    lang: Lang,
+    codes: &[CreditCode],
+) -> Result<String, String> {
     let mut ctx = web::templates::Context::new();
     ctx.insert("id", id);
     let (status, content, jws) = match verdict {
@@ -150,6 +236,21 @@ fn page(state: &AppState, id: &str, verdict: &Verdict, lang: Lang) -> Result<Str
         ctx.insert("title_ja", c.kind.title_ja());
         ctx.insert("title_en", c.kind.title_en());
         ctx.insert("issued_on", &ymd(japan_date(c.iat)));
+        let rows: Vec<serde_json::Value> = c
+            .rows
+            .iter()
+            .map(|r| {
+                let shown: Vec<String> = r
+                    .codes
+                    .iter()
+                    .map(|code| code_short_label(codes, &r.system, code, lang == Lang::Ja))
+                    .collect();
+                let mut row = serde_json::to_value(r).unwrap_or_default();
+                row["codes_shown"] = json!(shown.join(", "));
+                row
+            })
+            .collect();
+        ctx.insert("verify_rows", &rows);
         ctx.insert("content", c);
     } else {
         ctx.insert("content", &None::<()>);

@@ -134,8 +134,21 @@ pub struct CreditView {
     pub code: String,
     /// Code name, when recorded.
     pub code_name: Option<String>,
+    /// As shown: a curriculum number with its name (`76 糖尿病`), a named code by its name
+    /// alone (`応用研修`, not `applied`).
+    pub label: String,
     /// Units.
     pub units: String,
+}
+
+/// How a code is shown: numbers (JMA curriculum codes) with their name, other codes (`applied`,
+/// `refresher`) by their name when they have one.
+pub fn code_label(code: &str, name: Option<&str>) -> String {
+    match name {
+        Some(name) if code.bytes().all(|b| b.is_ascii_digit()) => format!("{code} {name}"),
+        Some(name) => name.to_owned(),
+        None => code.to_owned(),
+    }
 }
 
 /// One listed record.
@@ -359,11 +372,15 @@ pub fn build(data: Data<'_>, filters: &Filters, t: &dyn Texts, today: Date) -> H
                 .credits
                 .iter()
                 .filter(|c| filters.credit_matches(&c.system_id, &c.code))
-                .map(|c| CreditView {
-                    system: system_name(t, data.systems, &c.system_id),
-                    code: c.code.clone(),
-                    code_name: code_name(t, data.codes, &c.system_id, &c.code),
-                    units: c.units.to_string(),
+                .map(|c| {
+                    let code_name = code_name(t, data.codes, &c.system_id, &c.code);
+                    CreditView {
+                        system: system_name(t, data.systems, &c.system_id),
+                        code: c.code.clone(),
+                        label: code_label(&c.code, code_name.as_deref()),
+                        code_name,
+                        units: c.units.to_string(),
+                    }
                 })
                 .collect(),
         };

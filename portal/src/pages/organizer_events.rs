@@ -14,6 +14,7 @@ use web::{Lang, PageError};
 
 use crate::AppState;
 use crate::credits::FiscalYear;
+use crate::credits::rules::{CreditCode, CreditSystem};
 use crate::import::attendance::record_id;
 use crate::import::cell;
 use crate::pages::{Organizer, notice as notice_of, render, render_form, store_error};
@@ -22,6 +23,7 @@ use crate::store::events::{Credit, find_event};
 use crate::store::organizer::{
     EventAttendance, EventFilter, find_event_attendances, find_event_summaries, update_event_attendances,
 };
+use crate::store::systems::{find_codes, find_systems};
 
 /// Most events the list shows.
 const LIST_SIZE: u32 = 200;
@@ -31,6 +33,61 @@ const MAX_DECISION: usize = 5_000;
 /// `SYSTEM:CODE=UNITS;…`, the import's form.
 pub fn credits_text(credits: &[Credit]) -> String {
     credits.iter().map(|c| format!("{}:{}={}", c.system_id, c.code, c.units)).collect::<Vec<_>>().join(";")
+}
+
+/// Credits as a person reads them, per system in order of appearance: 「カリキュラムコード1:
+/// 1.5単位、41: 0.5単位」 / "Curriculum code 1: 1.5 units, 41: 0.5 units" for the JMA
+/// lifelong-education system; 「日医かかりつけ医機能研修制度 応用研修: 1単位」 for the others.
+pub fn credits_readable(
+    credits: &[Credit],
+    systems: &[CreditSystem],
+    codes: &[CreditCode],
+    lang: Lang,
+) -> String {
+    let ja = lang == Lang::Ja;
+    let mut order: Vec<&str> = Vec::new();
+    for c in credits {
+        if !order.contains(&c.system_id.as_str()) {
+            order.push(&c.system_id);
+        }
+    }
+    let units = |u: crate::credits::Units| match (ja, u.to_string()) {
+        (true, n) => format!("{n}単位"),
+        (false, n) if n == "1" => "1 unit".to_owned(),
+        (false, n) => format!("{n} units"),
+    };
+    let parts = order.iter().map(|system| {
+        let items: Vec<String> = credits
+            .iter()
+            .filter(|c| c.system_id == *system)
+            .map(|c| {
+                let label = if *system == JMA_CME { c.code.clone() } else { code_label(codes, c, ja) };
+                format!("{label}: {}", units(c.units))
+            })
+            .collect();
+        let items = items.join(if ja { "、" } else { ", " });
+        if *system == JMA_CME {
+            format!("{}{items}", if ja { "カリキュラムコード" } else { "Curriculum code " })
+        } else {
+            let name = systems.iter().find(|s| s.id == *system).map_or_else(
+                || (*system).to_owned(),
+                |s| if ja { s.name_ja.clone() } else { s.name_en.clone() },
+            );
+            format!("{name} {items}")
+        }
+    });
+    parts.collect::<Vec<_>>().join(if ja { "／" } else { "; " })
+}
+
+/// The JMA lifelong-education system, whose codes are curriculum numbers.
+const JMA_CME: &str = "jma_cme";
+
+fn code_label(codes: &[CreditCode], c: &Credit, ja: bool) -> String {
+    codes
+        .iter()
+        .find(|k| k.system_id == c.system_id && k.code == c.code)
+        .and_then(|k| if ja { k.name_ja.clone() } else { k.name_en.clone().or_else(|| k.name_ja.clone()) })
+        .unwrap_or_else(|| c.code.clone())
 }
 
 #[derive(Debug, Serialize)]
@@ -106,6 +163,9 @@ async fn event_page(
     let db = &state.0.probes.db;
     let event = find_event(db, id).await.map_err(store_error)?.ok_or_else(PageError::not_found)?;
     let records = find_event_attendances(db, id).await.map_err(store_error)?;
+    let systems = find_systems(db).await.map_err(store_error)?;
+    let codes = find_codes(db).await.map_err(store_error)?;
+    let readable = |credits: &[Credit]| credits_readable(credits, &systems, &codes, lang);
     let rows: Vec<AttendanceRow> = records
         .iter()
         .map(|a| AttendanceRow {
@@ -119,7 +179,7 @@ async fn event_page(
                 Status::Confirmed => "events_status_confirmed",
                 Status::Rejected => "events_status_rejected",
             },
-            credits: credits_text(&a.credits),
+            credits: readable(&a.credits),
         })
         .collect();
     let mut ctx = Context::new();
@@ -130,7 +190,7 @@ async fn event_page(
     ctx.insert("dates", &dates_text(event.starts_on, event.ends_on));
     ctx.insert("venue", &event.venue);
     ctx.insert("online", &event.online);
-    ctx.insert("event_credits", &credits_text(&event.credits));
+    ctx.insert("event_credits", &readable(&event.credits));
     ctx.insert("rows", &rows);
     ctx.insert("has_provisional", &records.iter().any(|a| a.status == Status::Provisional));
     ctx.insert("notice", &notice_of(notice));
@@ -270,4 +330,49 @@ pub async fn export(
     h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&disposition).map_err(PageError::internal)?);
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credits::Units;
+
+    fn credit(system: &str, code: &str, units: i64) -> Credit {
+        Credit { system_id: system.into(), code: code.into(), units: Units(units) }
+    }
+
+    #[test]
+    fn credits_read_as_a_list() {
+        let systems = vec![CreditSystem {
+            id: "jma_kakaritsuke".into(),
+            name_ja: "日医かかりつけ医機能研修制度".into(),
+            name_en: "JMA family-doctor function training".into(),
+            unit_step: Units(50),
+        }];
+        let codes = vec![CreditCode {
+            system_id: "jma_kakaritsuke".into(),
+            code: "applied".into(),
+            name_ja: Some("応用研修".into()),
+            name_en: Some("Applied training".into()),
+        }];
+        let cme = [credit("jma_cme", "1", 150), credit("jma_cme", "41", 50)];
+        assert_eq!(
+            credits_readable(&cme, &systems, &codes, Lang::Ja),
+            "カリキュラムコード1: 1.5単位、41: 0.5単位"
+        );
+        assert_eq!(
+            credits_readable(&cme, &systems, &codes, Lang::En),
+            "Curriculum code 1: 1.5 units, 41: 0.5 units"
+        );
+        let both = [credit("jma_cme", "76", 100), credit("jma_kakaritsuke", "applied", 100)];
+        assert_eq!(
+            credits_readable(&both, &systems, &codes, Lang::Ja),
+            "カリキュラムコード76: 1単位／日医かかりつけ医機能研修制度 応用研修: 1単位"
+        );
+        assert_eq!(
+            credits_readable(&both, &systems, &codes, Lang::En),
+            "Curriculum code 76: 1 unit; JMA family-doctor function training Applied training: 1 unit"
+        );
+        assert_eq!(credits_readable(&[], &systems, &codes, Lang::Ja), "");
+    }
 }

@@ -34,6 +34,7 @@ storage::each_backend!(
     statement_covers_one_fiscal_year_and_empty_periods_are_refused,
     verify_page_screenshot_in_chromium,
     owner_pdf_only_for_the_owner_of_a_document_in_force,
+    pdf_and_verify_page_name_the_codes_and_fit_long_system_names,
 );
 
 const NUMBER: &str = "123456";
@@ -127,9 +128,9 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn write_pdf(dir: &Path, issued: &Issued, service: &DocumentService) -> PathBuf {
+async fn write_pdf(db: &Db, dir: &Path, issued: &Issued, service: &DocumentService) -> PathBuf {
     let path = dir.join("doc.pdf");
-    std::fs::write(&path, service.pdf(issued).unwrap()).unwrap();
+    std::fs::write(&path, service.pdf(db, issued).await.unwrap()).unwrap();
     path
 }
 
@@ -153,7 +154,7 @@ async fn pdf_shows_the_japanese_name_and_rows_and_its_qr_code_opens_the_verify_u
     assert_eq!(issued.content.verify_url, format!("http://127.0.0.1:8081/v/{}", issued.record.id));
 
     let dir = tempfile::tempdir().unwrap();
-    let pdf = write_pdf(dir.path(), &issued, &service(&app));
+    let pdf = write_pdf(&app.db, dir.path(), &issued, &service(&app)).await;
     let text = run(Command::new("pdftotext").arg("-layout").arg(&pdf).arg("-"));
     // pdftotext -layout turns the full-width space between family and given name into spaces.
     for expected in [
@@ -205,7 +206,7 @@ async fn pdf_paginates_long_tables(env: TestEnv) {
     }
     let issued = issue(&app.db, &app.signer, fy2026(), NUMBER, NOW).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let pdf = write_pdf(dir.path(), &issued, &service(&app));
+    let pdf = write_pdf(&app.db, dir.path(), &issued, &service(&app)).await;
     let info = run(Command::new("pdfinfo").arg(&pdf));
     let pages = 70_usize.div_ceil(portal::documents::pdf::ROWS_PER_PAGE);
     let found = info.lines().find_map(|l| l.strip_prefix("Pages:")).map(str::trim);
@@ -406,7 +407,7 @@ async fn jma_certificate_only_from_sixty(env: TestEnv) {
     assert_eq!(issued.content.totals[0].units, Units(5000));
     assert_eq!(issued.content.totals[0].distinct_codes, 10);
     let dir = tempfile::tempdir().unwrap();
-    let pdf = write_pdf(dir.path(), &issued, &service(&app));
+    let pdf = write_pdf(&app.db, dir.path(), &issued, &service(&app)).await;
     let text = run(Command::new("pdftotext").arg("-layout").arg(&pdf).arg("-"));
     assert!(text.contains("日医生涯教育認定証") && text.contains("60（基準 60）"), "{text}");
 }
@@ -487,8 +488,57 @@ async fn owner_pdf_only_for_the_owner_of_a_document_in_force(env: TestEnv) {
     update_document_revoked(&app.db, id, "誤り", NOW).await.unwrap();
     assert_eq!(service.owned_pdf(&app.db, id, NUMBER, NOW).await.unwrap(), None, "revoked");
 
-    let missing = DocumentService::new(app.signer.clone(), "/nonexistent/font.ttc".into());
+    let missing = DocumentService::with_font_search(
+        app.signer.clone(),
+        "/nonexistent/font.ttc".into(),
+        portal::documents::pdf::FontSearch::Dirs(vec![]),
+    );
     let again = issue(&app.db, &app.signer, fy2026(), NUMBER, NOW).await.unwrap();
     let err = missing.owned_pdf(&app.db, &again.record.id, NUMBER, NOW).await.unwrap_err();
     assert!(err.to_string().contains("install Debian package fonts-noto-cjk"), "{err}");
+}
+
+async fn pdf_and_verify_page_name_the_codes_and_fit_long_system_names(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    add_doctor(&app.db).await;
+    let mut conn = app.db.pool().acquire().await.unwrap();
+    let credits =
+        vec![Credit { system_id: "jma_kakaritsuke".into(), code: "applied".into(), units: Units(100) }];
+    let event = Event {
+        id: "K1".into(),
+        title: "かかりつけ医応用研修".into(),
+        organizer: "日本医師会".into(),
+        starts_on: date!(2026 - 06 - 01),
+        ends_on: date!(2026 - 06 - 01),
+        venue: None,
+        online: false,
+        credits: credits.clone(),
+    };
+    create_event(&mut conn, &event, NOW).await.unwrap();
+    let a = NewAttendance {
+        idempotency_key: format!("K1/{NUMBER}"),
+        registration_number: NUMBER.into(),
+        event_id: "K1".into(),
+        attended_on: date!(2026 - 06 - 01),
+        status: Status::Confirmed,
+        source: "import".into(),
+        credits,
+    };
+    create_attendances(&mut conn, &[a], NOW).await.unwrap();
+    drop(conn);
+    let issued = issue(&app.db, &app.signer, fy2026(), NUMBER, NOW).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = write_pdf(&app.db, dir.path(), &issued, &service(&app)).await;
+    let text = run(Command::new("pdftotext").arg("-layout").arg(&pdf).arg("-"));
+    let row = text.lines().find(|l| l.contains("2026-06-01")).unwrap_or_else(|| panic!("no row:\n{text}"));
+    assert!(row.contains("日医かかりつけ医機能研修制度"), "the whole system name, set smaller:\n{text}");
+    assert!(row.contains("応用研修") && !row.contains("applied"), "the code by its name:\n{text}");
+
+    let id = issued.record.id.as_str();
+    let (status, html) = get(&app, &format!("/v/{id}"), "text/html").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<td class=\"num\">1</td><td>応用研修</td>"), "{html}");
+    let (_, html_en) = get(&app, &format!("/v/{id}?lang=en"), "text/html").await;
+    assert!(html_en.contains("<td class=\"num\">1</td><td>Applied training</td>"), "{html_en}");
 }

@@ -162,6 +162,9 @@ async fn filters_narrow_records_totals_and_chart(env: TestEnv) {
     assert!(all.contains(&total_row("jma_kakaritsuke", "日医かかりつけ医機能研修制度", "1", 1)));
     assert!(all.contains(&total_row("jma_sports", "日本医師会認定健康スポーツ医制度", "2", 1)));
     assert!(all.contains("仮登録（確認待ち）") && all.contains("却下"));
+    // Named codes by their name (not `applied`), curriculum numbers with theirs.
+    assert!(all.contains("<li>日医かかりつけ医機能研修制度 応用研修: 1</li>"), "{all}");
+    assert!(all.contains("<li>日医生涯教育制度 76 糖尿病: 1</li>") && !all.contains("applied"), "{all}");
     // Coverage (FY2024–FY2026): codes 76 and 80, with text labels, not colour only.
     assert!(all.contains("84コード中2コード取得（2024年度–2026年度）"), "{all}");
     assert_eq!(all.matches("<li class=\"filled\"").count(), 2);

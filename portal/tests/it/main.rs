@@ -10,6 +10,7 @@ mod links;
 mod operator;
 mod organizer;
 mod pages;
+mod pdf_font;
 mod screens;
 mod seed;
 mod served;
@@ -23,6 +24,7 @@ use axum::body::Body;
 use axum::http::{Request, Response, header};
 use http_body_util::BodyExt;
 use keys::Clock;
+use portal::documents::pdf::FontSearch;
 use portal::signin::{PortalSession, save_session, session_cookie};
 use portal::store::attendance::Status;
 use storage::Db;
@@ -48,7 +50,10 @@ pub struct TestApp {
     env: TestEnv,
 }
 
-fn router(env: &TestEnv, signer: &portal::documents::Signer, clock: Clock) -> Router {
+/// The PDF font settings of a test app: the configured file and where else to look.
+type Font = (std::path::PathBuf, FontSearch);
+
+fn router(env: &TestEnv, signer: &portal::documents::Signer, clock: Clock, font: &Font) -> Router {
     let probes = Probes { db: env.db.db.clone(), kv: env.kv.clone(), metrics: web::metrics::recorder() };
     let config = portal::PortalConfig {
         public_url: PUBLIC_URL.into(),
@@ -56,7 +61,11 @@ fn router(env: &TestEnv, signer: &portal::documents::Signer, clock: Clock) -> Ro
         client_id: "portal".into(),
         client_secret: None,
     };
-    let documents = portal::documents::routes::DocumentService::new(signer.clone(), font_path());
+    let documents = portal::documents::routes::DocumentService::with_font_search(
+        signer.clone(),
+        font.0.clone(),
+        font.1.clone(),
+    );
     portal::build(config, probes, Arc::new(web::Templates::load().unwrap()), documents, clock)
 }
 
@@ -68,17 +77,22 @@ async fn signer(env: &TestEnv, clock: &Clock) -> portal::documents::Signer {
 impl TestApp {
     /// A portal whose clock starts at the system clock's second.
     pub async fn new(env: TestEnv) -> Self {
-        Self::with_clock(env, Clock::manual_now()).await
+        Self::with(env, Clock::manual_now(), (font_path(), FontSearch::System)).await
     }
 
     /// A portal whose "today" is `day` (noon in Japan).
     pub async fn on(env: TestEnv, day: Date) -> Self {
-        Self::with_clock(env, Clock::on_day(day)).await
+        Self::with(env, Clock::on_day(day), (font_path(), FontSearch::System)).await
     }
 
-    async fn with_clock(env: TestEnv, clock: Clock) -> Self {
+    /// A portal whose PDF font is `font_path`, else a Japanese font in `search`.
+    pub async fn with_font(env: TestEnv, font_path: std::path::PathBuf, search: FontSearch) -> Self {
+        Self::with(env, Clock::manual_now(), (font_path, search)).await
+    }
+
+    async fn with(env: TestEnv, clock: Clock, font: Font) -> Self {
         let signer = signer(&env, &clock).await;
-        let router = router(&env, &signer, clock.clone());
+        let router = router(&env, &signer, clock.clone(), &font);
         Self { router, db: env.db.db.clone(), signer, clock, env }
     }
 

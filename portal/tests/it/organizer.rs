@@ -169,6 +169,11 @@ async fn bulk_decisions_change_statuses_and_only_confirmed_records_count(env: Te
         "{html}"
     );
     assert_eq!(html.matches("name=\"id\"").count(), 3, "{html}");
+    // Credits as a list, not the import's `jma_cme:74=0.5;jma_cme:76=1`.
+    assert!(html.contains("<td>カリキュラムコード74: 0.5単位、76: 1単位</td>"), "{html}");
+    assert!(!html.contains("jma_cme:"), "{html}");
+    let (_, _, en) = app.get("/organizer/events/E1?lang=en", &organizer).await;
+    assert!(en.contains("<td>Curriculum code 74: 0.5 units, 76: 1 unit</td>"), "{en}");
     let records = find_event_attendances(app.db(), "E1").await.unwrap();
     let id_of = |key: &str| records.iter().find(|a| a.idempotency_key == key).unwrap().id.clone();
     let (r1, r2, r3) = (id_of("import:R1"), id_of("import:R2"), id_of("import:R3"));
@@ -181,7 +186,7 @@ async fn bulk_decisions_change_statuses_and_only_confirmed_records_count(env: Te
     let (status, _, html) =
         app.post_form("/organizer/events/E1/attendance", &organizer, &[("action", "x"), ("id", &r1)]).await;
     assert_eq!(status, 422);
-    assert!(html.contains("承認か却下を選んでください。"), "{html}");
+    assert!(html.contains("確定か却下を選んでください。"), "{html}");
 
     let (status, location, _) = app
         .post_form(
@@ -192,7 +197,7 @@ async fn bulk_decisions_change_statuses_and_only_confirmed_records_count(env: Te
         .await;
     assert_eq!((status, location.as_deref()), (303, Some("/organizer/events/E1?done=confirm&count=2")));
     let (_, _, html) = app.get("/organizer/events/E1?done=confirm&count=2", &organizer).await;
-    assert!(html.contains("2件の出席記録を承認しました。"), "{html}");
+    assert!(html.contains("2件の出席記録を確定しました。"), "{html}");
     assert_eq!(html.matches("name=\"id\"").count(), 1, "only the provisional record keeps a checkbox");
     let (_, location, _) = app
         .post_form(
