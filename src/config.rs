@@ -246,7 +246,10 @@ impl Config {
         if max_connections == 0 {
             bail!("invalid config key `database_max_connections`: must be at least 1");
         }
-        let lead = raw.key_publish_lead_secs.unwrap_or(3600);
+        // The idp's defaults live in one place, `IdpConfig::new`; this file only reads them.
+        let d = idp::IdpConfig::new("");
+        let fetch = idp::trust::crl_fetch::FetchConfig::default();
+        let lead = raw.key_publish_lead_secs.unwrap_or(d.key_policy.publish_lead.as_secs());
         if lead < idp::oauth::jwks::MAX_AGE_SECS {
             bail!(
                 "invalid config key `key_publish_lead_secs`: must be at least {} (the JWKS cache time), got {lead}",
@@ -323,18 +326,34 @@ impl Config {
             portal_public_url,
             signing_algs,
             key_publish_lead_secs: lead,
-            key_retention_secs: raw.key_retention_secs.unwrap_or(86_400),
+            key_retention_secs: raw.key_retention_secs.unwrap_or(d.key_policy.retention.as_secs()),
             log_format: raw.log_format.unwrap_or(LogFormat::Human),
             log_filter: raw.log_filter.unwrap_or_else(|| "info,sqlx=warn,tower_http=warn".into()),
-            session_idle_secs: positive("session_idle_secs", raw.session_idle_secs, 1800)?,
-            session_absolute_secs: positive("session_absolute_secs", raw.session_absolute_secs, 12 * 3600)?,
-            access_token_ttl_secs: positive("access_token_ttl_secs", raw.access_token_ttl_secs, 300)?,
-            id_token_ttl_secs: positive("id_token_ttl_secs", raw.id_token_ttl_secs, 300)?,
-            crl_grace_secs: raw.crl_grace_secs.unwrap_or(3600),
+            session_idle_secs: positive(
+                "session_idle_secs",
+                raw.session_idle_secs,
+                d.session_idle.as_secs(),
+            )?,
+            session_absolute_secs: positive(
+                "session_absolute_secs",
+                raw.session_absolute_secs,
+                d.session_absolute.as_secs(),
+            )?,
+            access_token_ttl_secs: positive(
+                "access_token_ttl_secs",
+                raw.access_token_ttl_secs,
+                d.access_token_ttl.as_secs(),
+            )?,
+            id_token_ttl_secs: positive(
+                "id_token_ttl_secs",
+                raw.id_token_ttl_secs,
+                d.id_token_ttl.as_secs(),
+            )?,
+            crl_grace_secs: raw.crl_grace_secs.unwrap_or(d.crl_grace.as_secs()),
             refresh_token_ttl_secs: positive(
                 "refresh_token_ttl_secs",
                 raw.refresh_token_ttl_secs,
-                30 * 86_400,
+                d.refresh_token_ttl.as_secs(),
             )?,
             portal_client_id: raw.portal_client_id.unwrap_or_else(|| "portal".into()),
             portal_client_secret: raw.portal_client_secret,
@@ -344,9 +363,13 @@ impl Config {
             portal_font_dirs: raw.portal_font_dirs,
             crl_urls,
             crl_fetch_allow_hosts: raw.crl_fetch_allow_hosts.unwrap_or_default(),
-            crl_fetch_max_bytes: positive("crl_fetch_max_bytes", raw.crl_fetch_max_bytes, 20 * 1024 * 1024)?,
-            crl_fetch_timeout_secs: positive("crl_fetch_timeout_secs", raw.crl_fetch_timeout_secs, 30)?,
-            crl_refresh_secs: raw.crl_refresh_secs.unwrap_or(3600),
+            crl_fetch_max_bytes: positive("crl_fetch_max_bytes", raw.crl_fetch_max_bytes, fetch.max_bytes)?,
+            crl_fetch_timeout_secs: positive(
+                "crl_fetch_timeout_secs",
+                raw.crl_fetch_timeout_secs,
+                fetch.timeout.as_secs(),
+            )?,
+            crl_refresh_secs: raw.crl_refresh_secs.unwrap_or(fetch.refresh_every.map_or(0, |d| d.as_secs())),
             mtls_trusted_proxies,
             mtls_listen: raw.mtls_listen,
             mtls_public_url,

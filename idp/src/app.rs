@@ -121,6 +121,10 @@ pub struct App {
     pub config: IdpConfig,
     /// Where every "now" of a request comes from.
     pub clock: Clock,
+    /// The audit log (its writer task).
+    pub audit: crate::audit::AuditLog,
+    /// Client registrations read for requests.
+    pub clients: crate::clients::ClientCache,
 }
 
 /// The shared state handed to handlers.
@@ -158,6 +162,8 @@ pub async fn build(
         crl_fetcher: CrlFetcher::new(config.crl_fetch.clone())?,
         config,
         clock,
+        audit: crate::audit::AuditLog::new(probes.db.clone()),
+        clients: crate::clients::ClientCache::default(),
     });
     let state = AppState(app.clone());
     let browser = Router::new()

@@ -1,10 +1,16 @@
 //! OAuth clients (relying parties): what each may do, and how it proves who it is.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::ids;
+use crate::store::clients as store;
 use keys::SigningAlg;
+use storage::Db;
 
 /// How a client authenticates at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,5 +256,76 @@ mod tests {
         assert!(c.secret_matches("s3cret"));
         assert!(!c.secret_matches("s3cret "));
         assert!(!c.secret_matches(""));
+    }
+}
+
+/// How long a client registration read for a request is reused. Changes made through this
+/// app's [`ClientCache`] are seen at once; changes made by another process (the `shikaku admin
+/// client` commands, another node) within this time: a deleted client, a rotated secret or a
+/// narrowed registration stops working at most this long after the change.
+pub const CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// Most registrations kept; beyond it, expired ones are dropped first.
+const CACHE_MAX: usize = 10_000;
+
+/// Client registrations read for requests (client authentication, authorization), kept for
+/// [`CACHE_TTL`]; held in the app state. Unknown ids are not cached.
+#[derive(Debug, Default)]
+pub struct ClientCache {
+    entries: Mutex<HashMap<String, (Client, Instant)>>,
+}
+
+impl ClientCache {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Client, Instant)>> {
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// One client by id, from the cache when younger than [`CACHE_TTL`].
+    pub async fn find(&self, db: &Db, client_id: &str) -> Result<Option<Client>, sqlx::Error> {
+        {
+            let mut entries = self.entries();
+            match entries.get(client_id) {
+                Some((c, at)) if at.elapsed() < CACHE_TTL => return Ok(Some(c.clone())),
+                Some(_) => {
+                    entries.remove(client_id);
+                }
+                None => {}
+            }
+        }
+        let found = store::find_client(db, client_id).await?;
+        if let Some(c) = &found {
+            let mut entries = self.entries();
+            if entries.len() >= CACHE_MAX {
+                entries.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
+            }
+            entries.insert(client_id.to_owned(), (c.clone(), Instant::now()));
+        }
+        Ok(found)
+    }
+
+    /// Drops a client from the cache: the next request reads the database.
+    pub fn forget(&self, client_id: &str) {
+        self.entries().remove(client_id);
+    }
+
+    /// Registers a client (a duplicate id is a unique violation), seen at once.
+    pub async fn create(&self, db: &Db, c: &Client) -> Result<(), sqlx::Error> {
+        store::create_client(db, c).await?;
+        self.forget(&c.client_id);
+        Ok(())
+    }
+
+    /// Replaces a client's registration, seen at once; false when it does not exist.
+    pub async fn update(&self, db: &Db, c: &Client) -> Result<bool, sqlx::Error> {
+        let done = store::update_client(db, c).await?;
+        self.forget(&c.client_id);
+        Ok(done)
+    }
+
+    /// Deletes a client, seen at once; false when it did not exist.
+    pub async fn delete(&self, db: &Db, client_id: &str) -> Result<bool, sqlx::Error> {
+        let done = store::delete_client(db, client_id).await?;
+        self.forget(client_id);
+        Ok(done)
     }
 }

@@ -257,9 +257,7 @@ pub async fn list(
 /// the back channel.
 pub async fn revoke(app: &Arc<App>, session: &Session, reason: &str, now: i64) {
     forget(app, session, now).await;
-    crate::audit::log(
-        &app.db,
-        now,
+    app.audit.log(now,
         crate::audit::Entry {
             event: "session_revoked".into(),
             outcome: reason.into(),

@@ -135,7 +135,7 @@ async fn audit_end(app: &App, account_id: &str, id: &str, now: i64) {
         detail: serde_json::json!({ "sid_hash": id }),
         ..audit::Entry::default()
     };
-    audit::log(&app.db, now, entry).await;
+    app.audit.log(now, entry).await;
 }
 
 /// Form of `POST /account/apps/revoke`.
@@ -168,6 +168,6 @@ pub async fn revoke_app(
         detail: serde_json::json!({ "refresh_tokens_revoked": revoked }),
         ..audit::Entry::default()
     };
-    audit::log(&app.db, now, entry).await;
+    app.audit.log(now, entry).await;
     Ok(Redirect::to("/account").into_response())
 }

@@ -167,13 +167,13 @@ async fn deliver(app: Arc<App>, client_id: String, uri: String, token: String) -
             detail,
             ..audit::Entry::default()
         };
-        audit::log(&app.db, app.clock.now(), entry(outcome, detail)).await;
+        app.audit.log(app.clock.now(), entry(outcome, detail)).await;
         if outcome == "success" {
             return true;
         }
         if attempt == attempts {
             tracing::warn!(client = %client_id, attempts, "back-channel logout not delivered");
-            audit::log(&app.db, app.clock.now(), entry("gave_up", json!({ "attempts": attempts }))).await;
+            app.audit.log(app.clock.now(), entry("gave_up", json!({ "attempts": attempts }))).await;
             return false;
         }
         tokio::time::sleep(delay).await;

@@ -92,9 +92,7 @@ async fn finish(
     if let Some(s) = &session {
         cookie = Some(session::end(app, s).await);
         backchannel::notify(app, s, now).await;
-        audit::log(
-            &app.db,
-            now,
+        app.audit.log(now,
             audit::Entry {
                 event: "logout".into(),
                 outcome: "success".into(),

@@ -18,7 +18,7 @@ use crate::app::{App, AppState};
 use crate::clients::{Client, GrantType, SCOPES};
 use crate::session::{self, Authentication, Session};
 use crate::store::accounts::AccountStatus;
-use crate::store::{accounts, clients as client_store, consents};
+use crate::store::{accounts, consents};
 use crate::{audit, ids, kv_keys};
 
 /// How long an authorization request waits for sign-in and consent.
@@ -179,7 +179,9 @@ pub async fn authorize(
 pub(crate) async fn validate_client(app: &App, p: &Params) -> Result<Client, PageError> {
     let client_id =
         p.client_id.as_deref().ok_or(page(StatusCode::BAD_REQUEST, "authorize_error_no_client"))?;
-    let client = client_store::find_client_cached(&app.db, client_id)
+    let client = app
+        .clients
+        .find(&app.db, client_id)
         .await
         .map_err(PageError::internal)?
         .ok_or(page(StatusCode::BAD_REQUEST, "authorize_error_unknown_client"))?;
@@ -443,7 +445,7 @@ pub async fn resume(
         Ok(None) => return page(StatusCode::BAD_REQUEST, "authorize_error_expired").into_response(),
         Err(e) => return e.into_response(),
     };
-    let client = match client_store::find_client_cached(&app.db, &req.client_id).await {
+    let client = match app.clients.find(&app.db, &req.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return page(StatusCode::BAD_REQUEST, "authorize_error_unknown_client").into_response(),
         Err(e) => return PageError::internal(e).into_response(),
@@ -465,7 +467,9 @@ pub async fn consent_page(
     let req = load_request(app, &r.request)
         .await?
         .ok_or(page(StatusCode::BAD_REQUEST, "authorize_error_expired"))?;
-    let client = client_store::find_client_cached(&app.db, &req.client_id)
+    let client = app
+        .clients
+        .find(&app.db, &req.client_id)
         .await
         .map_err(PageError::internal)?
         .ok_or(page(StatusCode::BAD_REQUEST, "authorize_error_unknown_client"))?;
@@ -505,7 +509,7 @@ pub async fn consent_submit(
     let Some(session) = session::current(app, &headers, now).await else {
         return Redirect::to(&format!("/login?request={}", req.id)).into_response();
     };
-    let client = match client_store::find_client_cached(&app.db, &req.client_id).await {
+    let client = match app.clients.find(&app.db, &req.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return page(StatusCode::BAD_REQUEST, "authorize_error_unknown_client").into_response(),
         Err(e) => return PageError::internal(e).into_response(),
@@ -519,7 +523,7 @@ pub async fn consent_submit(
         ..audit::Entry::default()
     };
     if f.decision != "allow" {
-        audit::log(&app.db, now, entry("denied")).await;
+        app.audit.log(now, entry("denied")).await;
         forget_request(app, &req.id).await;
         return Redirected {
             redirect_uri: req.redirect_uri.clone(),
@@ -534,7 +538,7 @@ pub async fn consent_submit(
     {
         return PageError::internal(e).into_response();
     }
-    audit::log(&app.db, now, entry("success")).await;
+    app.audit.log(now, entry("success")).await;
     issue_code(app, &client, &req, session).await
 }
 

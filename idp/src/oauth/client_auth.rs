@@ -12,7 +12,6 @@ use web::{OAuthError, OAuthErrorCode};
 use crate::app::App;
 use crate::clients::{AuthMethod, Client};
 use crate::oauth::client_jwt;
-use crate::store::clients as store;
 
 /// Credentials found in a token request.
 #[derive(Debug, Default)]
@@ -89,7 +88,9 @@ pub async fn authenticate(app: &App, headers: &HeaderMap, p: &Presented) -> Resu
             (id, None, AuthMethod::None)
         }
     };
-    let client = store::find_client_cached(&app.db, &client_id)
+    let client = app
+        .clients
+        .find(&app.db, &client_id)
         .await
         .map_err(OAuthError::internal)?
         .ok_or_else(invalid_client)?;
@@ -126,7 +127,9 @@ async fn private_key_jwt(app: &App, p: &Presented, assertion: &str) -> Result<Cl
         (None, Some(sub)) => sub.to_owned(),
         (None, None) => return Err(reject("sub is required")),
     };
-    let client = store::find_client_cached(&app.db, &client_id)
+    let client = app
+        .clients
+        .find(&app.db, &client_id)
         .await
         .map_err(OAuthError::internal)?
         .ok_or_else(invalid_client)?;

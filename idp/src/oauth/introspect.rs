@@ -186,9 +186,7 @@ pub async fn revoke(
         Ok(Found::Nothing) => return no_store(().into_response()),
         Err(e) => return e.into_response(),
     };
-    audit::log(
-        &app.db,
-        now,
+    app.audit.log(now,
         audit::Entry {
             event: "revoke".into(),
             outcome: "success".into(),

@@ -57,7 +57,7 @@ pub async fn page(
     ctx.insert("certificate_login", &app.config.cert_login.enabled());
     if let Some(id) = &q.request
         && let Some(req) = crate::oauth::authorize::load_request(app, id).await?
-        && let Ok(Some(c)) = crate::store::clients::find_client_cached(&app.db, &req.client_id).await
+        && let Ok(Some(c)) = app.clients.find(&app.db, &req.client_id).await
     {
         ctx.insert("client_name", &c.name);
     }
@@ -212,9 +212,7 @@ pub(crate) async fn complete(
     let (session, cookie) = session::start(app, &account.id, auth, now)
         .await
         .map_err(|e| ApiError::internal(e).into_response())?;
-    audit::log(
-        &app.db,
-        now,
+    app.audit.log(now,
         audit::Entry {
             event: "sign_in".into(),
             outcome: "success".into(),

@@ -17,9 +17,7 @@ use crate::store::accounts::{self, Account, AccountKind, AccountStatus, Card};
 /// Audits a refused sign-in: event `sign_in`, the outcome is the refusal's code, `method` the
 /// sign-in method (`card`, `tls_listener`, `proxy`…).
 pub(crate) async fn audit_failure(app: &App, now: i64, ip: Option<String>, method: &str, code: &str) {
-    audit::log(
-        &app.db,
-        now,
+    app.audit.log(now,
         audit::Entry {
             event: "sign_in".into(),
             outcome: code.into(),

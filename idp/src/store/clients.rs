@@ -46,51 +46,6 @@ fn row_to_client(row: &AnyRow) -> Result<Client, sqlx::Error> {
     })
 }
 
-/// How long a client registration read for a request is reused in this process. Changes made
-/// through this module in this process are seen at once; changes made by another process (the
-/// `shikaku admin client` commands, another node) within this time: a deleted client, a
-/// rotated secret or a narrowed registration stops working at most this long after the change.
-pub const CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(5);
-
-type CacheKey = (u64, String);
-
-fn cache() -> std::sync::MutexGuard<'static, std::collections::HashMap<CacheKey, (Client, std::time::Instant)>>
-{
-    static CACHE: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::HashMap<CacheKey, (Client, std::time::Instant)>>,
-    > = std::sync::OnceLock::new();
-    CACHE.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn forget(db: &Db, client_id: &str) {
-    cache().remove(&(db.id(), client_id.to_owned()));
-}
-
-/// One client by id, from a per-process cache younger than [`CACHE_TTL`] (request paths:
-/// client authentication, authorization). Unknown ids are not cached.
-pub async fn find_client_cached(db: &Db, client_id: &str) -> Result<Option<Client>, sqlx::Error> {
-    let key = (db.id(), client_id.to_owned());
-    {
-        let mut cache = cache();
-        match cache.get(&key) {
-            Some((c, at)) if at.elapsed() < CACHE_TTL => return Ok(Some(c.clone())),
-            Some(_) => {
-                cache.remove(&key);
-            }
-            None => {}
-        }
-    }
-    let found = find_client(db, client_id).await?;
-    if let Some(c) = &found {
-        let mut cache = cache();
-        if cache.len() >= 10_000 {
-            cache.retain(|_, (_, at)| at.elapsed() < CACHE_TTL);
-        }
-        cache.insert(key, (c.clone(), std::time::Instant::now()));
-    }
-    Ok(found)
-}
-
 /// One client by id.
 pub async fn find_client(db: &Db, client_id: &str) -> Result<Option<Client>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM clients WHERE client_id = $1");
@@ -111,7 +66,6 @@ pub async fn create_client(db: &Db, c: &Client) -> Result<(), sqlx::Error> {
         "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
     );
     bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), c).execute(db.pool()).await?;
-    forget(db, &c.client_id);
     Ok(())
 }
 
@@ -121,7 +75,6 @@ pub async fn update_client(db: &Db, c: &Client) -> Result<bool, sqlx::Error> {
         COLUMNS.split(", ").enumerate().skip(1).map(|(i, col)| format!("{col} = ${}", i + 1)).collect();
     let sql = format!("UPDATE clients SET {} WHERE client_id = $1", sets.join(", "));
     let done = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), c).execute(db.pool()).await?;
-    forget(db, &c.client_id);
     Ok(done.rows_affected() == 1)
 }
 
@@ -129,7 +82,6 @@ pub async fn update_client(db: &Db, c: &Client) -> Result<bool, sqlx::Error> {
 pub async fn delete_client(db: &Db, client_id: &str) -> Result<bool, sqlx::Error> {
     let done =
         sqlx::query("DELETE FROM clients WHERE client_id = $1").bind(client_id).execute(db.pool()).await?;
-    forget(db, client_id);
     Ok(done.rows_affected() == 1)
 }
 

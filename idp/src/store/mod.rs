@@ -2,6 +2,7 @@
 //! `update_*`, `delete_*`; rows map to domain types here and nowhere else.
 
 pub mod accounts;
+pub mod audit;
 pub mod clients;
 pub mod consents;
 pub mod identities;

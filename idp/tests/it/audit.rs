@@ -65,10 +65,11 @@ async fn writers_in_two_processes_keep_one_valid_chain(env: TestEnv) {
     // connections.
     let two = Db::connect(env.db.url(), &storage::db::DbOptions::default()).await.unwrap();
     assert_ne!(one.id(), two.id());
+    let (audit_one, audit_two) = (audit::AuditLog::new(one.clone()), audit::AuditLog::new(two.clone()));
     let mut appends = tokio::task::JoinSet::new();
     for n in 0..100 {
-        for (db, name) in [(one.clone(), "one"), (two.clone(), "two")] {
-            appends.spawn(async move { audit::record(&db, 1_700_000_000, &entry(n, name)).await.unwrap() });
+        for (log, name) in [(audit_one.clone(), "one"), (audit_two.clone(), "two")] {
+            appends.spawn(async move { log.record(1_700_000_000, &entry(n, name)).await.unwrap() });
         }
     }
     let mut returned = Vec::new();
@@ -85,8 +86,9 @@ async fn writers_in_two_processes_keep_one_valid_chain(env: TestEnv) {
 
 async fn verify_finds_a_changed_or_deleted_entry(env: TestEnv) {
     let db = &env.db.db;
+    let log = audit::AuditLog::new(db.clone());
     for n in 0..5 {
-        audit::log(db, 1_700_000_000 + n as i64, entry(n, "operator")).await;
+        log.log(1_700_000_000 + n as i64, entry(n, "operator")).await;
     }
     assert_eq!(audit::verify(db).await.unwrap(), audit::Verification { entries: 5, broken: None });
 

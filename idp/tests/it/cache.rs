@@ -31,21 +31,25 @@ async fn client_changes_in_this_process_apply_at_once(env: TestEnv) {
     // A new secret: the old one stops working at once.
     let mut c = idp::store::clients::find_client(db, CLIENT_ID).await.unwrap().unwrap();
     c.secret_hash = Some(idp::ids::hash("an-entirely-new-secret"));
-    assert!(idp::store::clients::update_client(db, &c).await.unwrap());
+    assert!(live.app.clients.update(db, &c).await.unwrap());
     let (status, body) = client_credentials(&live, CLIENT_SECRET).await;
     assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
     assert_eq!(client_credentials(&live, "an-entirely-new-secret").await.0, 200);
     // The grant withdrawn: refused at once.
     c.grant_types = vec![idp::clients::GrantType::AuthorizationCode];
-    idp::store::clients::update_client(db, &c).await.unwrap();
+    live.app.clients.update(db, &c).await.unwrap();
     let (status, body) = client_credentials(&live, "an-entirely-new-secret").await;
     assert_eq!((status, body["error"].as_str()), (400, Some("unauthorized_client")));
     // Deleted: unknown at once.
-    assert!(idp::store::clients::delete_client(db, CLIENT_ID).await.unwrap());
+    assert!(live.app.clients.delete(db, CLIENT_ID).await.unwrap());
     let (status, body) = client_credentials(&live, "an-entirely-new-secret").await;
     assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
     // Registered again (the test client, with the test secret): works at once.
-    live::register(db, live::client(CLIENT_ID, idp::clients::AuthMethod::ClientSecretBasic)).await;
+    live.app
+        .clients
+        .create(db, &live::client(CLIENT_ID, idp::clients::AuthMethod::ClientSecretBasic))
+        .await
+        .unwrap();
     assert_eq!(client_credentials(&live, CLIENT_SECRET).await.0, 200);
 }
 

@@ -82,7 +82,7 @@ async fn organizer_confirms_attendance_in_chromium(env: TestEnv) {
     wd.click(&boxes[0]).await;
     let page = wd.submit("button[name=action][value=confirm]").await;
     page.assert_not_error();
-    page.assert_text("1件の出席記録を承認しました。");
+    page.assert_text("1件の出席記録を確定しました。");
     assert!(page.path().starts_with("/organizer/events/E1?done=confirm&count=1"), "{page}");
     let statuses: Vec<Status> =
         find_event_attendances(db, "E1").await.unwrap().into_iter().map(|a| a.status).collect();
@@ -126,7 +126,7 @@ async fn organizer_uploads_an_import_file_in_chromium(env: TestEnv) {
     page.assert_not_error();
     page.assert_text("ファイル: 出席.csv");
     page.assert_text("2行を読み込み、1件を追加、0件は登録済み、1行を除外しました。 (UTF-8)");
-    page.assert_text("unknown registration number 999999");
+    page.assert_text("登録番号 999999 は名簿にありません（先に名簿を取り込んでください）");
     assert!(!page.text.contains("試行のため"), "{page}");
     assert_eq!(find_event(app.db(), "W").await.unwrap().unwrap().title, "在宅医療研修会", "{page}");
 }

@@ -51,9 +51,7 @@ pub(super) async fn exchange(
                 revoke_minted(app, &minted, now).await;
             }
             tracing::warn!(client = %client.client_id, "authorization code replayed");
-            audit::log(
-                &app.db,
-                now,
+            app.audit.log(now,
                 audit::Entry {
                     event: "token".into(),
                     outcome: "code_replayed".into(),

@@ -92,9 +92,7 @@ pub async fn token(
                 ));
             }
         };
-        audit::log(
-            &app.db,
-            now,
+        app.audit.log(now,
             audit::Entry {
                 event: "token".into(),
                 outcome: "success".into(),

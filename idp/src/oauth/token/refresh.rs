@@ -48,9 +48,7 @@ pub(super) async fn exchange(
             .await
             .map_err(OAuthError::internal)?;
         tracing::warn!(client = %client.client_id, revoked, "refresh token replayed; family revoked");
-        audit::log(
-            &app.db,
-            now,
+        app.audit.log(now,
             audit::Entry {
                 event: "token".into(),
                 outcome: "refresh_replayed".into(),

@@ -366,9 +366,7 @@ async fn finish(app: &App, headers: &HeaderMap, code: Option<&str>) -> Result<Re
     };
     let (session, cookie) = session::start(app, &handoff.account_id, auth, now).await.map_err(internal)?;
     let ip = forwarded_ip(headers);
-    audit::log(
-        &app.db,
-        now,
+    app.audit.log(now,
         audit::Entry {
             event: "sign_in".into(),
             outcome: "success".into(),
