@@ -72,7 +72,7 @@ impl Actor {
             detail,
             ..idp::audit::Entry::default()
         };
-        idp::audit::record(db, now, &entry).await?;
+        idp::audit::AuditLog::new(db.clone()).record(now, &entry).await?;
         Ok(())
     }
 }
