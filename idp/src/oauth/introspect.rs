@@ -85,6 +85,21 @@ async fn authenticated(
     Ok(client)
 }
 
+/// The authenticated client and the `token` parameter of an introspection or revocation request.
+async fn authenticated_token<'a>(
+    app: &App,
+    extensions: &Extensions,
+    headers: &HeaderMap,
+    p: &'a TokenParam,
+) -> Result<(Client, &'a str), OAuthError> {
+    let client = authenticated(app, extensions, headers, p).await?;
+    let token = p
+        .token
+        .as_deref()
+        .ok_or_else(|| OAuthError::new(OAuthErrorCode::InvalidRequest, "token is required"))?;
+    Ok((client, token))
+}
+
 fn no_store(mut res: Response) -> Response {
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
@@ -95,19 +110,12 @@ pub async fn introspect(
     State(state): State<AppState>,
     extensions: Extensions,
     headers: HeaderMap,
-    form: Result<OAuthForm<TokenParam>, OAuthError>,
+    OAuthForm(p): OAuthForm<TokenParam>,
 ) -> Response {
     let app = &state.0;
-    let p = match form {
-        Ok(OAuthForm(p)) => p,
+    let (client, token) = match authenticated_token(app, &extensions, &headers, &p).await {
+        Ok(found) => found,
         Err(e) => return e.into_response(),
-    };
-    let client = match authenticated(app, &extensions, &headers, &p).await {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let Some(token) = p.token.as_deref() else {
-        return OAuthError::new(OAuthErrorCode::InvalidRequest, "token is required").into_response();
     };
     let now = state.0.clock.now();
     let body = match find(app, &client, token, now).await {
@@ -145,19 +153,12 @@ pub async fn revoke(
     State(state): State<AppState>,
     extensions: Extensions,
     headers: HeaderMap,
-    form: Result<OAuthForm<TokenParam>, OAuthError>,
+    OAuthForm(p): OAuthForm<TokenParam>,
 ) -> Response {
     let app = &state.0;
-    let p = match form {
-        Ok(OAuthForm(p)) => p,
+    let (client, token) = match authenticated_token(app, &extensions, &headers, &p).await {
+        Ok(found) => found,
         Err(e) => return e.into_response(),
-    };
-    let client = match authenticated(app, &extensions, &headers, &p).await {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let Some(token) = p.token.as_deref() else {
-        return OAuthError::new(OAuthErrorCode::InvalidRequest, "token is required").into_response();
     };
     if p.token_type_hint.as_deref().is_some_and(|h| h != "access_token" && h != "refresh_token") {
         return OAuthError::new(
@@ -186,15 +187,17 @@ pub async fn revoke(
         Ok(Found::Nothing) => return no_store(().into_response()),
         Err(e) => return e.into_response(),
     };
-    app.audit.log(now,
-        audit::Entry {
-            event: "revoke".into(),
-            outcome: "success".into(),
-            client_id: Some(client.client_id.clone()),
-            detail: json!({ "token_type": kind }),
-            ..audit::Entry::default()
-        },
-    )
-    .await;
+    app.audit
+        .log(
+            now,
+            audit::Entry {
+                event: "revoke".into(),
+                outcome: "success".into(),
+                client_id: Some(client.client_id.clone()),
+                detail: json!({ "token_type": kind }),
+                ..audit::Entry::default()
+            },
+        )
+        .await;
     no_store(().into_response())
 }
