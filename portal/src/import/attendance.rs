@@ -11,7 +11,7 @@ use time::Date;
 
 use crate::credits::{Units, dates};
 use crate::import::input::{Row, Table};
-use crate::import::{ImportError, Options, Report, RowError, registration};
+use crate::import::{ImportError, Options, Report, RowError, RowErrorKind, registration};
 use crate::store::attendance::{
     MAX_KEY, NewAttendance, Status, create_attendances, find_existing_keys, valid_key,
 };
@@ -44,8 +44,14 @@ impl Catalog {
         Ok(Self { systems })
     }
 
-    /// Parses a `credits` field: `SYSTEM:CODE=UNITS` items separated by `;`.
+    /// Parses a `credits` field: `SYSTEM:CODE=UNITS` items separated by `;`; `Err` says why
+    /// in English.
     pub fn parse_credits(&self, field: &str) -> Result<Vec<Credit>, String> {
+        self.parse_credit_items(field).map_err(|e| e.to_string())
+    }
+
+    /// [`Catalog::parse_credits`], saying why as a [`RowErrorKind`].
+    pub fn parse_credit_items(&self, field: &str) -> Result<Vec<Credit>, RowErrorKind> {
         let mut out: Vec<Credit> = Vec::new();
         for item in field.split(';').map(str::trim).filter(|i| !i.is_empty()) {
             let parsed = item
@@ -53,17 +59,21 @@ impl Catalog {
                 .and_then(|(sc, units)| sc.split_once(':').map(|(s, c)| (s.trim(), c.trim(), units)));
             let Some((system, code, units)) = parsed.filter(|(s, c, _)| !s.is_empty() && !c.is_empty())
             else {
-                return Err(format!("`{item}` is not SYSTEM:CODE=UNITS"));
+                return Err(RowErrorKind::CreditSyntax { item: item.to_owned() });
             };
             let Some((step, codes)) = self.systems.get(system) else {
-                return Err(format!("unknown credit system `{system}`"));
+                return Err(RowErrorKind::UnknownCreditSystem { system: system.to_owned() });
             };
             if !codes.contains(code) {
-                return Err(format!("unknown code `{code}` in system `{system}`"));
+                return Err(RowErrorKind::UnknownCreditCode {
+                    system: system.to_owned(),
+                    code: code.to_owned(),
+                });
             }
-            let units = Units::parse_with_step(units, *step).map_err(|e| format!("{system}:{code}: {e}"))?;
+            let units =
+                Units::parse_with_step(units, *step).map_err(|e| RowErrorKind::units(system, code, e))?;
             if out.iter().any(|c| c.system_id == system && c.code == code) {
-                return Err(format!("{system}:{code} appears twice"));
+                return Err(RowErrorKind::CreditTwice { system: system.to_owned(), code: code.to_owned() });
             }
             out.push(Credit { system_id: system.to_owned(), code: code.to_owned(), units });
         }
@@ -81,14 +91,12 @@ pub const MAX_RECORD_ID: usize = 200;
 /// The idempotency key a `record_id` names: `key:K` names the key `K` itself (a record written
 /// by another writer, such as a card tap, as the export writes it); anything else `X` names
 /// `import:X`. The inverse of [`record_id`].
-pub fn record_key(record_id: &str) -> Result<String, String> {
+pub fn record_key(record_id: &str) -> Result<String, RowErrorKind> {
     match record_id.strip_prefix(KEY_PREFIX) {
-        Some(key) if !valid_key(key) => Err(format!(
-            "`{KEY_PREFIX}` must be followed by a record key: 1 to {MAX_KEY} characters, no white space at either end"
-        )),
+        Some(key) if !valid_key(key) => Err(RowErrorKind::NotARecordKey { max: MAX_KEY }),
         Some(key) => Ok(key.to_owned()),
         None if record_id.chars().count() > MAX_RECORD_ID => {
-            Err(format!("longer than {MAX_RECORD_ID} characters"))
+            Err(RowErrorKind::TooLong { max: MAX_RECORD_ID })
         }
         None => Ok(format!("{IMPORT_PREFIX}{record_id}")),
     }
@@ -133,31 +141,29 @@ fn parse_row(row: &Row, catalog: &Catalog) -> Result<Parsed, RowError> {
         .map_err(|e| RowError::at(line, "registration_number", e))?;
     let event_id = row.get("event_id");
     if !valid_event_id(event_id) {
-        return Err(RowError::at(
-            line,
-            "event_id",
-            format!("`{event_id}` is not an event id (1 to 64 of A-Z a-z 0-9 - _ .)"),
-        ));
+        let kind = RowErrorKind::NotAnEventId { value: event_id.to_owned() };
+        return Err(RowError::at(line, "event_id", kind));
     }
     let date = dates::parse(row.get("date")).ok_or_else(|| {
-        RowError::at(line, "date", format!("`{}` is not a date (YYYY-MM-DD)", row.get("date")))
+        RowError::at(line, "date", RowErrorKind::NotADate { value: row.get("date").to_owned() })
     })?;
     let online = match row.get("online").to_ascii_lowercase().as_str() {
         "" | "0" | "no" | "false" => false,
         "1" | "yes" | "true" => true,
-        other => return Err(RowError::at(line, "online", format!("`{other}` is not 0 or 1"))),
+        other => {
+            let kind = RowErrorKind::NotABoolean { value: other.to_owned() };
+            return Err(RowError::at(line, "online", kind));
+        }
     };
-    let credits = catalog.parse_credits(row.get("credits")).map_err(|e| RowError::at(line, "credits", e))?;
+    let credits =
+        catalog.parse_credit_items(row.get("credits")).map_err(|e| RowError::at(line, "credits", e))?;
     let status = match row.get("status") {
         "" | "provisional" => Status::Provisional,
         "confirmed" => Status::Confirmed,
         "rejected" => Status::Rejected,
         other => {
-            return Err(RowError::at(
-                line,
-                "status",
-                format!("`{other}` is not a status (provisional, confirmed or rejected)"),
-            ));
+            let kind = RowErrorKind::NotAStatus { value: other.to_owned() };
+            return Err(RowError::at(line, "status", kind));
         }
     };
     let key = match row.opt("record_id") {
@@ -298,13 +304,13 @@ async fn write_batch(
             report.errors.push(RowError::at(
                 p.line,
                 "registration_number",
-                format!("unknown registration number {} (import the registry first)", p.number),
+                RowErrorKind::UnknownRegistrationNumber { number: p.number.clone() },
             ));
             continue;
         }
         let id_bytes = key_digest(&p.key);
         if let Some(first) = state.seen.get(&id_bytes) {
-            report.errors.push(RowError::row(p.line, format!("same record as line {first}")));
+            report.errors.push(RowError::row(p.line, RowErrorKind::DuplicateRecord { first: *first }));
             continue;
         }
         let credits = match state.events.get(&p.event_id) {
@@ -312,7 +318,7 @@ async fn write_batch(
                 report.errors.push(RowError::at(
                     p.line,
                     "credits",
-                    format!("no credits: the row gives none and event `{}` grants none", p.event_id),
+                    RowErrorKind::NoCredits { event: p.event_id.clone() },
                 ));
                 continue;
             }
@@ -323,10 +329,7 @@ async fn write_batch(
                     report.errors.push(RowError::at(
                         p.line,
                         "event_id",
-                        format!(
-                            "unknown event `{}`: give event_title and organizer to create it",
-                            p.event_id
-                        ),
+                        RowErrorKind::UnknownEvent { event: p.event_id.clone() },
                     ));
                     continue;
                 };
@@ -334,7 +337,7 @@ async fn write_batch(
                     report.errors.push(RowError::at(
                         p.line,
                         "credits",
-                        format!("event `{}` is new: the row must give its credits", p.event_id),
+                        RowErrorKind::NewEventWithoutCredits { event: p.event_id.clone() },
                     ));
                     continue;
                 }
@@ -430,13 +433,13 @@ mod tests {
 
     #[test]
     fn bad_record_ids_are_refused() {
-        assert_eq!(record_key(&"x".repeat(201)).unwrap_err(), "longer than 200 characters");
+        assert_eq!(record_key(&"x".repeat(201)).unwrap_err().to_string(), "longer than 200 characters");
         assert!(record_key(&"x".repeat(200)).is_ok());
         let refused =
             "`key:` must be followed by a record key: 1 to 256 characters, no white space at either end";
-        assert_eq!(record_key("key:").unwrap_err(), refused);
-        assert_eq!(record_key("key: x").unwrap_err(), refused);
-        assert_eq!(record_key(&format!("key:{}", "k".repeat(257))).unwrap_err(), refused);
+        assert_eq!(record_key("key:").unwrap_err().to_string(), refused);
+        assert_eq!(record_key("key: x").unwrap_err().to_string(), refused);
+        assert_eq!(record_key(&format!("key:{}", "k".repeat(257))).unwrap_err().to_string(), refused);
         assert!(record_key(&format!("key:{}", "k".repeat(256))).is_ok());
     }
 }

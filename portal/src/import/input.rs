@@ -9,7 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::import::cell;
-use crate::import::report::{ImportError, RowError};
+use crate::import::report::{ImportError, RowError, RowErrorKind};
 
 /// How a file is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +153,8 @@ impl<'a> Table<'a> {
                     Ok(true) => {}
                     Err(e) => {
                         let line = e.position().map_or(0, |p| p.line());
-                        return Some(Err(RowError::row(line, format!("unreadable CSV: {e}"))));
+                        let detail = e.to_string();
+                        return Some(Err(RowError::row(line, RowErrorKind::UnreadableCsv { detail })));
                     }
                 }
                 let line = record.position().map_or(0, |p| self.line_of(p));
@@ -181,19 +182,17 @@ impl<'a> Table<'a> {
 
     fn row(&self, record: &csv::ByteRecord, line: u64, end_byte: u64) -> Result<Row<'_>, RowError> {
         if record.len() != self.columns.len() {
-            return Err(RowError::row(
-                line,
-                format!("expected {} fields, found {}", self.columns.len(), record.len()),
-            ));
+            let (expected, found) = (self.columns.len(), record.len());
+            return Err(RowError::row(line, RowErrorKind::FieldCount { expected, found }));
         }
         let mut fields = Vec::with_capacity(self.columns.len());
         for (column, raw) in self.columns.iter().zip(record) {
             let value = decode(raw, self.encoding).ok_or_else(|| {
-                let hint = match self.encoding {
-                    Encoding::ShiftJis => "not valid Shift_JIS".to_owned(),
-                    _ => "not valid UTF-8 (for a Shift_JIS file use --encoding shift_jis)".to_owned(),
+                let kind = match self.encoding {
+                    Encoding::ShiftJis => RowErrorKind::NotShiftJis,
+                    _ => RowErrorKind::NotUtf8,
                 };
-                RowError::at(line, column, hint)
+                RowError::at(line, column, kind)
             })?;
             fields.push(cell::unescape(value.trim()).to_owned());
         }

@@ -7,6 +7,7 @@
 //! stalled after [`STALLED_AFTER`]. Importing the same file again completes it (rows already
 //! recorded count as unchanged).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,7 +15,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use storage::{Db, Kv, KvError};
 
-use crate::import::{ImportError, Options, Report, attendance};
+use crate::import::{ImportError, Options, Report, RowError, RowErrorKind, attendance};
 use keys::Clock;
 
 /// How long a job's state is kept.
@@ -32,8 +33,44 @@ pub struct JobRowError {
     pub line: u64,
     /// The column at fault, if one is.
     pub column: Option<String>,
-    /// Why, in English.
+    /// Why, in English (as the CLI says it).
     pub reason: String,
+    /// Why, as a code ([`crate::import::RowErrorKind::code`]); absent in the state of a job
+    /// saved before codes existed, whose page shows `reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The parameters of `code` ([`crate::import::RowErrorKind::params`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
+}
+
+impl JobRowError {
+    /// The reason in the language of `texts` (a locale table, key → text): the message
+    /// `import_row_error_{code}` with its parameters filled in; the English `reason` when the
+    /// row has no code or the table no message for it.
+    pub fn reason_in(&self, texts: &serde_json::Value) -> String {
+        let message = self.code.as_deref().and_then(|c| texts.get(RowErrorKind::locale_key(c))?.as_str());
+        match message {
+            Some(text) => {
+                let params: Vec<(&str, &str)> =
+                    self.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                RowErrorKind::render(text, &params)
+            }
+            None => self.reason.clone(),
+        }
+    }
+}
+
+impl From<&RowError> for JobRowError {
+    fn from(e: &RowError) -> Self {
+        Self {
+            line: e.line,
+            column: e.column.clone(),
+            reason: e.reason.clone(),
+            code: Some(e.kind.code().to_owned()),
+            params: e.kind.params().into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        }
+    }
 }
 
 /// Where a job is.
@@ -124,12 +161,7 @@ fn finished(report: &Report) -> Phase {
         unchanged: report.unchanged,
         rejected: report.errors.len() as u64,
         encoding: report.encoding.to_string(),
-        errors: report
-            .errors
-            .iter()
-            .take(MAX_ERRORS_SHOWN)
-            .map(|e| JobRowError { line: e.line, column: e.column.clone(), reason: e.reason.clone() })
-            .collect(),
+        errors: report.errors.iter().take(MAX_ERRORS_SHOWN).map(JobRowError::from).collect(),
     }
 }
 

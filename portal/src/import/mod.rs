@@ -15,7 +15,7 @@ pub mod registry;
 pub mod report;
 
 pub use input::Encoding;
-pub use report::{ImportError, Report, RowError};
+pub use report::{ImportError, Report, RowError, RowErrorKind};
 
 /// Options common to both imports.
 #[derive(Debug, Clone, Copy)]

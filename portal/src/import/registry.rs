@@ -12,7 +12,7 @@ use time::{Date, Month};
 
 use crate::credits::dates;
 use crate::import::input::{Row, Table};
-use crate::import::{ImportError, Options, Report, RowError, registration};
+use crate::import::{ImportError, Options, Report, RowError, RowErrorKind, registration};
 use crate::store::doctors::{Doctor, create_doctors, find_doctors, update_doctor};
 
 /// Columns that every file has.
@@ -46,11 +46,11 @@ fn parse_card(row: &Row) -> Result<Option<CardKey>, RowError> {
         (None | Some(""), None | Some("")) => Ok(None),
         (Some(i), Some(s)) if !i.is_empty() && !s.is_empty() => {
             if i.chars().count() > 500 || s.chars().count() > 100 {
-                return Err(RowError::row(line, "issuer or subscriber_id too long"));
+                return Err(RowError::row(line, RowErrorKind::CardTooLong));
             }
             Ok(Some((i.to_owned(), s.to_owned())))
         }
-        (Some(_) | None, _) => Err(RowError::row(line, "give both issuer and subscriber_id, or neither")),
+        (Some(_) | None, _) => Err(RowError::row(line, RowErrorKind::CardHalf)),
     }
 }
 
@@ -60,21 +60,24 @@ fn parse_row(row: &Row, today: Date) -> Result<(u64, Doctor, Option<CardKey>), R
         .map_err(|e| RowError::at(line, "registration_number", e))?;
     let kana = row.get("kana_name");
     if !is_katakana_name(kana) {
-        return Err(RowError::at(line, "kana_name", format!("`{kana}` is not a katakana name")));
+        let kind = RowErrorKind::NotKatakana { value: kana.to_owned() };
+        return Err(RowError::at(line, "kana_name", kind));
     }
     if kana.chars().count() > 100 {
-        return Err(RowError::at(line, "kana_name", "longer than 100 characters"));
+        return Err(RowError::at(line, "kana_name", RowErrorKind::TooLong { max: 100 }));
     }
     let birth = row.get("birth_date");
-    let birth_date = dates::parse(birth)
-        .ok_or_else(|| RowError::at(line, "birth_date", format!("`{birth}` is not a date (YYYY-MM-DD)")))?;
+    let birth_date = dates::parse(birth).ok_or_else(|| {
+        RowError::at(line, "birth_date", RowErrorKind::NotADate { value: birth.to_owned() })
+    })?;
     let earliest = Date::from_calendar_date(1900, Month::January, 1).unwrap_or(Date::MIN);
     if birth_date > today || birth_date < earliest {
-        return Err(RowError::at(line, "birth_date", format!("{birth_date} is not a plausible birth date")));
+        let kind = RowErrorKind::ImplausibleBirthDate { value: birth_date.to_string() };
+        return Err(RowError::at(line, "birth_date", kind));
     }
     let name = row.opt("name").map(str::to_owned);
     if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
-        return Err(RowError::at(line, "name", "longer than 100 characters"));
+        return Err(RowError::at(line, "name", RowErrorKind::TooLong { max: 100 }));
     }
     let card = parse_card(row)?;
     Ok((
@@ -129,7 +132,7 @@ pub async fn import_with_card_holders(
                     Some(first) => report.errors.push(RowError::at(
                         line,
                         "registration_number",
-                        format!("same registration number as line {first}"),
+                        RowErrorKind::DuplicateRegistrationNumber { first: *first },
                     )),
                     None => {
                         seen.insert(d.registration_number.clone(), line);

@@ -2,7 +2,8 @@
 //! `docs/import.md`; UTF-8 or Shift_JIS) or pastes its text, optionally as a dry run. The
 //! import runs as a background job ([`crate::import::jobs`]): the upload answers 303 to
 //! `/organizer/import/{job}`, which shows a progress bar (refreshing itself, no script needed)
-//! and then the same per-row report as the CLI.
+//! and then the same per-row report as the CLI, each reason in the page's language (the CLI's
+//! English with `?lang=en`; [`jobs::JobRowError::reason_in`]).
 //!
 //! The form is `multipart/form-data` (fields `csrf_token`, `file`, `csv`, `dry_run`); a
 //! urlencoded form with `csv` is accepted too. Uploads are limited to
@@ -152,6 +153,15 @@ pub async fn submit(
     Ok(Redirect::to(&format!("/organizer/import/{id}")).into_response())
 }
 
+/// One rejected row as the report shows it.
+#[derive(Debug, Serialize)]
+struct RowErrorView<'a> {
+    line: u64,
+    column: Option<&'a str>,
+    /// In the page's language.
+    reason: String,
+}
+
 #[derive(Debug, Serialize)]
 struct JobView {
     id: String,
@@ -210,7 +220,16 @@ pub async fn job(
                     "encoding": encoding, "shown": errors.len().to_string(),
                 }),
             );
-            ctx.insert("row_errors", errors);
+            let texts = state.0.templates.texts(lang);
+            let rows: Vec<RowErrorView<'_>> = errors
+                .iter()
+                .map(|e| RowErrorView {
+                    line: e.line,
+                    column: e.column.as_deref(),
+                    reason: e.reason_in(texts),
+                })
+                .collect();
+            ctx.insert("row_errors", &rows);
         }
         Phase::Refused { reason } => ctx.insert("file_error", reason),
         Phase::Failed { error_id } => ctx.insert("error_id", error_id),

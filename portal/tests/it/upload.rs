@@ -1,13 +1,17 @@
 //! The organizers' upload page: a file (UTF-8 or Shift_JIS) or pasted text becomes a
 //! background import job whose page shows progress and then the per-row report.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use portal::import::jobs::{Job, Phase, find_job};
+use portal::import::jobs::{Job, JobRowError, Phase, find_job};
+use portal::import::{RowError, RowErrorKind};
 use portal::store::attendance::Status;
 use portal::store::events::find_event;
 use portal::store::organizer::find_event_attendances;
 use storage::testing::TestEnv;
+use web::Lang;
+use web::templates::Templates;
 
 use crate::{TestApp, seed};
 
@@ -16,6 +20,8 @@ storage::each_backend!(
     a_shift_jis_file_uploads_as_multipart,
     refused_uploads_say_why_and_write_nothing,
     a_job_is_only_shown_to_its_organizer_and_shows_progress,
+    row_errors_are_in_the_page_language,
+    a_job_saved_before_error_codes_shows_its_english,
 );
 
 const HEADER: &str =
@@ -83,12 +89,14 @@ async fn the_upload_reports_bad_rows_and_imports_the_good_ones(env: TestEnv) {
     assert!(html.contains("4行を読み込み、2件を追加、0件は登録済み、2行を除外しました。"), "{html}");
     let table = &html[html.find("id=\"row-errors\"").unwrap()..];
     assert!(
-        table.contains("<tr><td>3</td><td>date</td><td>`2026-02-30` is not a date (YYYY-MM-DD)</td></tr>"),
+        table.contains(
+            "<tr><td>3</td><td>date</td><td>`2026-02-30` は日付ではありません（YYYY-MM-DD）</td></tr>"
+        ),
         "{table}"
     );
     assert!(
         table.contains(
-            "<tr><td>4</td><td>registration_number</td><td>unknown registration number 999999 (import the registry first)</td></tr>"
+            "<tr><td>4</td><td>registration_number</td><td>登録番号 999999 は名簿にありません（先に名簿を取り込んでください）</td></tr>"
         ),
         "{table}"
     );
@@ -206,4 +214,130 @@ async fn a_job_is_only_shown_to_its_organizer_and_shows_progress(env: TestEnv) {
     let (_, _, html) = app.get(&format!("/organizer/import/{id}"), &organizer).await;
     assert!(html.contains("data-state=\"stalled\"") && !html.contains("http-equiv=\"refresh\""), "{html}");
     assert!(html.contains("同じファイルをもう一度取り込むと完了します"), "{html}");
+}
+
+/// The report page says each rejected row's reason in its language: Japanese by default, the
+/// CLI's English with `?lang=en`.
+async fn row_errors_are_in_the_page_language(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    seed::doctor(app.db(), "234567", "山田　太郎").await;
+    let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
+    let csv = format!(
+        "{HEADER}\n\
+         L1,123456,L,2026-06-01,研修会L,東京都医師会,東京,0,jma_cme:76=1,\n\
+         L2,234567,L,2026-13-40,研修会L,東京都医師会,東京,0,jma_cme:76=1,\n\
+         L3,234567,EV3,2026-06-01,,,,,jma_cme:76=1,\n\
+         L4,234567,L,2026-06-01,研修会L,東京都医師会,東京,0,jma_cme:76=0.3,\n\
+         L5,234567,L,2026-06-01,研修会L,東京都医師会,東京,0,jma_cme:76=1,done\n\
+         L6,234567\n"
+    );
+    let dry = [("file", Some("l.csv"), csv.as_bytes()), ("dry_run", None, b"1".as_slice())];
+    let answer = app.post_multipart("/organizer/import", &organizer, &dry).await;
+    let location = answer.1.clone().unwrap();
+    let html = job_page(&app, &organizer, answer).await;
+    assert!(html.contains("6行を読み込み、0件を追加、0件は登録済み、6行を除外しました。"), "{html}");
+    let table = &html[html.find("id=\"row-errors\"").unwrap()..];
+    let ja = [
+        "<tr><td>2</td><td>registration_number</td><td>登録番号 123456 は名簿にありません（先に名簿を取り込んでください）</td></tr>",
+        "<tr><td>3</td><td>date</td><td>`2026-13-40` は日付ではありません（YYYY-MM-DD）</td></tr>",
+        "<tr><td>4</td><td>event_id</td><td>講習会 `EV3` は登録されていません（新しく登録するには event_title と organizer を書いてください）</td></tr>",
+        "<tr><td>5</td><td>credits</td><td>jma_cme:76: 単位数は0.5の倍数にしてください（`0.3`）</td></tr>",
+        "<tr><td>6</td><td>status</td><td>`done` は状態ではありません（provisional、confirmed、rejected のいずれか）</td></tr>",
+        "<tr><td>7</td><td>—</td><td>項目の数が列の数と合いません（列は10個、この行は2個）</td></tr>",
+    ];
+    for row in ja {
+        assert!(table.contains(row), "{row}\n{table}");
+    }
+
+    let (status, _, html) = app.get(&format!("{location}?lang=en"), &organizer).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("6 rows read, 0 added, 0 already present, 6 rejected."), "{html}");
+    let table = &html[html.find("id=\"row-errors\"").unwrap()..];
+    let en = [
+        "<tr><td>2</td><td>registration_number</td><td>unknown registration number 123456 (import the registry first)</td></tr>",
+        "<tr><td>3</td><td>date</td><td>`2026-13-40` is not a date (YYYY-MM-DD)</td></tr>",
+        "<tr><td>4</td><td>event_id</td><td>unknown event `EV3`: give event_title and organizer to create it</td></tr>",
+        "<tr><td>5</td><td>credits</td><td>jma_cme:76: units must be a multiple of 0.5: `0.3`</td></tr>",
+        "<tr><td>6</td><td>status</td><td>`done` is not a status (provisional, confirmed or rejected)</td></tr>",
+        "<tr><td>7</td><td>—</td><td>expected 10 fields, found 2</td></tr>",
+    ];
+    for row in en {
+        assert!(table.contains(row), "{row}\n{table}");
+    }
+
+    // The job's state keeps the CLI's English next to the code and its parameters.
+    let id = location.rsplit('/').next().unwrap();
+    let job = find_job(app.kv().as_ref(), id).await.unwrap().unwrap();
+    let Phase::Finished { errors, .. } = job.phase else { panic!("{job:?}") };
+    assert_eq!(
+        errors[1],
+        JobRowError {
+            line: 3,
+            column: Some("date".into()),
+            reason: "`2026-13-40` is not a date (YYYY-MM-DD)".into(),
+            code: Some("not_a_date".into()),
+            params: BTreeMap::from([("value".into(), "2026-13-40".into())]),
+        }
+    );
+}
+
+/// A job saved by a version without error codes (its state in the KV for a day) still shows,
+/// with the English it stored.
+async fn a_job_saved_before_error_codes_shows_its_english(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
+    let id = "00112233445566778899aabbccddeeff";
+    let state = serde_json::json!({
+        "owner": "org-1", "file_name": null, "total": 10, "dry_run": true, "updated_at": app.clock.now(),
+        "phase": { "state": "finished", "rows": 1, "inserted": 0, "unchanged": 0, "rejected": 1,
+            "encoding": "UTF-8",
+            "errors": [{ "line": 2, "column": "date", "reason": "`x` is not a date (YYYY-MM-DD)" }] },
+    });
+    app.kv()
+        .set(&format!("import-job:{id}"), &serde_json::to_vec(&state).unwrap(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let (status, _, html) = app.get(&format!("/organizer/import/{id}"), &organizer).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("<tr><td>2</td><td>date</td><td>`x` is not a date (YYYY-MM-DD)</td></tr>"),
+        "{html}"
+    );
+}
+
+/// Every row error has its message in both locale files: the English one exactly the CLI's
+/// text, the Japanese one with the same parameters; no message is left without its error.
+#[test]
+fn every_row_error_has_its_message_in_both_languages() {
+    let templates = Templates::load().unwrap();
+    let mut codes = BTreeSet::new();
+    for kind in RowErrorKind::examples() {
+        let code = kind.code();
+        assert!(codes.insert(code), "{code} twice");
+        let key = RowErrorKind::locale_key(code);
+        assert!(key.starts_with("import_"), "{key}");
+        let row = JobRowError::from(&RowError::row(1, kind.clone()));
+        assert_eq!(row.code.as_deref(), Some(code));
+        for lang in Lang::ALL {
+            let texts = templates.texts(lang);
+            let text =
+                texts.get(&key).and_then(|v| v.as_str()).unwrap_or_else(|| panic!("{key} in {lang:?}"));
+            for (name, _) in kind.params() {
+                assert!(text.contains(&format!("{{{name}}}")), "{key} in {lang:?} lacks {{{name}}}: {text}");
+            }
+            let shown = row.reason_in(texts);
+            assert!(!shown.contains('{'), "{key} in {lang:?} has an unknown placeholder: {shown}");
+            match lang {
+                Lang::En => assert_eq!(shown, kind.to_string(), "{key}: en.toml is the CLI's English"),
+                Lang::Ja => assert!(!shown.is_ascii(), "{key} in Japanese: {shown}"),
+            }
+        }
+    }
+    for lang in Lang::ALL {
+        let table = templates.texts(lang).as_object().unwrap();
+        for key in table.keys().filter(|k| k.starts_with(portal::import::report::LOCALE_PREFIX)) {
+            let code = &key[portal::import::report::LOCALE_PREFIX.len()..];
+            assert!(codes.contains(code), "{key} in {lang:?} names no row error");
+        }
+    }
 }
