@@ -18,7 +18,7 @@ use crate::verify::EcdsaEncoding;
 const MAX_DEPTH: usize = 8;
 
 /// Most certificates whose signature a store remembers per CA; when full, it starts afresh.
-const MEMO_CAPACITY: usize = 4096;
+pub const MEMO_CAPACITY: usize = 4096;
 
 /// DER of the certificates whose signature by one CA verified.
 type Signed = Mutex<HashSet<Box<[u8]>>>;

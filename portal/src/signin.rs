@@ -23,7 +23,7 @@ use web::PageError;
 use crate::AppState;
 
 /// How long discovered provider metadata is reused.
-const METADATA_TTL: Duration = Duration::from_secs(300);
+pub const METADATA_TTL: Duration = Duration::from_secs(300);
 /// How long a sign-in may take at the idp.
 const LOGIN_TTL: Duration = Duration::from_secs(600);
 /// Session cookie name (prefixed `__Host-` over HTTPS).

@@ -53,7 +53,7 @@ pub struct ClientFields {
     /// Display name, shown on the consent page.
     #[arg(long)]
     name: Option<String>,
-    /// Exact redirect URI (repeat for several). https, or http on 127.0.0.1/[::1] (any port is
+    /// Exact redirect URI (repeat for several). https, or http on 127.0.0.1 or ::1 (any port is
     /// then accepted, RFC 8252), or a private-use scheme (com.example.app:/cb).
     #[arg(long = "redirect-uri", value_name = "URI")]
     redirect_uris: Vec<String>,

@@ -37,11 +37,11 @@ impl Map {
 }
 
 /// Number of independently locked parts of a [`MemoryKv`].
-const SHARDS: usize = 32;
+pub const SHARDS: usize = 32;
 
 /// A process-local store; entries expire lazily and are swept as the map grows.
 ///
-/// The keys are spread over [`SHARDS`] maps, each with its own lock: a sweep or a growth of the
+/// The keys are spread over [`SHARDS`](super::MEMORY_SHARDS) maps, each with its own lock: a sweep or a growth of the
 /// table rehashes one part, not every entry at once (with many live access tokens that pause
 /// showed in the token endpoint's slowest answers), and callers of different keys rarely wait
 /// for one another.

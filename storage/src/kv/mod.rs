@@ -10,7 +10,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use self::memory::MemoryKv;
+pub use self::memory::{MemoryKv, SHARDS as MEMORY_SHARDS};
 pub use self::redis::RedisKv;
 
 /// Errors from the key-value store. The in-memory store never fails.
