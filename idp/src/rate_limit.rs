@@ -106,6 +106,11 @@ pub async fn hit(app: &App, bucket: &str, subject: &str, limit: Limit) -> Result
 pub struct ClientIp(pub Option<IpAddr>);
 
 impl ClientIp {
+    /// The address as the audit log records it (`None` when unknown: in-process tests).
+    pub fn audit(&self) -> Option<String> {
+        self.0.map(|ip| ip.to_string())
+    }
+
     /// The address as a rate-limit subject.
     pub fn subject(&self) -> String {
         self.0.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())

@@ -254,14 +254,15 @@ pub async fn list(
 
 /// Revokes a session that ends other than by logout (a new sign-in in the same browser
 /// replaces it): deletes it, audits `session_revoked` with `reason`, and tells its clients over
-/// the back channel.
-pub async fn revoke(app: &Arc<App>, session: &Session, reason: &str, now: i64) {
+/// the back channel. `ip` is the address of the request that replaced it.
+pub async fn revoke(app: &Arc<App>, session: &Session, reason: &str, ip: Option<String>, now: i64) {
     forget(app, session, now).await;
     app.audit.log(now,
         crate::audit::Entry {
             event: "session_revoked".into(),
             outcome: reason.into(),
             actor: Some(session.account_id.clone()),
+            ip,
             detail: serde_json::json!({ "sid_hash": ids::hash(&session.sid), "clients": session.clients }),
             ..crate::audit::Entry::default()
         },

@@ -11,6 +11,7 @@ use web::csrf::CsrfToken;
 use web::{Lang, PageError};
 
 use crate::app::{App, AppState};
+use crate::rate_limit::ClientIp;
 use crate::session::{self, Session};
 use crate::store::{accounts, clients as client_store, consents, refresh};
 use crate::{audit, ids};
@@ -106,6 +107,7 @@ pub struct EndForm {
 /// `POST /account/sessions/end`: ends one of the person's sessions (this one signs them out).
 pub async fn end_session(
     State(state): State<AppState>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     Form(f): Form<EndForm>,
 ) -> Result<Response, PageError> {
@@ -115,7 +117,7 @@ pub async fn end_session(
     if f.id == ids::hash(&s.sid) {
         let cookie = session::end(app, &s).await;
         crate::logout::backchannel::notify(app, &s, now).await;
-        audit_end(app, &s.account_id, &f.id, now).await;
+        audit_end(app, &s.account_id, &f.id, &client_ip, now).await;
         let mut res = Redirect::to("/").into_response();
         res.headers_mut().append(header::SET_COOKIE, cookie);
         return Ok(res);
@@ -123,15 +125,16 @@ pub async fn end_session(
     if !session::end_by_id(app, &s.account_id, &f.id, now).await.map_err(PageError::internal)? {
         return Err(PageError::new(StatusCode::NOT_FOUND, "account_title", "account_no_such_session"));
     }
-    audit_end(app, &s.account_id, &f.id, now).await;
+    audit_end(app, &s.account_id, &f.id, &client_ip, now).await;
     Ok(Redirect::to("/account").into_response())
 }
 
-async fn audit_end(app: &App, account_id: &str, id: &str, now: i64) {
+async fn audit_end(app: &App, account_id: &str, id: &str, ip: &ClientIp, now: i64) {
     let entry = audit::Entry {
         event: "session.end".into(),
         outcome: "success".into(),
         actor: Some(account_id.to_owned()),
+        ip: ip.audit(),
         detail: serde_json::json!({ "sid_hash": id }),
         ..audit::Entry::default()
     };
@@ -148,6 +151,7 @@ pub struct RevokeForm {
 /// tokens; the next sign-in there asks for consent again.
 pub async fn revoke_app(
     State(state): State<AppState>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     Form(f): Form<RevokeForm>,
 ) -> Result<Response, PageError> {
@@ -165,6 +169,7 @@ pub async fn revoke_app(
         outcome: "success".into(),
         actor: Some(s.account_id.clone()),
         client_id: Some(f.client_id.clone()),
+        ip: client_ip.audit(),
         detail: serde_json::json!({ "refresh_tokens_revoked": revoked }),
         ..audit::Entry::default()
     };

@@ -19,6 +19,7 @@ use web::csrf::CsrfToken;
 use web::{Lang, PageError};
 
 use crate::app::{App, AppState};
+use crate::rate_limit::ClientIp;
 use crate::session::{self, Session};
 use crate::store::clients as client_store;
 use crate::{audit, ids};
@@ -85,6 +86,7 @@ async fn finish(
     app: &Arc<App>,
     session: Option<Session>,
     target: Option<String>,
+    ip: &ClientIp,
     lang: Lang,
     now: i64,
 ) -> Response {
@@ -92,16 +94,19 @@ async fn finish(
     if let Some(s) = &session {
         cookie = Some(session::end(app, s).await);
         backchannel::notify(app, s, now).await;
-        app.audit.log(now,
-            audit::Entry {
-                event: "logout".into(),
-                outcome: "success".into(),
-                actor: Some(s.account_id.clone()),
-                detail: serde_json::json!({ "sid_hash": ids::hash(&s.sid), "clients": s.clients }),
-                ..audit::Entry::default()
-            },
-        )
-        .await;
+        app.audit
+            .log(
+                now,
+                audit::Entry {
+                    event: "logout".into(),
+                    outcome: "success".into(),
+                    actor: Some(s.account_id.clone()),
+                    ip: ip.audit(),
+                    detail: serde_json::json!({ "sid_hash": ids::hash(&s.sid), "clients": s.clients }),
+                    ..audit::Entry::default()
+                },
+            )
+            .await;
     }
     let mut res = match target {
         Some(t) => Redirect::to(&t).into_response(),
@@ -119,6 +124,7 @@ async fn finish(
 /// `GET /logout`.
 pub async fn get(
     State(state): State<AppState>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     lang: Lang,
     csrf: CsrfToken,
@@ -137,7 +143,7 @@ pub async fn get(
         _ => false,
     };
     if session.is_none() || hint_matches {
-        return finish(app, session, target, lang, now).await;
+        return finish(app, session, target, &client_ip, lang, now).await;
     }
     let mut ctx = web::templates::Context::new();
     ctx.insert("csrf_token", &csrf.0);
@@ -157,6 +163,7 @@ pub async fn get(
 /// `POST /logout` (the confirmation form).
 pub async fn post(
     State(state): State<AppState>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     lang: Lang,
     Form(p): Form<Params>,
@@ -170,5 +177,5 @@ pub async fn post(
     if p.confirm.as_deref() != Some("yes") {
         return Redirect::to("/").into_response();
     }
-    finish(app, session::current(app, &headers, now).await, target, lang, now).await
+    finish(app, session::current(app, &headers, now).await, target, &client_ip, lang, now).await
 }

@@ -16,6 +16,7 @@ use web::{Lang, OAuthErrorCode, PageError};
 
 use crate::app::{App, AppState};
 use crate::clients::{Client, GrantType, SCOPES};
+use crate::rate_limit::ClientIp;
 use crate::session::{self, Authentication, Session};
 use crate::store::accounts::AccountStatus;
 use crate::store::{accounts, consents};
@@ -496,6 +497,7 @@ pub struct ConsentForm {
 /// `POST /authorize/consent`.
 pub async fn consent_submit(
     State(state): State<AppState>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     axum::Form(f): axum::Form<ConsentForm>,
 ) -> Response {
@@ -519,6 +521,7 @@ pub async fn consent_submit(
         outcome: outcome.into(),
         actor: Some(session.account_id.clone()),
         client_id: Some(client.client_id.clone()),
+        ip: client_ip.audit(),
         detail: serde_json::json!({ "scopes": req.scopes }),
         ..audit::Entry::default()
     };

@@ -14,6 +14,7 @@ use crate::app::{App, AppState};
 use crate::clients::Client;
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::mint;
+use crate::rate_limit::ClientIp;
 use crate::store::refresh as store;
 use crate::{audit, ids};
 
@@ -151,6 +152,7 @@ pub async fn introspect(
 /// `POST /revoke`: always 200 for unknown tokens (RFC 7009 §2.2).
 pub async fn revoke(
     State(state): State<AppState>,
+    client_ip: ClientIp,
     extensions: Extensions,
     headers: HeaderMap,
     OAuthForm(p): OAuthForm<TokenParam>,
@@ -194,6 +196,7 @@ pub async fn revoke(
                 event: "revoke".into(),
                 outcome: "success".into(),
                 client_id: Some(client.client_id.clone()),
+                ip: client_ip.audit(),
                 detail: json!({ "token_type": kind }),
                 ..audit::Entry::default()
             },

@@ -118,7 +118,7 @@ pub async fn submit(
     {
         return rate_limited(app, lang, l);
     }
-    let ip = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let ip = client_ip.audit();
     let Ok(Json(body)) = body else {
         return card_error(lang, ErrorCode::TokenMalformed, StatusCode::BAD_REQUEST);
     };
@@ -137,7 +137,7 @@ pub async fn submit(
     match complete(app, &body.auth_token.to_string(), &nonce, body.request.as_deref(), ip, lang, now).await {
         Ok((next, cookie)) => {
             if let Some(old) = previous {
-                session::revoke(app, &old, "replaced_by_sign_in", now).await;
+                session::revoke(app, &old, "replaced_by_sign_in", client_ip.audit(), now).await;
             }
             let mut res = Json(serde_json::json!({ "next": next })).into_response();
             session::set_cookie(res.headers_mut(), cookie);

@@ -17,16 +17,18 @@ use crate::store::accounts::{self, Account, AccountKind, AccountStatus, Card};
 /// Audits a refused sign-in: event `sign_in`, the outcome is the refusal's code, `method` the
 /// sign-in method (`card`, `tls_listener`, `proxy`…).
 pub(crate) async fn audit_failure(app: &App, now: i64, ip: Option<String>, method: &str, code: &str) {
-    app.audit.log(now,
-        audit::Entry {
-            event: "sign_in".into(),
-            outcome: code.into(),
-            ip,
-            detail: serde_json::json!({ "method": method }),
-            ..audit::Entry::default()
-        },
-    )
-    .await;
+    app.audit
+        .log(
+            now,
+            audit::Entry {
+                event: "sign_in".into(),
+                outcome: code.into(),
+                ip,
+                detail: serde_json::json!({ "method": method }),
+                ..audit::Entry::default()
+            },
+        )
+        .await;
 }
 
 /// The account of a validated card certificate: found by (issuing CA, subscriber id), or created.

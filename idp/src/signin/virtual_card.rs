@@ -58,7 +58,7 @@ pub async fn sign_in(
         Ok(t) => t,
         Err(e) => return web::PageError::internal(e).into_response(),
     };
-    let ip = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let ip = client_ip.audit();
     let previous = crate::session::current(app, &headers, state.0.clock.now()).await;
     match card::complete(
         app,
@@ -73,7 +73,14 @@ pub async fn sign_in(
     {
         Ok((next, cookie)) => {
             if let Some(old) = previous {
-                crate::session::revoke(app, &old, "replaced_by_sign_in", state.0.clock.now()).await;
+                crate::session::revoke(
+                    app,
+                    &old,
+                    "replaced_by_sign_in",
+                    client_ip.audit(),
+                    state.0.clock.now(),
+                )
+                .await;
             }
             let mut res = Redirect::to(&next).into_response();
             res.headers_mut().append(header::SET_COOKIE, cookie);

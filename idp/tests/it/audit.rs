@@ -1,6 +1,6 @@
 //! The audit log under concurrency: group-committed appends keep one valid chain, also with
 //! writers in two processes (two pools on one database), and `verify` finds a changed or a
-//! deleted entry.
+//! deleted entry; every entry carries the client's true address.
 
 use idp::audit::{self, Entry};
 use storage::Db;
@@ -12,6 +12,7 @@ storage::each_backend!(
     concurrent_token_requests_keep_one_valid_chain,
     writers_in_two_processes_keep_one_valid_chain,
     verify_finds_a_changed_or_deleted_entry,
+    entries_carry_the_address_the_rate_limiter_sees,
 );
 
 fn entry(n: usize, writer: &str) -> Entry {
@@ -105,4 +106,44 @@ async fn verify_finds_a_changed_or_deleted_entry(env: TestEnv) {
         audit::verify(db).await.unwrap(),
         audit::Verification { entries: 3, broken: Some((4, "entry missing".into())) }
     );
+}
+
+/// A client that claims another address in `X-Forwarded-For` (no proxy is trusted here): the
+/// sign-in, the consent and the token requests are audited with the peer address it really
+/// has, never the claimed one and never none.
+async fn entries_carry_the_address_the_rate_limiter_sees(env: TestEnv) {
+    let live = Live::start(env).await;
+    let mut forged = reqwest::header::HeaderMap::new();
+    forged.insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(forged.clone())
+        .build()
+        .unwrap();
+    let (code, verifier) = crate::live::code_in(&live, &browser, CLIENT_ID, "openid", &[]).await;
+    let http = reqwest::Client::builder().default_headers(forged).build().unwrap();
+    let res = http
+        .post(live.url("/token"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", crate::live::REDIRECT),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let rows: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT event, outcome, ip FROM audit_log ORDER BY seq")
+            .fetch_all(live.env.db.db.pool())
+            .await
+            .unwrap();
+    let events: Vec<&str> = rows.iter().map(|(e, _, _)| e.as_str()).collect();
+    assert_eq!(events, ["sign_in", "consent", "token"], "{rows:?}");
+    for (event, outcome, ip) in &rows {
+        assert_eq!(ip.as_deref(), Some("127.0.0.1"), "{event} {outcome}");
+    }
 }

@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::clients::{Client, GrantType};
 use crate::oauth::authorize::CodeGrant;
 use crate::oauth::mint::{self, Grant};
+use crate::rate_limit::ClientIp;
 use crate::{audit, ids, kv_keys};
 
 /// How long a used code is remembered, to refuse its replay.
@@ -29,6 +30,7 @@ pub(super) async fn exchange(
     app: &App,
     client: &Client,
     f: &TokenForm,
+    ip: &ClientIp,
     now: i64,
 ) -> Result<mint::TokenResponse, OAuthError> {
     if !client.allows_grant(GrantType::AuthorizationCode) {
@@ -51,15 +53,18 @@ pub(super) async fn exchange(
                 revoke_minted(app, &minted, now).await;
             }
             tracing::warn!(client = %client.client_id, "authorization code replayed");
-            app.audit.log(now,
-                audit::Entry {
-                    event: "token".into(),
-                    outcome: "code_replayed".into(),
-                    client_id: Some(client.client_id.clone()),
-                    ..audit::Entry::default()
-                },
-            )
-            .await;
+            app.audit
+                .log(
+                    now,
+                    audit::Entry {
+                        event: "token".into(),
+                        outcome: "code_replayed".into(),
+                        client_id: Some(client.client_id.clone()),
+                        ip: ip.audit(),
+                        ..audit::Entry::default()
+                    },
+                )
+                .await;
             return Err(invalid_grant("authorization code already used"));
         }
         return Err(invalid_grant("authorization code is invalid or expired"));

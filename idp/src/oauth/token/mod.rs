@@ -82,8 +82,8 @@ pub async fn token(
             .as_deref()
             .ok_or_else(|| OAuthError::new(OAuthErrorCode::InvalidRequest, "grant_type is required"))?;
         let response = match grant_type {
-            "authorization_code" => authorization_code::exchange(app, &client, &f, now).await?,
-            "refresh_token" => refresh::exchange(app, &client, &f, now).await?,
+            "authorization_code" => authorization_code::exchange(app, &client, &f, &ip, now).await?,
+            "refresh_token" => refresh::exchange(app, &client, &f, &ip, now).await?,
             "client_credentials" => client_credentials::exchange(app, &client, &f, now).await?,
             _ => {
                 return Err(OAuthError::new(
@@ -92,16 +92,19 @@ pub async fn token(
                 ));
             }
         };
-        app.audit.log(now,
-            audit::Entry {
-                event: "token".into(),
-                outcome: "success".into(),
-                client_id: Some(client.client_id.clone()),
-                detail: serde_json::json!({ "grant_type": grant_type, "scope": response.scope }),
-                ..audit::Entry::default()
-            },
-        )
-        .await;
+        app.audit
+            .log(
+                now,
+                audit::Entry {
+                    event: "token".into(),
+                    outcome: "success".into(),
+                    client_id: Some(client.client_id.clone()),
+                    ip: ip.audit(),
+                    detail: serde_json::json!({ "grant_type": grant_type, "scope": response.scope }),
+                    ..audit::Entry::default()
+                },
+            )
+            .await;
         Ok::<_, OAuthError>(response)
     }
     .await;

@@ -7,6 +7,7 @@ use super::{TokenForm, invalid_grant};
 use crate::app::App;
 use crate::clients::{Client, GrantType};
 use crate::oauth::mint::{self, Grant};
+use crate::rate_limit::ClientIp;
 use crate::store::accounts::AccountStatus;
 use crate::{audit, ids};
 
@@ -16,6 +17,7 @@ pub(super) async fn exchange(
     app: &App,
     client: &Client,
     f: &TokenForm,
+    ip: &ClientIp,
     now: i64,
 ) -> Result<mint::TokenResponse, OAuthError> {
     use crate::store::refresh as store;
@@ -48,17 +50,20 @@ pub(super) async fn exchange(
             .await
             .map_err(OAuthError::internal)?;
         tracing::warn!(client = %client.client_id, revoked, "refresh token replayed; family revoked");
-        app.audit.log(now,
-            audit::Entry {
-                event: "token".into(),
-                outcome: "refresh_replayed".into(),
-                actor: Some(stored.account_id.clone()),
-                client_id: Some(client.client_id.clone()),
-                detail: serde_json::json!({ "family_revoked": revoked }),
-                ..audit::Entry::default()
-            },
-        )
-        .await;
+        app.audit
+            .log(
+                now,
+                audit::Entry {
+                    event: "token".into(),
+                    outcome: "refresh_replayed".into(),
+                    actor: Some(stored.account_id.clone()),
+                    client_id: Some(client.client_id.clone()),
+                    ip: ip.audit(),
+                    detail: serde_json::json!({ "family_revoked": revoked }),
+                    ..audit::Entry::default()
+                },
+            )
+            .await;
         return Err(invalid_grant("refresh token already used; every token of this grant is revoked"));
     }
     match crate::store::accounts::find_account(&app.db, &stored.account_id)

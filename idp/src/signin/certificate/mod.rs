@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use web::{Lang, PageError};
 
 use crate::app::{App, AppState};
+use crate::rate_limit::ClientIp;
 use crate::serve::mtls::PeerInfo;
 use crate::session::{self, Authentication};
 use crate::signin::card::{CARD_AMR, LOGIN_COOKIE, next_after_sign_in};
@@ -199,16 +200,33 @@ pub async fn proxied(
             }
         }
     };
-    let ip = forwarded_ip(&headers).unwrap_or_else(|| peer.ip().to_string());
+    let ip = client_address(app, peer.ip(), &headers);
     match outcome {
         Ok(der) => validate_and_hand_off(app, &der, q.state.as_deref(), ip, "tls_proxy", lang).await,
         Err(refusal) => refusal.into_page(app, lang),
     }
 }
 
-fn forwarded_ip(headers: &HeaderMap) -> Option<String> {
-    let v = headers.get("x-forwarded-for")?.to_str().ok()?;
-    v.split(',').next().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+/// The client's address behind the certificate proxy: when the peer is a trusted proxy, the
+/// last `X-Forwarded-For` address that is not one; otherwise the peer itself (a header from
+/// anyone else is not believed).
+fn client_address(app: &App, peer: std::net::IpAddr, headers: &HeaderMap) -> String {
+    let trusted = |ip: std::net::IpAddr| {
+        app.config.cert_login.is_trusted_proxy(ip) || app.config.trusted_proxies.contains(&ip)
+    };
+    if !trusted(peer) {
+        return peer.to_string();
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse::<std::net::IpAddr>().ok())
+        .rev()
+        .find(|ip| !trusted(*ip))
+        .unwrap_or(peer)
+        .to_string()
 }
 
 /// `GET /login/certificate/tls` on the mTLS listener (step 2, certificate from the handshake).
@@ -336,18 +354,24 @@ pub struct CompleteQuery {
 /// `GET /login/certificate/complete` (step 3).
 pub async fn complete(
     State(state): State<AppState>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     lang: Lang,
     Query(q): Query<CompleteQuery>,
 ) -> Response {
     let app = &state.0;
-    match finish(app, &headers, q.code.as_deref()).await {
+    match finish(app, &headers, client_ip.audit(), q.code.as_deref()).await {
         Ok(res) => res,
         Err(refusal) => refusal.into_page(app, lang),
     }
 }
 
-async fn finish(app: &App, headers: &HeaderMap, code: Option<&str>) -> Result<Response, Refusal> {
+async fn finish(
+    app: &App,
+    headers: &HeaderMap,
+    ip: Option<String>,
+    code: Option<&str>,
+) -> Result<Response, Refusal> {
     let now = app.clock.now();
     let unknown = || Refusal::Local(StatusCode::BAD_REQUEST, "cert_code_unknown", "code_unknown");
     let code = code.filter(|c| c.len() == 43).ok_or_else(unknown)?;
@@ -365,7 +389,6 @@ async fn finish(app: &App, headers: &HeaderMap, code: Option<&str>) -> Result<Re
         card: handoff.subscriber_id.clone().map(|s| (handoff.issuer.clone(), s)),
     };
     let (session, cookie) = session::start(app, &handoff.account_id, auth, now).await.map_err(internal)?;
-    let ip = forwarded_ip(headers);
     app.audit.log(now,
         audit::Entry {
             event: "sign_in".into(),
