@@ -171,7 +171,6 @@ pub async fn revoke_app(
         client_id: Some(f.client_id.clone()),
         ip: client_ip.audit(),
         detail: serde_json::json!({ "refresh_tokens_revoked": revoked }),
-        ..audit::Entry::default()
     };
     app.audit.log(now, entry).await;
     Ok(Redirect::to("/account").into_response())

@@ -523,7 +523,6 @@ pub async fn consent_submit(
         client_id: Some(client.client_id.clone()),
         ip: client_ip.audit(),
         detail: serde_json::json!({ "scopes": req.scopes }),
-        ..audit::Entry::default()
     };
     if f.decision != "allow" {
         app.audit.log(now, entry("denied")).await;

@@ -60,7 +60,6 @@ pub(super) async fn exchange(
                     client_id: Some(client.client_id.clone()),
                     ip: ip.audit(),
                     detail: serde_json::json!({ "family_revoked": revoked }),
-                    ..audit::Entry::default()
                 },
             )
             .await;
