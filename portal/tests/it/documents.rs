@@ -145,7 +145,7 @@ fn keep_screenshot(file: &Path, name: &str) {
 }
 
 async fn pdf_shows_the_japanese_name_and_rows_and_its_qr_code_opens_the_verify_url(env: TestEnv) {
-    let app = TestApp::new(env).await;
+    let app = TestApp::at(env, NOW).await;
     seed_three(&app.db).await;
     let issued = issue(&app.db, &app.signer, fy2026(), NUMBER, NOW).await.unwrap();
     assert_eq!(issued.content.kind, Kind::Attendance);
@@ -189,7 +189,7 @@ async fn pdf_shows_the_japanese_name_and_rows_and_its_qr_code_opens_the_verify_u
 }
 
 async fn pdf_paginates_long_tables(env: TestEnv) {
-    let app = TestApp::new(env).await;
+    let app = TestApp::at(env, NOW).await;
     add_doctor(&app.db).await;
     let first = date!(2026 - 04 - 01);
     for i in 0..70_i64 {
@@ -240,7 +240,7 @@ async fn set_jws(db: &Db, id: &str, jws: &str) {
 }
 
 async fn verify_page_and_json_for_genuine_revoked_altered_and_unknown_documents(env: TestEnv) {
-    let app = TestApp::new(env).await;
+    let app = TestApp::at(env, NOW).await;
     seed_three(&app.db).await;
     let issued = issue(&app.db, &app.signer, fy2026(), NUMBER, app.clock.now()).await.unwrap();
     let id = issued.record.id.clone();
@@ -329,7 +329,7 @@ async fn verify_page_and_json_for_genuine_revoked_altered_and_unknown_documents(
 }
 
 async fn jws_verifies_offline_with_the_key_published_at_jwks(env: TestEnv) {
-    let app = TestApp::new(env).await;
+    let app = TestApp::at(env, NOW).await;
     seed_three(&app.db).await;
     let issued = issue(&app.db, &app.signer, fy2026(), NUMBER, NOW).await.unwrap();
     let res = app.send(Request::get("/jwks").body(Body::empty()).unwrap()).await;
@@ -364,7 +364,7 @@ async fn jws_verifies_offline_with_the_key_published_at_jwks(env: TestEnv) {
 }
 
 async fn jma_certificate_only_from_sixty(env: TestEnv) {
-    let app = TestApp::new(env).await;
+    let app = TestApp::at(env, NOW).await;
     add_doctor(&app.db).await;
     // Ten distinct codes and 49.5 units within FY2024–FY2026: 59.5.
     for i in 0..10_i64 {
@@ -413,7 +413,7 @@ async fn jma_certificate_only_from_sixty(env: TestEnv) {
 }
 
 async fn statement_covers_one_fiscal_year_and_empty_periods_are_refused(env: TestEnv) {
-    let app = TestApp::new(env).await;
+    let app = TestApp::at(env, NOW).await;
     seed_three(&app.db).await;
     attend(&app.db, "EV5", "翌年度の講演会", date!(2027 - 04 - 01), &[("74", 100)], Status::Confirmed).await;
     let issued =
@@ -438,7 +438,7 @@ async fn statement_covers_one_fiscal_year_and_empty_periods_are_refused(env: Tes
 }
 
 async fn verify_page_screenshot_in_chromium(env: TestEnv) {
-    let app = TestApp::new(env).await;
+    let app = TestApp::at(env, NOW).await;
     seed_three(&app.db).await;
     let issued = issue(&app.db, &app.signer, fy2026(), NUMBER, app.clock.now()).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -476,7 +476,7 @@ async fn verify_page_screenshot_in_chromium(env: TestEnv) {
 }
 
 async fn owner_pdf_only_for_the_owner_of_a_document_in_force(env: TestEnv) {
-    let app = TestApp::new(env).await;
+    let app = TestApp::at(env, NOW).await;
     seed_three(&app.db).await;
     let issued = issue(&app.db, &app.signer, fy2026(), NUMBER, NOW).await.unwrap();
     let id = issued.record.id.as_str();
@@ -499,7 +499,7 @@ async fn owner_pdf_only_for_the_owner_of_a_document_in_force(env: TestEnv) {
 }
 
 async fn pdf_and_verify_page_name_the_codes_and_fit_long_system_names(env: TestEnv) {
-    let app = TestApp::new(env).await;
+    let app = TestApp::at(env, NOW).await;
     add_doctor(&app.db).await;
     let mut conn = app.db.pool().acquire().await.unwrap();
     let credits =

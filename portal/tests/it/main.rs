@@ -80,6 +80,11 @@ impl TestApp {
         Self::with(env, Clock::manual_now(), (font_path(), FontSearch::System)).await
     }
 
+    /// A portal whose clock starts at Unix second `unix`.
+    pub async fn at(env: TestEnv, unix: i64) -> Self {
+        Self::with(env, Clock::manual(unix), (font_path(), FontSearch::System)).await
+    }
+
     /// A portal whose "today" is `day` (noon in Japan).
     pub async fn on(env: TestEnv, day: Date) -> Self {
         Self::with(env, Clock::on_day(day), (font_path(), FontSearch::System)).await
