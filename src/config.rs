@@ -238,17 +238,22 @@ impl Config {
         let portal_listen = raw.portal_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8081)));
         let idp_public_url = public_url("idp_public_url", raw.idp_public_url, idp_listen)?;
         let portal_public_url = public_url("portal_public_url", raw.portal_public_url, portal_listen)?;
-        let signing_algs = raw.signing_algs.unwrap_or_else(|| vec![SigningAlg::ES256]);
+        // The idp's defaults live in one place, `IdpConfig::new`; this file only reads them.
+        let d = idp::IdpConfig::new("");
+        let fetch = idp::trust::crl_fetch::FetchConfig::default();
+        let signing_algs = raw.signing_algs.unwrap_or_else(|| d.signing_algs.clone());
         if signing_algs.is_empty() {
             bail!("invalid config key `signing_algs`: name at least one of ES256, RS256, PS256");
+        }
+        if !signing_algs.contains(&SigningAlg::RS256) {
+            bail!(
+                "invalid config key `signing_algs`: must include RS256 (OpenID Connect requires it for ID tokens; the first algorithm signs access tokens), e.g. [\"ES256\", \"RS256\"]"
+            );
         }
         let max_connections = raw.database_max_connections.unwrap_or(backend.default_max_connections());
         if max_connections == 0 {
             bail!("invalid config key `database_max_connections`: must be at least 1");
         }
-        // The idp's defaults live in one place, `IdpConfig::new`; this file only reads them.
-        let d = idp::IdpConfig::new("");
-        let fetch = idp::trust::crl_fetch::FetchConfig::default();
         let lead = raw.key_publish_lead_secs.unwrap_or(d.key_policy.publish_lead.as_secs());
         if lead < idp::oauth::jwks::MAX_AGE_SECS {
             bail!(

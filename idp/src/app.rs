@@ -27,7 +27,8 @@ use keys::{Clock, KeyError, KeyPolicy, Keys, MasterKey, OWNER_IDP, SigningAlg};
 pub struct IdpConfig {
     /// Public base URL, the issuer (`https://id.example.jp`).
     pub public_url: String,
-    /// Algorithms with a signing key series; the first is the default.
+    /// Algorithms with a signing key series: the first signs access tokens; RS256, the OpenID
+    /// Connect default, signs the ID tokens of clients that registered no other algorithm.
     pub signing_algs: Vec<SigningAlg>,
     /// Rotation timing.
     pub key_policy: KeyPolicy,
@@ -66,7 +67,7 @@ impl IdpConfig {
     pub fn new(public_url: &str) -> Self {
         Self {
             public_url: public_url.to_owned(),
-            signing_algs: vec![SigningAlg::ES256],
+            signing_algs: vec![SigningAlg::ES256, SigningAlg::RS256],
             key_policy: KeyPolicy {
                 publish_lead: Duration::from_secs(3600),
                 retention: Duration::from_secs(86_400),

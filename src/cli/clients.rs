@@ -85,7 +85,8 @@ pub struct ClientFields {
     /// `public` (default) or `pairwise` subject identifiers.
     #[arg(long, value_parser = parse_subject_type)]
     subject_type: Option<SubjectType>,
-    /// ID token signing algorithm: ES256 (default), RS256, PS256 (must be in `signing_algs`).
+    /// ID token signing algorithm: RS256 (default, as OpenID Connect Registration), ES256, PS256
+    /// (must be in `signing_algs`).
     #[arg(long, value_parser = parse_alg)]
     id_token_alg: Option<SigningAlg>,
     /// Back-channel logout endpoint.
@@ -293,8 +294,7 @@ pub async fn run(
     match cmd {
         ClientCommand::Add(mut fields) => {
             let client_id = fields.client_id.take().unwrap_or_else(idp::ids::new_id);
-            let mut c =
-                Client::new(&client_id, signing_algs.first().copied().unwrap_or(SigningAlg::ES256), now);
+            let mut c = Client::new(&client_id, SigningAlg::RS256, now);
             apply(&mut c, fields, signing_algs)?;
             let secret = c.auth_method.uses_secret().then(idp::ids::new_secret);
             c.secret_hash = secret.as_deref().map(idp::ids::hash);

@@ -33,7 +33,10 @@ fn config_check_prints_effective_values_with_secrets_redacted() {
         .env("SHIKAKU_DATABASE_URL", "postgres://shikaku:pg-secret@db.internal:5432/shikaku")
         .env("SHIKAKU_REDIS_URL", "redis://:redis-secret@cache.internal:6379")
         .env("SHIKAKU_IDP_PUBLIC_URL", "https://id.example.jp/");
-    w.file("shikaku.toml", "portal_listen = \"0.0.0.0:9000\"\nsigning_algs = [\"ES256\", \"PS256\"]\n");
+    w.file(
+        "shikaku.toml",
+        "portal_listen = \"0.0.0.0:9000\"\nsigning_algs = [\"ES256\", \"RS256\", \"PS256\"]\n",
+    );
     let out = w.run(&["config", "check"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -44,7 +47,7 @@ fn config_check_prints_effective_values_with_secrets_redacted() {
         "idp_public_url = \"https://id.example.jp\"",
         "portal_listen = \"0.0.0.0:9000\"",
         "portal_public_url = \"http://0.0.0.0:9000\"",
-        "signing_algs = [\"ES256\", \"PS256\"]",
+        "signing_algs = [\"ES256\", \"RS256\", \"PS256\"]",
         "key_publish_lead_secs = 3600",
         "database_max_connections = 10",
     ] {
@@ -120,6 +123,10 @@ fn wrong_config_values_fail_with_one_line_naming_the_key() {
     let line = config_error(Some("signing_algs = [\"HS256\"]\n"), &[]);
     assert!(line.starts_with("error: invalid config key `signing_algs"), "{line}");
     assert_eq!(
+        config_error(Some("signing_algs = [\"ES256\"]\n"), &[]),
+        "error: invalid config key `signing_algs`: must include RS256 (OpenID Connect requires it for ID tokens; the first algorithm signs access tokens), e.g. [\"ES256\", \"RS256\"]"
+    );
+    assert_eq!(
         config_error(Some("key_publish_lead_secs = 10\n"), &[]),
         "error: invalid config key `key_publish_lead_secs`: must be at least 300 (the JWKS cache time), got 10"
     );
@@ -170,7 +177,7 @@ fn the_example_config_is_valid() {
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shikaku.example.toml");
     let out = w.run(&["--config", example.to_str().unwrap(), "config", "check"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("signing_algs = [\"ES256\"]"));
+    assert!(stdout(&out).contains("signing_algs = [\"ES256\", \"RS256\"]"));
 }
 
 #[test]
@@ -206,6 +213,7 @@ fn admin_client_private_key_jwt_needs_keys() {
     assert!(out.status.success(), "{}", stderr(&out));
     let added: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(added["auth_method"], "private_key_jwt");
+    assert_eq!(added["id_token_alg"], "RS256", "the OpenID Connect default without --id-token-alg");
     assert_eq!(added["jwks"]["keys"][0]["kid"], "k1");
     assert!(added.get("client_secret").is_none(), "no secret for private_key_jwt");
 

@@ -23,8 +23,14 @@ async fn serve_on_sqlite_and_memory_then_sigterm_exits_zero() {
         assert_eq!(body["checks"]["kv"]["backend"], "memory");
     }
     let jwks: serde_json::Value = reqwest::get(server.idp("/jwks")).await.unwrap().json().await.unwrap();
-    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
-    assert_eq!(jwks["keys"][0]["alg"], "ES256");
+    // One key per default algorithm: ES256 (access tokens) and RS256 (OpenID Connect's default).
+    let mut algs: Vec<&str> =
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    algs.sort_unstable();
+    assert_eq!(algs, ["ES256", "RS256"]);
+    let discovery: serde_json::Value =
+        reqwest::get(server.idp("/.well-known/openid-configuration")).await.unwrap().json().await.unwrap();
+    assert_eq!(discovery["id_token_signing_alg_values_supported"], serde_json::json!(["ES256", "RS256"]));
     let page = reqwest::get(server.portal("/")).await.unwrap();
     assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
     assert!(page.text().await.unwrap().contains("受講履歴"));
@@ -147,17 +153,17 @@ async fn master_key_missing_or_wrong_is_refused_and_changes_nothing() {
 
     std::fs::remove_file(&key_file).unwrap();
     let line = one_line(&w.run(&["serve"]));
-    // The idp's ES256 key and the portal's document-signing key.
+    // The idp's ES256 and RS256 keys and the portal's document-signing key.
     assert_eq!(
         line,
-        "error: the database holds 2 encrypted signing key(s) but no master key is configured: set master_key or master_key_file to the key this database was created with"
+        "error: the database holds 3 encrypted signing key(s) but no master key is configured: set master_key or master_key_file to the key this database was created with"
     );
     assert!(!key_file.exists(), "no new key is generated over existing keys");
 
     std::fs::write(&key_file, &key_text).unwrap();
     let listed = w.run(&["admin", "keys", "list"]);
     assert!(listed.status.success(), "{}", stderr(&listed));
-    assert_eq!(stdout(&listed).lines().count(), 1, "still the one original key");
+    assert_eq!(stdout(&listed).lines().count(), 2, "still the two original keys");
 }
 
 #[tokio::test]
@@ -167,23 +173,28 @@ async fn admin_keys_rotate_publishes_the_next_key() {
     assert_eq!(server.terminate(), Some(0));
     let out = w.run(&["admin", "keys", "rotate"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let rotated: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
-    assert_eq!(rotated["state"], "next");
-    assert_eq!(rotated["alg"], "ES256");
+    // Without --alg every configured series is rotated: one line each.
+    let rotated: Vec<serde_json::Value> =
+        stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let algs: Vec<&str> = rotated.iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    assert_eq!(algs, ["ES256", "RS256"]);
+    assert!(rotated.iter().all(|k| k["state"] == "next"), "{rotated:?}");
 
     let listed: Vec<serde_json::Value> = stdout(&w.run(&["admin", "keys", "list"]))
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let states: Vec<&str> = listed.iter().map(|k| k["state"].as_str().unwrap()).collect();
-    assert_eq!(states, ["active", "next"]);
+    let mut states: Vec<(&str, &str)> =
+        listed.iter().map(|k| (k["alg"].as_str().unwrap(), k["state"].as_str().unwrap())).collect();
+    states.sort_unstable();
+    assert_eq!(states, [("ES256", "active"), ("ES256", "next"), ("RS256", "active"), ("RS256", "next")]);
 
     let server = w.start(&["serve"]).await;
     let jwks: serde_json::Value = reqwest::get(server.idp("/jwks")).await.unwrap().json().await.unwrap();
     let kids: Vec<&str> =
         jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
-    assert_eq!(kids.len(), 2);
-    assert!(kids.contains(&rotated["kid"].as_str().unwrap()));
+    assert_eq!(kids.len(), 4);
+    assert!(rotated.iter().all(|k| kids.contains(&k["kid"].as_str().unwrap())));
     assert_eq!(server.terminate(), Some(0));
 
     let bad = w.run(&["admin", "keys", "rotate", "--alg", "HS256"]);
