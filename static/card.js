@@ -10,22 +10,39 @@
   var ACK_TIMEOUT_MS = 2000;
   var USER_TIMEOUT_MS = 120000;
 
+  var help = document.getElementById("card-help");
+
   function say(key, detail) {
     status.textContent = form.dataset[key] + (detail ? " (" + detail + ")" : "");
+    if (help) help.hidden = true;
   }
 
-  // Web eID extension error codes → page texts.
+  // Bridge error codes (docs/bridge.md §3) → page texts.
   var FAILURES = {
     ERR_WEBEID_EXTENSION_UNAVAILABLE: "msgNoExtension",
-    ERR_WEBEID_NATIVE_UNAVAILABLE: "msgNoExtension",
+    ERR_WEBEID_NATIVE_UNAVAILABLE: "msgNativeUnavailable",
+    ERR_WEBEID_MODULE_NOT_FOUND: "msgModuleNotFound",
     ERR_WEBEID_NO_READERS: "msgNoReader",
     ERR_WEBEID_NO_CARD: "msgNoCard",
-    ERR_WEBEID_UNKNOWN_CARD: "msgNoCard",
+    ERR_WEBEID_UNKNOWN_CARD: "msgUnknownCard",
     ERR_WEBEID_PIN_INVALID: "msgWrongPin",
+    ERR_WEBEID_PIN_BLOCKED: "msgPinBlocked",
     ERR_WEBEID_USER_CANCELLED: "msgCancelled",
     ERR_WEBEID_USER_TIMEOUT: "msgTimeout",
     ERR_WEBEID_ACTION_TIMEOUT: "msgTimeout"
   };
+
+  // A bridge failure: its text, the PIN tries the card reported, and the link to /bridge.
+  function sayFailure(error) {
+    var code = error && typeof error.code === "string" ? error.code : "";
+    var text = form.dataset[FAILURES[code] || "msgFailed"];
+    if (code === "ERR_WEBEID_PIN_INVALID") {
+      if (typeof error.pinTriesLeft === "number") text += " " + form.dataset.msgTriesLeft + ": " + error.pinTriesLeft;
+      else if (error.pinCountLow) text += " " + form.dataset.msgTriesLow;
+    }
+    status.textContent = text + (code ? " (" + code + ")" : "");
+    if (help) help.hidden = false;
+  }
 
   function authenticate(nonce) {
     return new Promise(function (resolve, reject) {
@@ -66,7 +83,7 @@
         algorithm: reply.algorithm, signature: reply.signature, appVersion: reply.appVersion
       };
     } catch (err) {
-      say(FAILURES[err.code] || "msgFailed", err.code);
+      sayFailure(err);
       return;
     }
     try {
@@ -78,7 +95,7 @@
       });
       var body = await post.json();
       if (post.ok && body.next) { window.location.assign(body.next); return; }
-      status.textContent = body.detail || form.dataset.msgFailed;
+      status.textContent = (body.detail || form.dataset.msgFailed) + (body.code ? " (" + body.code + ")" : "");
     } catch (e) { say("msgNetwork"); }
   }
 

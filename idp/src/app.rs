@@ -173,6 +173,7 @@ pub async fn build(
         .route("/authorize/resume", get(authorize::resume))
         .route("/authorize/consent", get(authorize::consent_page).post(authorize::consent_submit))
         .route("/login", get(card::page))
+        .route("/bridge", get(crate::signin::bridge_check::page))
         .route("/login/card/challenge", get(card::challenge))
         .route("/login/card", post(card::submit))
         .route("/login/certificate", get(certificate::start))

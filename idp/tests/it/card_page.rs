@@ -15,7 +15,7 @@ use storage::testing::TestEnv;
 use crate::browser;
 use crate::live::{Live, pki};
 
-storage::each_backend!(card_page_states_in_headless_chromium);
+storage::each_backend!(card_page_states_in_headless_chromium, bridge_check_page_without_the_extension);
 
 /// The bridge stand-in: answers `web-eid:authenticate` as the extension would, per the
 /// scenario in `window.__scenario`. With `run` in the page URL's hash it plays each listed
@@ -43,6 +43,11 @@ const BRIDGE_JS: &str = r#"(function () {
     var s = window.__scenario;
     if (s === "absent") return;
     window.postMessage({ action: "web-eid:authenticate-ack" }, window.location.origin);
+    if (s === "tries") {
+      var error = { code: "ERR_WEBEID_PIN_INVALID", pinTriesLeft: 2 };
+      window.postMessage({ action: "web-eid:authenticate-failure", error: error }, window.location.origin);
+      return;
+    }
     if (s.indexOf("ERR_") === 0 || s === "ERR") {
       window.postMessage({ action: "web-eid:authenticate-failure", error: { code: s } }, window.location.origin);
       return;
@@ -168,8 +173,9 @@ fn results(dom: &str) -> Vec<(String, String)> {
 async fn card_page_states_in_headless_chromium(env: TestEnv) {
     let backend = env.db.db.backend().name();
     let live = live(env).await;
-    let scenarios = "absent,ERR_WEBEID_NO_READERS,ERR_WEBEID_NO_CARD,ERR_WEBEID_PIN_INVALID,\
-                     ERR_WEBEID_USER_CANCELLED,ERR_WEBEID_USER_TIMEOUT,ERR_SOMETHING_NEW,expired,revoked,sign";
+    let scenarios = "absent,ERR_WEBEID_NO_READERS,ERR_WEBEID_NO_CARD,ERR_WEBEID_PIN_INVALID,tries,\
+                     ERR_WEBEID_PIN_BLOCKED,ERR_WEBEID_UNKNOWN_CARD,ERR_WEBEID_NATIVE_UNAVAILABLE,\
+                     ERR_WEBEID_MODULE_NOT_FOUND,ERR_WEBEID_USER_CANCELLED,ERR_WEBEID_USER_TIMEOUT,ERR_SOMETHING_NEW,expired,revoked,sign";
     let url = format!("{}#{scenarios}", page_with_bridge(&live, "ja"));
     let dom = browser::dump_dom_after(&url, 60_000).await;
     let expected = [
@@ -189,6 +195,26 @@ async fn card_page_states_in_headless_chromium(env: TestEnv) {
             "ERR_WEBEID_PIN_INVALID",
             "暗証番号が正しくありません。入力を続けて誤るとカードがロックされます。 (ERR_WEBEID_PIN_INVALID)",
         ),
+        (
+            "tries",
+            "暗証番号が正しくありません。入力を続けて誤るとカードがロックされます。 残り回数: 2 (ERR_WEBEID_PIN_INVALID)",
+        ),
+        (
+            "ERR_WEBEID_PIN_BLOCKED",
+            "暗証番号がロックされています。カードの発行元にロック解除を依頼してください。 (ERR_WEBEID_PIN_BLOCKED)",
+        ),
+        (
+            "ERR_WEBEID_UNKNOWN_CARD",
+            "このカードには医師資格証の認証用証明書が見つかりません。医師資格証を置いてください。 (ERR_WEBEID_UNKNOWN_CARD)",
+        ),
+        (
+            "ERR_WEBEID_NATIVE_UNAVAILABLE",
+            "医師資格証ブリッジ（shikaku-bridge）がインストールされていないか、この拡張機能からの利用が許可されていません。 (ERR_WEBEID_NATIVE_UNAVAILABLE)",
+        ),
+        (
+            "ERR_WEBEID_MODULE_NOT_FOUND",
+            "カードリーダー用のソフトウェア（PKCS#11 モジュール）が見つかりません。 (ERR_WEBEID_MODULE_NOT_FOUND)",
+        ),
         ("ERR_WEBEID_USER_CANCELLED", "ログインを中止しました。 (ERR_WEBEID_USER_CANCELLED)"),
         (
             "ERR_WEBEID_USER_TIMEOUT",
@@ -196,8 +222,8 @@ async fn card_page_states_in_headless_chromium(env: TestEnv) {
         ),
         ("ERR_SOMETHING_NEW", "カードでのログインに失敗しました。 (ERR_SOMETHING_NEW)"),
         // Answers of the idp's validation, in the page's language.
-        ("expired", "ログインの有効時間が過ぎました。もう一度お試しください。"),
-        ("revoked", "この証明書は失効しています。"),
+        ("expired", "ログインの有効時間が過ぎました。もう一度お試しください。 (nonce_unknown)"),
+        ("revoked", "この証明書は失効しています。 (cert_revoked)"),
         ("sign", "signed in: 200, next /, account lists this browser's card session"),
     ];
     let got = results(&dom);
@@ -209,4 +235,20 @@ async fn card_page_states_in_headless_chromium(env: TestEnv) {
         if backend == "sqlite" { "idp-login.png".to_owned() } else { format!("idp-login-{backend}.png") };
     let shot = browser::screenshot_dir().join(name);
     browser::screenshot(&live.url("/login?lang=ja"), &shot, (1200, 1600)).await;
+}
+
+/// `/bridge` in a browser without the extension: the extension is reported missing, the host
+/// and card cannot be checked, and the installation steps are there.
+async fn bridge_check_page_without_the_extension(env: TestEnv) {
+    let live = Live::start(env).await;
+    let dom = browser::dump_dom_after(&live.url("/bridge?lang=ja"), 5_000).await;
+    assert!(dom.contains("<td id=\"bridge-extension\" class=\"missing\">見つかりません</td>"), "{dom}");
+    assert!(
+        dom.contains("<td id=\"bridge-host\" class=\"\">確認できません（拡張機能が必要です）</td>"),
+        "{dom}"
+    );
+    assert!(dom.contains("<li id=\"step-extension\" class=\"todo\">"), "{dom}");
+    assert!(dom.contains("shikaku-bridge install --user"), "{dom}");
+    let dom = browser::dump_dom(&live.url("/bridge?lang=en")).await;
+    assert!(dom.contains("Card connection check"), "{dom}");
 }

@@ -67,6 +67,8 @@ pub struct WebDriver {
     session_id: String,
     driver: Child,
     profile: tempfile::TempDir,
+    /// `host:port` of the browser's DevTools endpoint (chromedriver starts it).
+    debugger: Option<String>,
 }
 
 impl fmt::Debug for WebDriver {
@@ -158,6 +160,14 @@ impl WebDriver {
 
     /// [`Self::start`] with extra Chromium arguments.
     pub async fn start_with(extra_args: &[&str]) -> Self {
+        Self::launch(extra_args, &[], |_| {}).await
+    }
+
+    /// [`Self::start_with`], plus environment variables for chromedriver (the browser and the
+    /// processes it starts, such as a native-messaging host, inherit them), and `prepare`
+    /// called with the browser's `--user-data-dir` before the browser starts (to put files
+    /// into the profile, e.g. `NativeMessagingHosts/`).
+    pub async fn launch(extra_args: &[&str], env: &[(&str, &str)], prepare: impl FnOnce(&Path)) -> Self {
         assert!(Path::new(CHROMEDRIVER).exists(), "no {CHROMEDRIVER} (apt-get install chromium-driver)");
         let profile = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -167,6 +177,7 @@ impl WebDriver {
             .env("HOME", profile.path())
             .env("XDG_CONFIG_HOME", profile.path().join("config"))
             .env("XDG_CACHE_HOME", profile.path().join("cache"))
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -191,6 +202,8 @@ impl WebDriver {
         }
 
         let user_data = profile.path().join("chromium");
+        std::fs::create_dir_all(&user_data).unwrap();
+        prepare(&user_data);
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| (*a).to_owned()).collect();
         args.push(format!("--user-data-dir={}", user_data.display()));
         args.extend(extra_args.iter().map(|a| (*a).to_owned()));
@@ -221,8 +234,11 @@ impl WebDriver {
                 .join("\n");
             panic!("no WebDriver session: {body}\nchromedriver log (end):\n{tail}");
         };
-        let wd =
-            Self { http, port, session: format!("{base}/session/{session_id}"), session_id, driver, profile };
+        let debugger = body["value"]["capabilities"]["goog:chromeOptions"]["debuggerAddress"]
+            .as_str()
+            .map(str::to_owned);
+        let session = format!("{base}/session/{session_id}");
+        let wd = Self { http, port, session, session_id, driver, profile, debugger };
         let ms = HANG_GUARD.as_millis() as u64;
         wd.command("POST", "/timeouts", json!({ "pageLoad": ms, "script": ms, "implicit": 0 })).await;
         wd
@@ -442,6 +458,12 @@ impl WebDriver {
     /// The session's id (for commands built by hand).
     pub fn session_id(&self) -> &str {
         &self.session_id
+    }
+
+    /// `host:port` of the browser's DevTools endpoint, for targets WebDriver does not list
+    /// as windows (an extension's popup window, for instance).
+    pub fn debugger_address(&self) -> &str {
+        self.debugger.as_deref().expect("chromedriver reported no debuggerAddress")
     }
 
     /// The temporary profile folder (removed on drop), e.g. for files to upload.
