@@ -1,0 +1,131 @@
+//! Native-messaging framing: a 32-bit length in native byte order, then that many bytes of
+//! UTF-8 JSON. Requests over [`MAX_REQUEST`] are refused; answers never exceed
+//! [`MAX_ANSWER`] (the browser's limit for messages from a host).
+
+use std::io::{self, Read, Write};
+
+use serde_json::Value;
+
+/// Largest request accepted (the host's requests are small: a nonce, a hash, a PIN).
+pub const MAX_REQUEST: usize = 64 * 1024;
+/// Largest answer the browser accepts from a host (1 MiB).
+pub const MAX_ANSWER: usize = 1024 * 1024;
+
+/// Why a frame could not be read.
+#[derive(Debug)]
+pub enum FrameError {
+    /// The announced length is over [`MAX_REQUEST`].
+    TooLarge(usize),
+    /// The stream ended inside a frame.
+    Truncated,
+    /// The body is not a JSON object.
+    NotJson(String),
+    /// Reading failed.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for FrameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameError::TooLarge(n) => write!(f, "request of {n} bytes is over the limit of {MAX_REQUEST}"),
+            FrameError::Truncated => f.write_str("the input ended inside a message"),
+            FrameError::NotJson(e) => write!(f, "the message is not a JSON object: {e}"),
+            FrameError::Io(e) => write!(f, "reading the message failed: {e}"),
+        }
+    }
+}
+
+fn read_full(input: &mut impl Read, buf: &mut [u8]) -> Result<usize, io::Error> {
+    let mut done = 0;
+    while done < buf.len() {
+        match input.read(&mut buf[done..]) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// Reads one request: `Ok(None)` at a clean end of input (before a frame starts).
+pub fn read_message(input: &mut impl Read) -> Result<Option<Value>, FrameError> {
+    let mut len = [0u8; 4];
+    match read_full(input, &mut len).map_err(FrameError::Io)? {
+        0 => return Ok(None),
+        4 => {}
+        _ => return Err(FrameError::Truncated),
+    }
+    let len = u32::from_ne_bytes(len) as usize;
+    if len > MAX_REQUEST {
+        return Err(FrameError::TooLarge(len));
+    }
+    let mut body = vec![0u8; len];
+    if read_full(input, &mut body).map_err(FrameError::Io)? != len {
+        return Err(FrameError::Truncated);
+    }
+    let value: Value = serde_json::from_slice(&body).map_err(|e| FrameError::NotJson(e.to_string()))?;
+    if !value.is_object() {
+        return Err(FrameError::NotJson("not an object".into()));
+    }
+    Ok(Some(value))
+}
+
+/// Writes one answer. An answer over [`MAX_ANSWER`] is replaced by an error answer.
+pub fn write_message(output: &mut impl Write, value: &Value) -> io::Result<()> {
+    let mut body = serde_json::to_vec(value).map_err(io::Error::other)?;
+    if body.len() > MAX_ANSWER {
+        let error = crate::error::BridgeError::new(crate::error::Code::NativeFatal, "answer too large");
+        body = serde_json::to_vec(&error.to_json()).map_err(io::Error::other)?;
+    }
+    let len = u32::try_from(body.len()).map_err(io::Error::other)?;
+    output.write_all(&len.to_ne_bytes())?;
+    output.write_all(&body)?;
+    output.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn frame(body: &[u8]) -> Vec<u8> {
+        let mut v = (body.len() as u32).to_ne_bytes().to_vec();
+        v.extend_from_slice(body);
+        v
+    }
+
+    #[test]
+    fn two_messages_then_a_clean_end() {
+        let mut input = frame(br#"{"command":"status"}"#);
+        input.extend(frame(br#"{"command":"pin-info"}"#));
+        let mut r = input.as_slice();
+        assert_eq!(read_message(&mut r).unwrap().unwrap()["command"], "status");
+        assert_eq!(read_message(&mut r).unwrap().unwrap()["command"], "pin-info");
+        assert!(read_message(&mut r).unwrap().is_none());
+    }
+
+    #[test]
+    fn oversized_truncated_and_non_json_are_errors() {
+        let big = ((MAX_REQUEST + 1) as u32).to_ne_bytes();
+        assert!(
+            matches!(read_message(&mut big.as_slice()), Err(FrameError::TooLarge(n)) if n == MAX_REQUEST + 1)
+        );
+        assert!(matches!(read_message(&mut [1u8, 0].as_slice()), Err(FrameError::Truncated)));
+        let short = &frame(br#"{"command":"status"}"#)[..10];
+        assert!(matches!(read_message(&mut &short[..]), Err(FrameError::Truncated)));
+        assert!(matches!(read_message(&mut frame(b"not json").as_slice()), Err(FrameError::NotJson(_))));
+        assert!(matches!(read_message(&mut frame(b"[1,2]").as_slice()), Err(FrameError::NotJson(_))));
+    }
+
+    #[test]
+    fn answers_are_length_prefixed_and_bounded() {
+        let mut out = Vec::new();
+        write_message(&mut out, &json!({"version": "1"})).unwrap();
+        assert_eq!(u32::from_ne_bytes(out[..4].try_into().unwrap()) as usize, out.len() - 4);
+        let mut out = Vec::new();
+        write_message(&mut out, &json!({"certificate": "x".repeat(MAX_ANSWER)})).unwrap();
+        assert!(out.len() < 200);
+        assert!(String::from_utf8_lossy(&out).contains("ERR_WEBEID_NATIVE_FATAL"));
+    }
+}

@@ -1,0 +1,428 @@
+//! The card bridge end to end, with real parts only: a SoftHSM2 token holding a test-PKI card
+//! (keys and certificates of the authentication and the signature application) is the card;
+//! the real `shikaku-bridge` host, registered by `shikaku-bridge install` in the browser's
+//! profile, talks to it through PKCS#11; real headless Chromium loads the unpacked extension
+//! (`bridge/extension/`) and opens the idp's real pages. The test types the PIN into the
+//! extension's PIN window (reached over the DevTools protocol, which lists it; WebDriver does
+//! not), as a person would.
+
+#[path = "../../../idp/tests/it/live.rs"]
+#[allow(dead_code)]
+mod live;
+#[path = "../../../portal/tests/it/webdriver.rs"]
+mod webdriver;
+
+mod cdp;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use idp::clients::AuthMethod;
+use idp::signin::certificate::CertLoginConfig;
+use sha2::Digest;
+use storage::testing::TestEnv;
+
+use crate::live::{Live, pki};
+use crate::webdriver::{Page, WebDriver};
+
+storage::each_backend!(
+    doctor_signs_in_with_the_rsa_card_and_reaches_the_account_of_the_tls_certificate,
+    doctor_signs_in_with_the_p256_card,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_states_are_shown_on_the_sign_in_page() {
+    failure_states(TestEnv::sqlite_memory().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_host_the_page_shows_the_install_guidance() {
+    host_not_installed(TestEnv::sqlite_memory().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_signed_for_another_origin_is_refused() {
+    other_origin(TestEnv::sqlite_memory().await).await;
+}
+
+/// The host binary under test.
+const HOST: &str = env!("CARGO_BIN_EXE_shikaku-bridge");
+/// The extension's fixed id (manifest `key`).
+const EXTENSION_ID: &str = "fagohgkpphfndknmajceahcohidaebje";
+/// The PIN of the test cards.
+const PIN: &str = "1234";
+/// Debian's SoftHSM2 module.
+const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+/// The client of these tests: its callback is a page on the idp's origin that shows its query.
+const CLIENT_ID: &str = "bridge-rp";
+
+fn extension_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("extension")
+}
+
+fn prompt_url() -> String {
+    format!("chrome-extension://{EXTENSION_ID}/prompt.html")
+}
+
+/// A card: a SoftHSM2 token with the authentication and signature keys and certificates of
+/// two test-PKI end entities, in its own folder.
+struct Card {
+    dir: tempfile::TempDir,
+    conf: PathBuf,
+}
+
+impl Card {
+    fn new(auth: &str, sign: &str) -> Card {
+        let dir = tempfile::tempdir().unwrap();
+        let auth = pki().card(auth).unwrap();
+        let sign = pki().card(sign).unwrap();
+        let conf = bridge::softhsm::provision(
+            dir.path(),
+            "HPKI TEST CARD",
+            PIN,
+            &[(&auth.issued.der, &auth.issued.key), (&sign.issued.der, &sign.issued.key)],
+        )
+        .unwrap_or_else(|e| panic!("SoftHSM token: {e}"));
+        Card { dir, conf }
+    }
+
+    /// Takes the card out of the reader: the token's files are removed.
+    fn remove(&self) {
+        for entry in std::fs::read_dir(self.dir.path().join("tokens")).unwrap() {
+            std::fs::remove_dir_all(entry.unwrap().path()).unwrap();
+        }
+    }
+}
+
+/// The browser with the extension loaded; the host is registered in its profile by
+/// `shikaku-bridge install` when `install` is set (with `origin` allowed to read the
+/// certificate).
+async fn browser(card: &Card, origin: &str, install: bool) -> (WebDriver, tempfile::TempDir) {
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("config.toml");
+    let ext = extension_dir();
+    let args = [
+        format!("--load-extension={}", ext.display()),
+        format!("--disable-extensions-except={}", ext.display()),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let env = [
+        ("SOFTHSM2_CONF", card.conf.to_str().unwrap()),
+        ("SHIKAKU_BRIDGE_CONFIG", config.to_str().unwrap()),
+    ];
+    let wd = WebDriver::launch(&args, &env, |user_data| {
+        if !install {
+            return;
+        }
+        let out = Command::new(HOST)
+            .args(["install", "--browser", "chromium", "--user-data-dir"])
+            .arg(user_data)
+            .arg("--config")
+            .arg(&config)
+            .args(["--module", SOFTHSM, "--allow-origin", origin])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "install: {}", String::from_utf8_lossy(&out.stderr));
+        let manifest = user_data.join("NativeMessagingHosts/jp.shikaku.bridge.json");
+        assert!(manifest.exists(), "install wrote no {}", manifest.display());
+    })
+    .await;
+    (wd, config_dir)
+}
+
+/// The idp with certificate sign-in behind a proxy at 127.0.0.1 allowed, and the test
+/// client whose callback page is served on the idp's origin.
+async fn live(env: TestEnv) -> Live {
+    let cert_login =
+        CertLoginConfig { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..CertLoginConfig::default() };
+    let live = Live::start_routed(
+        env,
+        true,
+        |c| idp::IdpConfig { cert_login, ..c },
+        |_, idp| {
+            idp.route(
+                "/__test/callback",
+                axum::routing::get(|uri: axum::http::Uri| async move {
+                    let query = uri.query().unwrap_or_default().to_owned();
+                    axum::response::Html(format!(
+                        "<!doctype html><title>callback</title><p id=\"callback\">{query}</p>"
+                    ))
+                }),
+            )
+        },
+    )
+    .await;
+    let mut client = live::client(CLIENT_ID, AuthMethod::ClientSecretBasic);
+    client.redirect_uris = vec![live.url("/__test/callback")];
+    client.skip_consent = true;
+    live::register(&live.env.db.db, client).await;
+    live
+}
+
+/// An authorization request of [`CLIENT_ID`]; returns the URL and the PKCE verifier.
+fn authorize_url(live: &Live) -> (String, String) {
+    let verifier = idp::ids::random(32);
+    let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let callback = live.url("/__test/callback");
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("response_type", "code"),
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", &callback),
+            ("scope", "openid profile hpki"),
+            ("state", "st"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("lang", "ja"),
+        ])
+        .finish();
+    (live.url(&format!("/authorize?{query}")), verifier)
+}
+
+/// Presses the sign-in page's card button and waits for the PIN window.
+async fn press_card_button(wd: &WebDriver) -> cdp::Target {
+    let button = wd.find("#card-login button[type=submit]").await;
+    wd.click(&button).await;
+    cdp::wait_for_page(wd.debugger_address(), &prompt_url()).await
+}
+
+/// Types the PIN into the PIN window and presses Enter.
+async fn enter_pin(prompt: &mut cdp::Target, pin: &str) {
+    prompt.wait_for("document.activeElement && document.activeElement.id === 'pin'").await;
+    prompt.type_text(pin).await;
+    prompt.press("Enter", 13).await;
+}
+
+/// Waits until the sign-in page's status line shows a final text; returns the page.
+async fn final_status(wd: &WebDriver) -> Page {
+    let working = wd.execute("return document.getElementById('card-login').dataset.msgWorking;", vec![]).await;
+    let deadline = tokio::time::Instant::now() + webdriver::HANG_GUARD;
+    loop {
+        let text = wd.execute("return document.getElementById('card-status').textContent;", vec![]).await;
+        if text.as_str().is_some_and(|t| !t.is_empty()) && text != working {
+            return wd.page().await;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no final status: {}", wd.page().await);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Signs in at the client's authorization request with `card`; checks what the PIN window
+/// shows; returns the claims of the userinfo endpoint for the tokens the client gets.
+async fn sign_in(live: &Live, wd: &WebDriver, holder: &str) -> serde_json::Value {
+    let (url, verifier) = authorize_url(live);
+    let page = wd.goto(&url).await;
+    page.assert_not_error();
+    assert!(page.path().starts_with("/login?request="), "{page}");
+
+    let mut prompt = press_card_button(wd).await;
+    let shown = prompt.text().await;
+    assert!(shown.contains(live.app.site.origin()), "the PIN window names the site: {shown}");
+    assert!(shown.contains(holder), "the PIN window names the card holder: {shown}");
+    assert!(shown.contains("本人確認"), "{shown}");
+    enter_pin(&mut prompt, PIN).await;
+
+    let page = wd.wait_for("#callback").await;
+    let query = wd.text_of(&page).await;
+    let back = format!("/?{query}");
+    assert_eq!(live::query_param(&back, "state").as_deref(), Some("st"), "{query}");
+    let code = live::query_param(&back, "code").unwrap_or_else(|| panic!("no code: {query}"));
+    let callback = live.url("/__test/callback");
+    let (status, tokens) = live::post_as(
+        live,
+        "/token",
+        CLIENT_ID,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &callback),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().unwrap();
+    let res =
+        reqwest::Client::new().get(live.url("/userinfo")).bearer_auth(access).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn doctor_signs_in_with_the_rsa_card_and_reaches_the_account_of_the_tls_certificate(env: TestEnv) {
+    let live = live(env).await;
+    let card = Card::new("doctor-auth", "doctor-sign");
+    let (wd, _config) = browser(&card, live.app.site.origin(), true).await;
+    let claims = sign_in(&live, &wd, "日本　太郎").await;
+    assert_eq!(claims["name"], "日本　太郎", "{claims}");
+    assert_eq!(claims["hpki"]["subscriber_id"], "TESTJ00001", "{claims}");
+    let serial = pki().card("doctor-auth").unwrap().issued.serial;
+    assert_eq!(claims["hpki"]["serial"], format!("{serial:x}"), "the authentication certificate: {claims}");
+
+    // The same card's certificate through a TLS-terminating proxy lands in the same account.
+    let b = live::browser();
+    let res = b.get(live.url("/login/certificate")).send().await.unwrap();
+    let tls = live::location(&res);
+    let pem = pki().card("doctor-auth").unwrap().issued.pem();
+    let escaped: String = pem
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    let res = b.get(&tls).header("x-ssl-client-cert", escaped).send().await.unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let res = b.get(live::location(&res)).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let accounts = idp::store::accounts::find_accounts(&live.env.db.db).await.unwrap();
+    assert_eq!(accounts.len(), 1, "one account for both ways in: {accounts:?}");
+    let methods: Vec<String> = sqlx::query_scalar(
+        "SELECT detail FROM audit_log WHERE event = 'sign_in' AND outcome = 'success' ORDER BY id",
+    )
+    .fetch_all(live.env.db.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(methods.len(), 2, "{methods:?}");
+    assert!(methods[0].contains("\"card\""), "{methods:?}");
+    assert!(methods[1].contains("\"tls_proxy\""), "{methods:?}");
+}
+
+async fn doctor_signs_in_with_the_p256_card(env: TestEnv) {
+    let live = live(env).await;
+    let card = Card::new("doctor-auth-p256", "doctor-sign-p256");
+    let (wd, _config) = browser(&card, live.app.site.origin(), true).await;
+    let claims = sign_in(&live, &wd, "資格　夏子").await;
+    assert_eq!(claims["name"], "資格　夏子", "{claims}");
+    assert_eq!(claims["hpki"]["subscriber_id"], "TESTM00003", "{claims}");
+}
+
+/// Wrong PIN, cancelled, card removed: each a clear text on the sign-in page with the link to
+/// the bridge check, which then shows the card's state.
+async fn failure_states(env: TestEnv) {
+    let live = live(env).await;
+    let card = Card::new("doctor-auth", "doctor-sign");
+    let (wd, _config) = browser(&card, live.app.site.origin(), true).await;
+    let (url, _) = authorize_url(&live);
+    wd.goto(&url).await.assert_not_error();
+
+    // Wrong PIN: the card says so; the page tells, with the tries the card reports.
+    let mut prompt = press_card_button(&wd).await;
+    enter_pin(&mut prompt, "9999").await;
+    let page = final_status(&wd).await;
+    page.assert_text("暗証番号が正しくありません。");
+    page.assert_text("(ERR_WEBEID_PIN_INVALID)");
+    page.assert_text("カード連携の状態を確認する");
+
+    // The next PIN window warns that few tries are left (the card's flag).
+    let mut prompt = press_card_button(&wd).await;
+    let shown = prompt.text().await;
+    assert!(shown.contains("残り試行回数が少なくなっています"), "{shown}");
+    // Cancel.
+    prompt.click("#cancel").await;
+    let page = final_status(&wd).await;
+    page.assert_text("ログインを中止しました。 (ERR_WEBEID_USER_CANCELLED)");
+    assert!(!cdp::is_open(wd.debugger_address(), &prompt_url()).await, "the PIN window closed");
+
+    // Closing the PIN window is cancelling too; the right PIN afterwards still works.
+    let mut prompt = press_card_button(&wd).await;
+    let _ = prompt.call("Page.close", serde_json::json!({})).await;
+    let page = final_status(&wd).await;
+    page.assert_text("(ERR_WEBEID_USER_CANCELLED)");
+
+    // The card taken out: no card, and the bridge check says so.
+    card.remove();
+    let button = wd.find("#card-login button[type=submit]").await;
+    wd.click(&button).await;
+    let page = final_status(&wd).await;
+    page.assert_text("カードが読み取れません。医師資格証をリーダーに置いてください。 (ERR_WEBEID_NO_CARD)");
+    let page = wd.click_to_next_page("#card-help a").await;
+    assert_eq!(page.path(), "/bridge", "{page}");
+    let card_state = wd.wait_for("#bridge-card.missing").await;
+    assert_eq!(wd.text_of(&card_state).await, "カードがありません（リーダーに医師資格証を置いてください）");
+    let page = wd.page().await;
+    page.assert_text(&format!("見つかりました ({})", env!("CARGO_PKG_VERSION")));
+}
+
+/// The extension without the host: the sign-in page says the bridge program is missing and
+/// links to `/bridge`, which shows the extension found, the host not, and the steps.
+async fn host_not_installed(env: TestEnv) {
+    let live = live(env).await;
+    let card = Card::new("doctor-auth", "doctor-sign");
+    let (wd, _config) = browser(&card, live.app.site.origin(), false).await;
+    let (url, _) = authorize_url(&live);
+    wd.goto(&url).await.assert_not_error();
+    let button = wd.find("#card-login button[type=submit]").await;
+    wd.click(&button).await;
+    let page = final_status(&wd).await;
+    page.assert_text("医師資格証ブリッジ（shikaku-bridge）がインストールされていない");
+    page.assert_text("(ERR_WEBEID_NATIVE_UNAVAILABLE)");
+    let page = wd.click_to_next_page("#card-help a").await;
+    assert_eq!(page.path(), "/bridge", "{page}");
+    let host = wd.wait_for("#bridge-host.missing").await;
+    assert_eq!(wd.text_of(&host).await, "見つかりません (ERR_WEBEID_NATIVE_UNAVAILABLE)");
+    let page = wd.page().await;
+    page.assert_text(&format!("見つかりました ({})", env!("CARGO_PKG_VERSION")));
+    let step = wd.find("#step-host").await;
+    assert_eq!(wd.property(&step, "className").await, "todo", "{page}");
+    page.assert_text("shikaku-bridge install --user");
+}
+
+/// A page on another origin gets the user to sign the idp's nonce: the PIN window names that
+/// origin, and the token it gets is refused by the idp (the signed origin is not the idp's).
+async fn other_origin(env: TestEnv) {
+    let live = live(env).await;
+    let card = Card::new("doctor-auth", "doctor-sign");
+    // A second site, on localhost (another origin than the idp's 127.0.0.1).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let page = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async {
+            axum::response::Html(
+                "<!doctype html><title>other</title><button id=\"go\">go</button><pre id=\"out\"></pre>\
+                 <script>\
+                 addEventListener('message', e => { if (e.source === window && /-(success|failure)$/.test(e.data.action))\
+                   document.getElementById('out').textContent = JSON.stringify(e.data); });\
+                 document.getElementById('go').onclick = () => postMessage({action: 'web-eid:authenticate',\
+                   challengeNonce: location.hash.slice(1), origin: 'http://127.0.0.1'}, location.origin);\
+                 </script>",
+            )
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, page).await.unwrap() });
+
+    // The victim's idp login: a challenge bound to this (test) browser's cookie.
+    let b = live::browser();
+    let html = b.get(live.url("/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = live::csrf_of(&html);
+    let challenge: serde_json::Value =
+        b.get(live.url("/login/card/challenge")).send().await.unwrap().json().await.unwrap();
+    let nonce = challenge["nonce"].as_str().unwrap();
+
+    let (wd, _config) = browser(&card, live.app.site.origin(), true).await;
+    wd.goto(&format!("{other}/#{nonce}")).await;
+    let go = wd.find("#go").await;
+    wd.click(&go).await;
+    let mut prompt = cdp::wait_for_page(wd.debugger_address(), &prompt_url()).await;
+    let shown = prompt.text().await;
+    assert!(shown.contains(&other), "the PIN window names the asking site, not the idp: {shown}");
+    enter_pin(&mut prompt, PIN).await;
+    let out = wd.wait_for("#out:not(:empty)").await;
+    let reply: serde_json::Value = serde_json::from_str(&wd.text_of(&out).await).unwrap();
+    assert_eq!(reply["action"], "web-eid:authenticate-success", "{reply}");
+
+    let token = serde_json::json!({
+        "format": reply["format"], "unverifiedCertificate": reply["unverifiedCertificate"],
+        "algorithm": reply["algorithm"], "signature": reply["signature"], "appVersion": reply["appVersion"],
+    });
+    let res = b
+        .post(live.url("/login/card"))
+        .header("x-csrf-token", csrf)
+        .header("origin", live.app.site.origin())
+        .json(&serde_json::json!({ "auth_token": token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "signature_invalid", "{body}");
+}
