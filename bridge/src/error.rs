@@ -58,6 +58,8 @@ pub struct BridgeError {
     pub message: String,
     /// For a wrong PIN: the token reports few tries left (`CKF_USER_PIN_COUNT_LOW`).
     pub pin_count_low: bool,
+    /// For a wrong PIN: the next wrong PIN locks the card (`CKF_USER_PIN_FINAL_TRY`).
+    pub pin_final_try: bool,
     /// For a wrong PIN: tries left, when the token tells (`1` on `CKF_USER_PIN_FINAL_TRY`).
     pub pin_tries_left: Option<u32>,
 }
@@ -65,14 +67,22 @@ pub struct BridgeError {
 impl BridgeError {
     /// An error with `code` and `message`.
     pub fn new(code: Code, message: impl Into<String>) -> BridgeError {
-        BridgeError { code, message: message.into(), pin_count_low: false, pin_tries_left: None }
+        BridgeError {
+            code,
+            message: message.into(),
+            pin_count_low: false,
+            pin_final_try: false,
+            pin_tries_left: None,
+        }
     }
 
-    /// The answer message: `{"error": {"code", "message", …}}`.
+    /// The answer message: `{"error": {"code", "message", …}}`; a wrong PIN adds
+    /// `pinCountLow`, `pinFinalTry` and, when known, `pinTriesLeft`.
     pub fn to_json(&self) -> Value {
         let mut error = json!({ "code": self.code.as_str(), "message": self.message });
         if self.code == Code::PinInvalid {
             error["pinCountLow"] = json!(self.pin_count_low);
+            error["pinFinalTry"] = json!(self.pin_final_try);
             if let Some(n) = self.pin_tries_left {
                 error["pinTriesLeft"] = json!(n);
             }

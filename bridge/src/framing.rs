@@ -2,9 +2,14 @@
 //! UTF-8 JSON. Requests over [`MAX_REQUEST`] are refused; answers never exceed
 //! [`MAX_ANSWER`] (the browser's limit for messages from a host).
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 
+use serde::de::IgnoredAny;
 use serde_json::Value;
+use zeroize::Zeroizing;
+
+use crate::error::{BridgeError, Code};
 
 /// Largest request accepted (the host's requests are small: a nonce, a hash, a PIN).
 pub const MAX_REQUEST: usize = 64 * 1024;
@@ -48,8 +53,9 @@ fn read_full(input: &mut impl Read, buf: &mut [u8]) -> Result<usize, io::Error> 
     Ok(done)
 }
 
-/// Reads one request: `Ok(None)` at a clean end of input (before a frame starts).
-pub fn read_message(input: &mut impl Read) -> Result<Option<Value>, FrameError> {
+/// Reads one frame's bytes: `Ok(None)` at a clean end of input (before a frame starts). The
+/// buffer is wiped when dropped (a request may hold the PIN).
+pub fn read_frame(input: &mut impl Read) -> Result<Option<Zeroizing<Vec<u8>>>, FrameError> {
     let mut len = [0u8; 4];
     match read_full(input, &mut len).map_err(FrameError::Io)? {
         0 => return Ok(None),
@@ -60,22 +66,66 @@ pub fn read_message(input: &mut impl Read) -> Result<Option<Value>, FrameError> 
     if len > MAX_REQUEST {
         return Err(FrameError::TooLarge(len));
     }
-    let mut body = vec![0u8; len];
+    let mut body = Zeroizing::new(vec![0u8; len]);
     if read_full(input, &mut body).map_err(FrameError::Io)? != len {
         return Err(FrameError::Truncated);
     }
-    let value: Value = serde_json::from_slice(&body).map_err(|e| FrameError::NotJson(e.to_string()))?;
-    if !value.is_object() {
-        return Err(FrameError::NotJson("not an object".into()));
+    check_object(&body)?;
+    Ok(Some(body))
+}
+
+/// Checks that `body` is one JSON object, without copying its values.
+fn check_object(body: &[u8]) -> Result<(), FrameError> {
+    serde_json::from_slice::<BTreeMap<String, IgnoredAny>>(body).map(drop).map_err(|e| {
+        if serde_json::from_slice::<IgnoredAny>(body).is_ok() {
+            FrameError::NotJson("not an object".into())
+        } else {
+            FrameError::NotJson(e.to_string())
+        }
+    })
+}
+
+/// Reads one request as a JSON value: `Ok(None)` at a clean end of input.
+pub fn read_message(input: &mut impl Read) -> Result<Option<Value>, FrameError> {
+    match read_frame(input)? {
+        None => Ok(None),
+        Some(body) => serde_json::from_slice(&body).map(Some).map_err(|e| FrameError::NotJson(e.to_string())),
     }
-    Ok(Some(value))
+}
+
+/// The host loop: reads requests until the input ends and answers each with exactly one
+/// message made by `handle` (given the bytes of a JSON object). Returns the exit status: 0
+/// at a clean end of input, 1 after a frame that could not be read (answered with
+/// `ERR_WEBEID_INVALID_ARGUMENT` when the output is still writable) or when the output is
+/// gone.
+pub fn serve(mut input: impl Read, mut output: impl Write, mut handle: impl FnMut(&[u8]) -> Value) -> i32 {
+    loop {
+        match read_frame(&mut input) {
+            Ok(None) => return 0,
+            Ok(Some(body)) => {
+                let answer = handle(&body);
+                drop(body);
+                if write_message(&mut output, &answer).is_err() {
+                    return 1;
+                }
+            }
+            Err(e) => {
+                eprintln!("shikaku-bridge: {e}");
+                if !matches!(e, FrameError::Io(_)) {
+                    let error = BridgeError::new(Code::InvalidArgument, e.to_string());
+                    let _ = write_message(&mut output, &error.to_json());
+                }
+                return 1;
+            }
+        }
+    }
 }
 
 /// Writes one answer. An answer over [`MAX_ANSWER`] is replaced by an error answer.
 pub fn write_message(output: &mut impl Write, value: &Value) -> io::Result<()> {
     let mut body = serde_json::to_vec(value).map_err(io::Error::other)?;
     if body.len() > MAX_ANSWER {
-        let error = crate::error::BridgeError::new(crate::error::Code::NativeFatal, "answer too large");
+        let error = BridgeError::new(Code::NativeFatal, "answer too large");
         body = serde_json::to_vec(&error.to_json()).map_err(io::Error::other)?;
     }
     let len = u32::try_from(body.len()).map_err(io::Error::other)?;
@@ -116,6 +166,62 @@ mod tests {
         assert!(matches!(read_message(&mut &short[..]), Err(FrameError::Truncated)));
         assert!(matches!(read_message(&mut frame(b"not json").as_slice()), Err(FrameError::NotJson(_))));
         assert!(matches!(read_message(&mut frame(b"[1,2]").as_slice()), Err(FrameError::NotJson(_))));
+    }
+
+    fn answers(out: &[u8]) -> Vec<Value> {
+        let mut r = out;
+        let mut v = Vec::new();
+        while !r.is_empty() {
+            let len = u32::from_ne_bytes(r[..4].try_into().unwrap()) as usize;
+            v.push(serde_json::from_slice(&r[4..4 + len]).unwrap());
+            r = &r[4 + len..];
+        }
+        v
+    }
+
+    #[test]
+    fn serve_answers_each_request_and_ends_cleanly() {
+        let mut input = frame(br#"{"command":"status"}"#);
+        input.extend(frame(br#"{"command":"x","n":[1,{"a":null}]}"#));
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        let code = serve(input.as_slice(), &mut out, |b| {
+            seen.push(String::from_utf8(b.to_vec()).unwrap());
+            json!({"ok": seen.len()})
+        });
+        assert_eq!(code, 0);
+        assert_eq!(seen.len(), 2);
+        assert_eq!(answers(&out), vec![json!({"ok": 1}), json!({"ok": 2})]);
+        let mut out = Vec::new();
+        assert_eq!(serve(&[][..], &mut out, |_| json!({})), 0);
+        assert!(out.is_empty(), "no request, no answer");
+    }
+
+    #[test]
+    fn serve_stops_with_status_1_on_a_bad_frame() {
+        for (input, what) in [
+            (((MAX_REQUEST + 1) as u32).to_ne_bytes().to_vec(), "over the limit"),
+            (frame(br#"{"command":"#)[..9].to_vec(), "ended inside"),
+            (frame(b"\xff not json"), "not a JSON object"),
+            (frame(b"\"text\""), "not an object"),
+        ] {
+            let mut input = input;
+            if what != "ended inside" {
+                input.extend(frame(br#"{"command":"status"}"#));
+            }
+            let mut out = Vec::new();
+            let mut calls = 0;
+            let code = serve(input.as_slice(), &mut out, |_| {
+                calls += 1;
+                json!({})
+            });
+            assert_eq!(code, 1, "{what}");
+            let a = answers(&out);
+            assert_eq!(a.len(), 1, "{what}: one error answer");
+            assert_eq!(a[0]["error"]["code"], "ERR_WEBEID_INVALID_ARGUMENT", "{what}");
+            assert!(a[0]["error"]["message"].as_str().unwrap().contains(what), "{what}: {}", a[0]);
+            assert_eq!(calls, 0, "{what}: nothing after a bad frame is read");
+        }
     }
 
     #[test]

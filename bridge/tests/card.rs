@@ -65,8 +65,10 @@ fn checks(conf: &Path) {
 
     // An empty token folder: SoftHSM shows one slot with an uninitialized token.
     let module = card::load(&[PathBuf::from(SOFTHSM)]).unwrap();
-    let e = card::find(module).unwrap_err();
+    let e = card::find(&module).unwrap_err();
     assert_eq!(e.code, Code::NoCard, "{e}");
+    // SoftHSM reads its token folder when initialized: finalize before looking again.
+    module.finalize();
 
     // An initialized token without certificates is not an HPKI card.
     let out = Command::new("softhsm2-util")
@@ -76,7 +78,7 @@ fn checks(conf: &Path) {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let module = card::load(&[PathBuf::from(SOFTHSM)]).unwrap();
-    let found = card::find(module).unwrap();
+    let found = card::find(&module).unwrap();
     assert!(found.certificates.is_empty());
     assert_eq!(found.certificate(KeyRole::Authentication).unwrap_err().code, Code::UnknownCard);
     assert_eq!(found.certificate(KeyRole::Signature).unwrap_err().code, Code::UnknownCard);

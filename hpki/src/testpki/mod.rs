@@ -94,7 +94,7 @@ type CardPlan = (
 
 /// Serials are `0x1001 +` the index, so new cards go at the end (earlier cards keep their
 /// serials; keys depend only on the seed and the name).
-const CARDS: [CardPlan; 8] = [
+const CARDS: [CardPlan; 9] = [
     (
         "doctor-auth",
         Issuer::JmaAuth,
@@ -190,6 +190,18 @@ const CARDS: [CardPlan; 8] = [
         "日本　四郎",
         "TESTJ00004",
         None,
+    ),
+    (
+        "doctor-sign-p256",
+        Issuer::MedisSign,
+        "Medical Doctor",
+        KeyKind::P256,
+        true,
+        false,
+        "Natsuko Shikaku",
+        "資格　夏子",
+        "TESTM00003",
+        Some(("SHIKAKU TEST HOSPITAL", "資格テスト病院")),
     ),
 ];
 
