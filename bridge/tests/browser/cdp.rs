@@ -15,6 +15,23 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 const HANG_GUARD: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(50);
 
+/// Why a call has no result.
+#[derive(Debug)]
+pub enum CallError {
+    /// The page (and its WebSocket) went away, e.g. the window closed itself.
+    Closed(String),
+    /// The browser answered with an error, or not at all.
+    Protocol(String),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Closed(m) | CallError::Protocol(m) => f.write_str(m),
+        }
+    }
+}
+
 /// One DevTools target (a page), over its own WebSocket.
 pub struct Target {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -50,13 +67,19 @@ pub async fn is_open(debugger: &str, prefix: &str) -> bool {
 pub async fn wait_for_page(debugger: &str, prefix: &str) -> Target {
     let deadline = tokio::time::Instant::now() + HANG_GUARD;
     loop {
-        if let Some((_, url, ws)) = pages(debugger).await.into_iter().find(|(_, url, _)| url.starts_with(prefix)) {
+        if let Some((_, url, ws)) =
+            pages(debugger).await.into_iter().find(|(_, url, _)| url.starts_with(prefix))
+        {
             let (ws, _) = tokio_tungstenite::connect_async(ws.as_str())
                 .await
                 .unwrap_or_else(|e| panic!("cannot attach to {url}: {e}"));
             let mut target = Target { ws, next_id: 1, url };
             // Wait until its script has filled it in (the prompt asks the service worker first).
-            target.wait_for("document.readyState === 'complete' && !!document.getElementById('title').textContent").await;
+            target
+                .wait_for(
+                    "document.readyState === 'complete' && !!document.getElementById('title').textContent",
+                )
+                .await;
             return target;
         }
         assert!(tokio::time::Instant::now() < deadline, "no page {prefix}… within {HANG_GUARD:?}");
@@ -65,27 +88,29 @@ pub async fn wait_for_page(debugger: &str, prefix: &str) -> Target {
 }
 
 impl Target {
-    /// Calls `method`; returns its `result` or the protocol's error.
-    pub async fn call(&mut self, method: &str, params: Value) -> Result<Value, String> {
+    /// Calls `method`; returns its `result`, or why there is none.
+    pub async fn call(&mut self, method: &str, params: Value) -> Result<Value, CallError> {
         let id = self.next_id;
         self.next_id += 1;
         let request = json!({ "id": id, "method": method, "params": params }).to_string();
-        self.ws.send(Message::text(request)).await.map_err(|e| format!("{method}: {e}"))?;
+        let closed = |e: String| CallError::Closed(format!("{method}: {e}"));
+        self.ws.send(Message::text(request)).await.map_err(|e| closed(e.to_string()))?;
         let answer = tokio::time::timeout(HANG_GUARD, async {
             while let Some(message) = self.ws.next().await {
-                let message = message.map_err(|e| format!("{method}: {e}"))?;
+                let message = message.map_err(|e| closed(e.to_string()))?;
                 let Message::Text(text) = message else { continue };
-                let value: Value = serde_json::from_str(text.as_str()).map_err(|e| format!("{method}: {e}"))?;
+                let value: Value = serde_json::from_str(text.as_str())
+                    .map_err(|e| CallError::Protocol(format!("{method}: {e}")))?;
                 if value["id"] == id {
                     return Ok(value);
                 }
             }
-            Err(format!("{method}: the page closed"))
+            Err(closed("the page closed".to_owned()))
         })
         .await
-        .map_err(|_| format!("{method}: no answer within {HANG_GUARD:?}"))??;
+        .map_err(|_| CallError::Protocol(format!("{method}: no answer within {HANG_GUARD:?}")))??;
         match answer.get("error") {
-            Some(e) => Err(format!("{method}: {e}")),
+            Some(e) => Err(CallError::Protocol(format!("{method}: {e}"))),
             None => Ok(answer["result"].clone()),
         }
     }
@@ -123,7 +148,10 @@ impl Target {
     pub async fn press(&mut self, key: &str, code: u32) {
         let down = json!({ "type": "keyDown", "key": key, "code": key, "windowsVirtualKeyCode": code,
                            "text": if key == "Enter" { "\r" } else { "" } });
-        self.call("Input.dispatchKeyEvent", down).await.unwrap_or_else(|e| panic!("{e}"));
+        match self.call("Input.dispatchKeyEvent", down).await {
+            Ok(_) | Err(CallError::Closed(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
         let up = json!({ "type": "keyUp", "key": key, "code": key, "windowsVirtualKeyCode": code });
         let _ = self.call("Input.dispatchKeyEvent", up).await;
     }

@@ -7,7 +7,7 @@
 //! not), as a person would.
 
 #[path = "../../../idp/tests/it/live.rs"]
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the idp's test helpers, of which these tests use a part")]
 mod live;
 #[path = "../../../portal/tests/it/webdriver.rs"]
 mod webdriver;
@@ -108,10 +108,8 @@ async fn browser(card: &Card, origin: &str, install: bool) -> (WebDriver, tempfi
         format!("--disable-extensions-except={}", ext.display()),
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let env = [
-        ("SOFTHSM2_CONF", card.conf.to_str().unwrap()),
-        ("SHIKAKU_BRIDGE_CONFIG", config.to_str().unwrap()),
-    ];
+    let env =
+        [("SOFTHSM2_CONF", card.conf.to_str().unwrap()), ("SHIKAKU_BRIDGE_CONFIG", config.to_str().unwrap())];
     let wd = WebDriver::launch(&args, &env, |user_data| {
         if !install {
             return;
@@ -135,8 +133,10 @@ async fn browser(card: &Card, origin: &str, install: bool) -> (WebDriver, tempfi
 /// The idp with certificate sign-in behind a proxy at 127.0.0.1 allowed, and the test
 /// client whose callback page is served on the idp's origin.
 async fn live(env: TestEnv) -> Live {
-    let cert_login =
-        CertLoginConfig { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..CertLoginConfig::default() };
+    let cert_login = CertLoginConfig {
+        trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+        ..CertLoginConfig::default()
+    };
     let live = Live::start_routed(
         env,
         true,
@@ -197,7 +197,8 @@ async fn enter_pin(prompt: &mut cdp::Target, pin: &str) {
 
 /// Waits until the sign-in page's status line shows a final text; returns the page.
 async fn final_status(wd: &WebDriver) -> Page {
-    let working = wd.execute("return document.getElementById('card-login').dataset.msgWorking;", vec![]).await;
+    let working =
+        wd.execute("return document.getElementById('card-login').dataset.msgWorking;", vec![]).await;
     let deadline = tokio::time::Instant::now() + webdriver::HANG_GUARD;
     loop {
         let text = wd.execute("return document.getElementById('card-status').textContent;", vec![]).await;
@@ -244,8 +245,7 @@ async fn sign_in(live: &Live, wd: &WebDriver, holder: &str) -> serde_json::Value
     .await;
     assert_eq!(status, 200, "{tokens}");
     let access = tokens["access_token"].as_str().unwrap();
-    let res =
-        reqwest::Client::new().get(live.url("/userinfo")).bearer_auth(access).send().await.unwrap();
+    let res = reqwest::Client::new().get(live.url("/userinfo")).bearer_auth(access).send().await.unwrap();
     assert_eq!(res.status(), 200);
     res.json().await.unwrap()
 }
@@ -275,12 +275,13 @@ async fn doctor_signs_in_with_the_rsa_card_and_reaches_the_account_of_the_tls_ce
     assert_eq!(res.status(), 303);
     let accounts = idp::store::accounts::find_accounts(&live.env.db.db).await.unwrap();
     assert_eq!(accounts.len(), 1, "one account for both ways in: {accounts:?}");
-    let methods: Vec<String> = sqlx::query_scalar(
-        "SELECT detail FROM audit_log WHERE event = 'sign_in' AND outcome = 'success' ORDER BY id",
-    )
-    .fetch_all(live.env.db.db.pool())
-    .await
-    .unwrap();
+    let methods: Vec<String> = idp::store::audit::find_entries(&live.env.db.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.entry.event == "sign_in" && e.entry.outcome == "success")
+        .map(|e| e.detail_text)
+        .collect();
     assert_eq!(methods.len(), 2, "{methods:?}");
     assert!(methods[0].contains("\"card\""), "{methods:?}");
     assert!(methods[1].contains("\"tls_proxy\""), "{methods:?}");
