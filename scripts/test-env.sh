@@ -32,6 +32,9 @@ command -v pdftotext >/dev/null || missing+=(poppler-utils)
 command -v zbarimg >/dev/null || missing+=(zbar-tools)
 [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
 command -v softhsm2-util >/dev/null || missing+=(softhsm2)
+# The Debian package of the card bridge (cargo-deb: dpkg-shlibdeps for its dependencies, strip
+# from binutils, which dpkg-dev depends on).
+command -v dpkg-shlibdeps >/dev/null || missing+=(dpkg-dev)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 if ! command -v cargo-nextest >/dev/null; then

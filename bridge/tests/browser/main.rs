@@ -13,6 +13,8 @@ mod live;
 mod webdriver;
 
 mod cdp;
+#[path = "../system_host_lock.rs"]
+mod system_host_lock;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -96,10 +98,21 @@ impl Card {
     }
 }
 
+/// What a browser test keeps until its end, beside the browser.
+struct Held {
+    /// The host's configuration folder.
+    _config_dir: tempfile::TempDir,
+    /// The shared system-host lock: while tests/deb.rs has the Debian package installed, its
+    /// manifest in /etc/chromium/native-messaging-hosts/ is seen by every Chromium, so a
+    /// browser without the host in its profile would still find one (see system_host_lock.rs).
+    _system_host: std::fs::File,
+}
+
 /// The browser with the extension loaded; the host is registered in its profile by
 /// `shikaku-bridge install` when `install` is set (with `origin` allowed to read the
 /// certificate).
-async fn browser(card: &Card, origin: &str, install: bool) -> (WebDriver, tempfile::TempDir) {
+async fn browser(card: &Card, origin: &str, install: bool) -> (WebDriver, Held) {
+    let system_host = tokio::task::spawn_blocking(|| system_host_lock::hold(false)).await.unwrap();
     let config_dir = tempfile::tempdir().unwrap();
     let config = config_dir.path().join("config.toml");
     let ext = extension_dir();
@@ -127,7 +140,7 @@ async fn browser(card: &Card, origin: &str, install: bool) -> (WebDriver, tempfi
         assert!(manifest.exists(), "install wrote no {}", manifest.display());
     })
     .await;
-    (wd, config_dir)
+    (wd, Held { _config_dir: config_dir, _system_host: system_host })
 }
 
 /// The idp with certificate sign-in behind a proxy at 127.0.0.1 allowed, and the test
