@@ -161,6 +161,14 @@ pub fn parse_token(json: &str) -> Result<UnverifiedToken, Error> {
         return Err(malformed_token(format!("unknown format {format:?}")));
     }
     let algorithm = required("algorithm")?;
+    // An unknown algorithm (`none` above all) is refused as such before anything else is read:
+    // a token that claims no signature must not be reported as merely malformed.
+    if Algorithm::from_name(&algorithm).is_none() {
+        return Err(Error::new(
+            ErrorCode::AlgorithmNotAllowed,
+            format!("algorithm {algorithm:?} is not allowed"),
+        ));
+    }
     let certificate = STANDARD
         .decode(required("unverifiedCertificate")?)
         .map_err(|e| malformed_token(format!("`unverifiedCertificate` is not base64: {e}")))?;

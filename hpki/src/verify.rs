@@ -98,8 +98,10 @@ pub(crate) fn scheme_from_x509(alg: &AlgorithmIdentifier<'_>) -> Result<Scheme, 
         Scheme::RsaPkcs1(_) if !params_null_or_absent => {
             Err("RSA signature algorithm parameters must be NULL".into())
         }
-        Scheme::Ecdsa(_) if alg.parameters.is_some() => {
-            Err("ECDSA signature algorithm must have no parameters".into())
+        // RFC 5758 §3.2 says absent; some national eID and CA certificates write an explicit
+        // NULL, which mainstream validators accept. Nothing else is.
+        Scheme::Ecdsa(_) if !params_null_or_absent => {
+            Err("ECDSA signature algorithm parameters must be absent or NULL".into())
         }
         s => Ok(s),
     }

@@ -154,6 +154,19 @@ fn key_id(spki: &[u8]) -> Vec<u8> {
 
 /// Issues `spec` for `key`, signed by `issuer` (or self-signed when `None`).
 pub fn issue(spec: &CertSpec, key: &TestKey, issuer: Option<&Issued>) -> Result<Issued, String> {
+    let signer = issuer.map_or(key, |i| &i.key);
+    issue_with_algorithm(spec, key, issuer, &signer.x509_algorithm()?)
+}
+
+/// [`issue`] with the DER `AlgorithmIdentifier` written as the certificate's signature
+/// algorithm (in the TBS and outside it): the signature is still made with the signer's key
+/// and its usual scheme. For encodings other CAs use, e.g. ECDSA with explicit NULL parameters.
+pub fn issue_with_algorithm(
+    spec: &CertSpec,
+    key: &TestKey,
+    issuer: Option<&Issued>,
+    algorithm: &[u8],
+) -> Result<Issued, String> {
     let spki = key.spki()?;
     let kid = key_id(&spki);
     let subject_name = name_der(&spec.subject)?;
@@ -220,7 +233,7 @@ pub fn issue(spec: &CertSpec, key: &TestKey, issuer: Option<&Issued>) -> Result<
     for (oid, critical, value) in &spec.extra_extensions {
         exts.push(extension(oid, *critical, value)?);
     }
-    let alg = signer.x509_algorithm()?;
+    let alg = algorithm.to_vec();
     let tbs = der::seq(&[
         der::explicit(0, &der::uint_u64(2)),
         der::uint_u64(spec.serial),

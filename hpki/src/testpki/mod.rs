@@ -10,7 +10,9 @@ mod card;
 mod der;
 mod keys;
 
-pub use build::{CertSpec, CrlSpec, HcRoleEncoding, Issued, hc_role_value, issue, issue_crl, name};
+pub use build::{
+    CertSpec, CrlSpec, HcRoleEncoding, Issued, hc_role_value, issue, issue_crl, issue_with_algorithm, name,
+};
 pub use card::{APP_VERSION, VirtualCard};
 pub use der::pem;
 pub use keys::{KeyKind, TestKey};

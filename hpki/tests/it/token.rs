@@ -4,7 +4,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hpki::testpki::{
-    CertSpec, CrlSpec, HcRoleEncoding, Issued, TestPki, VirtualCard, issue, issue_crl, name,
+    CertSpec, CrlSpec, HcRoleEncoding, Issued, TestPki, VirtualCard, issue, issue_crl, issue_with_algorithm,
+    name,
 };
 use hpki::{Algorithm, CardIdentity, Crl, Error, Profile, RoleFilter, TrustStore};
 use serde_json::Value;
@@ -242,6 +243,25 @@ mod algorithm {
     }
 
     #[test]
+    fn none_without_a_signature_is_not_allowed_rather_than_malformed() {
+        for signature in [None, Some(Value::from("")), Some(Value::Null)] {
+            let mut v = card("doctor-auth").token_value(ORIGIN, NONCE, Algorithm::RS256).unwrap();
+            v["algorithm"] = "none".into();
+            match &signature {
+                Some(s) => v["signature"] = s.clone(),
+                None => {
+                    v.as_object_mut().unwrap().remove("signature");
+                }
+            }
+            assert_eq!(
+                code(hpki_validate(&v.to_string())),
+                "algorithm_not_allowed",
+                "signature {signature:?}"
+            );
+        }
+    }
+
+    #[test]
     fn configured_allow_list() {
         let mut v = validator(Profile::hpki());
         v.allowed_algorithms = vec![Algorithm::ES256];
@@ -431,6 +451,42 @@ mod validity {
 
 mod chain {
     use super::*;
+
+    /// ecdsa-with-SHA256 as an AlgorithmIdentifier, followed by `params` (DER) if any.
+    fn ecdsa_sha256(params: &[u8]) -> Vec<u8> {
+        let oid = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+        let len = u8::try_from(oid.len() + params.len()).unwrap();
+        [&[0x30, len][..], &oid, params].concat()
+    }
+
+    /// A P-256 card issued by the P-256 MEDIS-like CA with `algorithm` as its signatureAlgorithm.
+    fn p256_card_signed_as(algorithm: &[u8]) -> VirtualCard {
+        let doctor = &pki().card("doctor-auth-p256").unwrap().issued;
+        let mut spec = CertSpec::end_entity(
+            name(&[("C", "JP"), ("CN", "Custom Doctor"), ("serialNumber", "TESTM09999")]),
+            0x7778,
+            "Medical Doctor",
+            false,
+        );
+        spec.kanji = Some((None, "試験　医師".into()));
+        let issued = issue_with_algorithm(&spec, &doctor.key, Some(&pki().medis_auth), algorithm).unwrap();
+        VirtualCard { certificate: issued.der, key: doctor.key.clone() }
+    }
+
+    #[test]
+    fn ecdsa_signature_algorithm_with_absent_or_null_parameters() {
+        // Absent (RFC 5758) is what the test PKI writes; an explicit NULL is what some national
+        // eID CAs write and mainstream validators accept.
+        for params in [&[][..], &[0x05, 0x00]] {
+            let id = hpki_validate(&token(&p256_card_signed_as(&ecdsa_sha256(params)))).unwrap();
+            assert_eq!(id.subscriber_id.as_deref(), Some("TESTM09999"), "{params:?}");
+        }
+        // Anything else there is refused: an INTEGER, a NULL with content, an OID.
+        for params in [&[0x02, 0x01, 0x00][..], &[0x05, 0x01, 0x00], &[0x06, 0x03, 0x2b, 0x65, 0x70]] {
+            let err = hpki_validate(&token(&p256_card_signed_as(&ecdsa_sha256(params)))).unwrap_err();
+            assert_eq!(err.code(), "cert_untrusted", "{params:?}");
+        }
+    }
 
     #[test]
     fn untrusted_ca() {

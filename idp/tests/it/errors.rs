@@ -24,6 +24,7 @@ storage::each_backend!(
     introspection_and_revocation_errors,
     par_errors,
     userinfo_errors,
+    card_token_with_algorithm_none,
 );
 
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -413,4 +414,24 @@ async fn userinfo_errors(env: TestEnv) {
     assert_eq!(status, 401);
     insta::assert_snapshot!(www, @r#"Bearer realm="shikaku", error="invalid_token", error_description="the access token was revoked""#);
     insta::assert_snapshot!(body, @r#"{"error":"invalid_token","error_description":"the access token was revoked"}"#);
+}
+
+/// A card token that claims `"algorithm": "none"` (with or without a signature) is refused as an
+/// algorithm that is not allowed, before anything else in it is looked at.
+async fn card_token_with_algorithm_none(env: TestEnv) {
+    let live = Live::start(env).await;
+    for keep_signature in [true, false] {
+        let b = browser();
+        let (status, body) = live::card_sign_in_edited(&live, &b, "/login", "doctor-auth", |t| {
+            t["algorithm"] = "none".into();
+            if !keep_signature {
+                t.as_object_mut().unwrap().remove("signature");
+            }
+        })
+        .await;
+        assert_eq!(status, 401, "{body}");
+        insta::allow_duplicates! {
+            insta::assert_snapshot!(body.to_string(), @r#"{"code":"algorithm_not_allowed","detail":"カードの署名方式は利用できません。","status":401,"title":"Card sign-in failed","type":"/problems/card-sign-in"}"#);
+        }
+    }
 }

@@ -153,6 +153,17 @@ pub async fn card_sign_in(
     login_path: &str,
     card: &str,
 ) -> (u16, serde_json::Value) {
+    card_sign_in_edited(live, b, login_path, card, |_| {}).await
+}
+
+/// [`card_sign_in`] with the card's token edited by `edit` before it is sent.
+pub async fn card_sign_in_edited(
+    live: &Live,
+    b: &reqwest::Client,
+    login_path: &str,
+    card: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> (u16, serde_json::Value) {
     let page = b.get(live.url(login_path)).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
@@ -163,12 +174,14 @@ pub async fn card_sign_in(
     assert_eq!(nonce.len(), 44);
     let card = pki().card(card).unwrap().virtual_card();
     let token = card.token(live.app.site.origin(), nonce, card.default_algorithm()).unwrap();
+    let mut token: serde_json::Value = serde_json::from_str(&token).unwrap();
+    edit(&mut token);
     let request = query_param(login_path, "request");
     let res = b
         .post(live.url("/login/card"))
         .header("x-csrf-token", csrf)
         .header("origin", live.app.site.origin())
-        .json(&serde_json::json!({ "auth_token": serde_json::from_str::<serde_json::Value>(&token).unwrap(), "request": request }))
+        .json(&serde_json::json!({ "auth_token": token, "request": request }))
         .send()
         .await
         .unwrap();
