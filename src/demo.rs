@@ -16,6 +16,64 @@ use storage::Db;
 
 use crate::config::Config;
 
+/// The flag that lets demo mode run on a public address.
+pub const PUBLIC_FLAG: &str = "--demo-on-public-address";
+
+/// Refuses demo mode where others could reach it: every public URL and listener of the
+/// configuration must be on a loopback address (`localhost`, 127.0.0.0/8, `::1`), since the
+/// demo's virtual cards sign anyone in. `allow_public` (the [`PUBLIC_FLAG`]) lets it start anyway,
+/// with a warning in the log.
+pub fn check_exposure(config: &Config, allow_public: bool) -> anyhow::Result<()> {
+    let mut exposed = Vec::new();
+    let urls = [
+        ("idp_public_url", Some(&config.idp_public_url)),
+        ("portal_public_url", Some(&config.portal_public_url)),
+    ]
+    .into_iter()
+    .chain([("mtls_public_url", config.mtls_public_url.as_ref())]);
+    for (key, url) in urls {
+        if let Some(url) = url
+            && !url_is_loopback(url)
+        {
+            exposed.push(format!("`{key}` {url}"));
+        }
+    }
+    let listeners = [("idp_listen", Some(config.idp_listen)), ("portal_listen", Some(config.portal_listen))]
+        .into_iter()
+        .chain([("mtls_listen", config.mtls_listen)]);
+    for (key, addr) in listeners {
+        if let Some(addr) = addr
+            && !addr.ip().is_loopback()
+        {
+            exposed.push(format!("`{key}` {addr}"));
+        }
+    }
+    if exposed.is_empty() {
+        return Ok(());
+    }
+    let list = exposed.join(", ");
+    if allow_public {
+        tracing::warn!(
+            exposed = %list,
+            "DEMO MODE ON A PUBLIC ADDRESS: anyone who reaches it can sign in with a virtual card"
+        );
+        return Ok(());
+    }
+    anyhow::bail!(
+        "demo mode refuses to start on a non-loopback address ({list}): its virtual cards sign \
+         anyone in. Use 127.0.0.1 or localhost, or pass {PUBLIC_FLAG} to expose the demo on purpose"
+    )
+}
+
+/// Whether the host of an `http(s)://host[:port]/…` URL is `localhost` or a loopback address.
+fn url_is_loopback(url: &str) -> bool {
+    let Ok(uri) = url.parse::<axum::http::Uri>() else { return false };
+    let Some(host) = uri.host() else { return false };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Seed of the demo PKI.
 const SEED: u64 = 2026;
 /// The portal's client id.

@@ -42,9 +42,17 @@ enum Command {
         /// portal as a client. Never for production.
         #[arg(long)]
         demo: bool,
+        /// Let demo mode start although a public URL or listener is not a loopback address
+        /// (without it, such a demo refuses to start). Anyone who reaches it can sign in.
+        #[arg(long, requires = "demo")]
+        demo_on_public_address: bool,
     },
     /// Same as `serve --demo`.
-    Demo,
+    Demo {
+        /// As for `serve --demo`: start although an address is not a loopback one.
+        #[arg(long)]
+        demo_on_public_address: bool,
+    },
     /// Run only the idp (OpenID Connect provider).
     Idp,
     /// Run only the portal.
@@ -76,14 +84,24 @@ fn main() -> ExitCode {
     if let Err(e) = telemetry::init(&config) {
         return fail(&e);
     }
+    let demo_exposure = match cli.command {
+        Command::Serve { demo: true, demo_on_public_address: allow }
+        | Command::Demo { demo_on_public_address: allow } => Some(allow),
+        _ => None,
+    };
+    if let Some(allow) = demo_exposure
+        && let Err(e) = demo::check_exposure(&config, allow)
+    {
+        return fail(&e);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(&e.into()),
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve { demo } => startup::run(config, startup::Sides::Both, demo).await,
-            Command::Demo => startup::run(config, startup::Sides::Both, true).await,
+            Command::Serve { demo, .. } => startup::run(config, startup::Sides::Both, demo).await,
+            Command::Demo { .. } => startup::run(config, startup::Sides::Both, true).await,
             Command::Idp => startup::run(config, startup::Sides::Idp, false).await,
             Command::Portal => startup::run(config, startup::Sides::Portal, false).await,
             Command::Migrate => startup::migrate(&config).await,

@@ -265,3 +265,43 @@ async fn demo_sign_in_and_out_in_chromium() {
     drop(wd);
     assert_eq!(server.terminate(), Some(0));
 }
+
+/// Demo mode on an address others can reach is refused before anything is opened or written,
+/// unless the loudly named flag is given; the flag alone (without demo mode) is a usage error.
+#[tokio::test]
+async fn demo_refuses_public_addresses_without_the_flag() {
+    let refused = |w: &Workdir, args: &[&str]| {
+        let out = w.run(args);
+        let err = crate::stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(!w.path().join("data").exists(), "nothing is created: {args:?}");
+        err.lines().find(|l| l.starts_with("error: ")).unwrap_or_default().to_owned()
+    };
+    let w = Workdir::new().env("SHIKAKU_IDP_PUBLIC_URL", "https://id.example.jp");
+    assert_eq!(
+        refused(&w, &["serve", "--demo"]),
+        "error: demo mode refuses to start on a non-loopback address (`idp_public_url` \
+         https://id.example.jp): its virtual cards sign anyone in. Use 127.0.0.1 or localhost, \
+         or pass --demo-on-public-address to expose the demo on purpose"
+    );
+    let w = Workdir::new()
+        .env("SHIKAKU_PORTAL_PUBLIC_URL", "http://[::1]:8081")
+        .env("SHIKAKU_IDP_LISTEN", "0.0.0.0:8080");
+    assert!(refused(&w, &["demo"]).contains(", `idp_listen` 0.0.0.0:8080):"));
+
+    // The flag belongs to demo mode.
+    let out = Workdir::new().run(&["serve", "--demo-on-public-address"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(crate::stderr(&out).contains("--demo"), "{}", crate::stderr(&out));
+
+    // With the flag it starts, and says so in the log. Loopback names (localhost, ::1) alone
+    // need no flag.
+    let w = Workdir::new().env("SHIKAKU_PORTAL_PUBLIC_URL", "https://portal.example.jp");
+    let server = w.start(&["serve", "--demo", "--demo-on-public-address"]).await;
+    assert!(server.log().contains("DEMO MODE ON A PUBLIC ADDRESS"), "{}", server.log());
+    assert!(server.log().contains("portal.example.jp"));
+    assert_eq!(server.terminate(), Some(0));
+    let w = Workdir::new().env("SHIKAKU_PORTAL_PUBLIC_URL", "http://localhost:8081");
+    let server = w.start(&["demo"]).await;
+    assert!(!server.log().contains("PUBLIC ADDRESS"));
+}
