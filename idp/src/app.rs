@@ -190,7 +190,8 @@ pub async fn build(
         .route("/par", post(par::push))
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(introspect::revoke))
-        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo));
+        .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+        .layer(axum::middleware::from_fn(web::surface::oauth));
     let browser = if app.config.demo_cards.is_empty() {
         browser
     } else {

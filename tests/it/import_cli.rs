@@ -143,8 +143,8 @@ async fn shift_jis_files_are_detected_or_chosen() {
     let (code, out, _) = import(&w, &["registry", "registry-sjis.csv", "--encoding", "utf-8"]);
     assert_eq!(code, Some(1));
     assert!(out.starts_with(
-        "line 2, column kana_name: not valid UTF-8 (for a Shift_JIS file use --encoding shift_jis)\n\
-         line 3, column registration_number: not valid UTF-8 (for a Shift_JIS file use --encoding shift_jis)\n"
+        "line 2, column kana_name: not valid UTF-8 (save the file as UTF-8 or Shift_JIS and import it again)\n\
+         line 3, column registration_number: not valid UTF-8 (save the file as UTF-8 or Shift_JIS and import it again)\n"
     ), "{out}");
     assert!(
         out.ends_with("registry: 6 rows, 0 added, 0 updated, 0 already present, 6 rejected (UTF-8)\n"),

@@ -14,8 +14,13 @@
 //!    Pages send `Referrer-Policy: same-origin` ([`crate::headers`]), under which browsers also
 //!    send the real `Origin` on same-origin form posts; with `no-referrer` Chromium sends
 //!    `Origin: null` on them.
-//! 2. **Token.** The token the request carries (`X-CSRF-Token`, `csrf_token` in the query, the
-//!    form or the multipart body) equals the cookie's, compared in constant time.
+//! 2. **Token.** The token the request carries (`X-CSRF-Token`, or `csrf_token` in the form or
+//!    the multipart body — never the query string, which ends up in logs and referrers) equals
+//!    the cookie's, compared in constant time.
+//!
+//! Bodies are read for the token up to [`MAX_UPLOAD_BYTES`]; a larger one is `413` in the
+//! request's format (page or problem+json), never a missing token. The route's own extractor
+//! then applies the route's limit (axum's 2 MB unless the route sets `DefaultBodyLimit`).
 //!
 //! Apply the layer to browser routes only: OAuth back-channel endpoints (`/token`,
 //! `/introspect`…) authenticate clients instead.
@@ -38,10 +43,8 @@ use crate::{ApiError, PageError, Site, cookies};
 pub const FORM_FIELD: &str = "csrf_token";
 /// Request header carrying the token (JSON POSTs from scripts).
 pub const HEADER: &str = "x-csrf-token";
-/// Largest form body read for the token.
-const MAX_FORM_BYTES: usize = 1 << 20;
-/// Largest `multipart/form-data` body (file uploads) read for the token; a route that takes
-/// uploads sets the same limit with `DefaultBodyLimit`.
+/// Largest form or `multipart/form-data` body (file uploads, pasted CSV) read for the token; a
+/// route that takes uploads sets the same limit with `DefaultBodyLimit`.
 pub const MAX_UPLOAD_BYTES: usize = 32 << 20;
 
 /// The CSRF token of the current browser, for templates.
@@ -92,20 +95,9 @@ pub async fn protect(State(site): State<Site>, req: Request, next: Next) -> Resp
             Ok(checked) => req = checked,
             Err(CsrfFailure::TooLarge) => {
                 return if html {
-                    PageError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "error_too_large_title",
-                        "error_too_large_message",
-                    )
-                    .into_response()
+                    crate::surface::too_large_page().into_response()
                 } else {
-                    ApiError::typed(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "too-large",
-                        "Request body too large",
-                        format!("the body may have at most {MAX_UPLOAD_BYTES} bytes"),
-                    )
-                    .into_response()
+                    crate::surface::too_large_problem().into_response()
                 };
             }
             Err(failure) => {
@@ -153,12 +145,11 @@ async fn check(site: &Site, cookie: Option<&str>, req: Request) -> Result<Reques
         return Err(CsrfFailure::CrossSite);
     }
     let from_header = headers.get(HEADER).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let from_query = req.uri().query().and_then(|q| form_value(q.as_bytes(), FORM_FIELD));
-    let (presented, req) = match from_header.or(from_query) {
+    let (presented, req) = match from_header {
         Some(t) => (Some(t), req),
         None if is_form(req.headers()) => {
             let (parts, body) = req.into_parts();
-            let bytes = to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| CsrfFailure::Missing)?;
+            let bytes = to_bytes(body, MAX_UPLOAD_BYTES).await.map_err(|_| CsrfFailure::TooLarge)?;
             let token = form_value(&bytes, FORM_FIELD);
             (token, Request::from_parts(parts, Body::from(bytes)))
         }

@@ -114,12 +114,22 @@ pub struct OAuthError {
     /// Seconds until a retry may succeed (429).
     #[serde(skip)]
     pub retry_after: Option<u64>,
+    /// The HTTP status when it is not the code's own ([`OAuthErrorCode::status`]): `413` for an
+    /// oversized body, say.
+    #[serde(skip)]
+    pub status: Option<StatusCode>,
 }
 
 impl OAuthError {
     /// An error with a description.
     pub fn new(error: OAuthErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
-        Self { error, error_description: Some(description.into()), retry_after: None }
+        Self { error, error_description: Some(description.into()), retry_after: None, status: None }
+    }
+
+    /// The same error sent with `status` instead of the code's own.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
     }
 
     /// `server_error`, logging the cause with an id that is also sent.
@@ -154,8 +164,15 @@ where
     type Rejection = OAuthError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, OAuthError> {
+        use axum::extract::rejection::FormRejection;
         match axum::Form::<T>::from_request(req, state).await {
             Ok(axum::Form(form)) => Ok(Self(form)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(crate::surface::oauth_error(e.status(), String::new()))
+            }
+            Err(FormRejection::FailedToDeserializeForm(e)) => {
+                Err(OAuthError::new(OAuthErrorCode::InvalidRequest, e.body_text()))
+            }
             Err(_) => Err(OAuthError::new(
                 OAuthErrorCode::InvalidRequest,
                 "the body must be application/x-www-form-urlencoded",
@@ -166,7 +183,7 @@ where
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let status = self.error.status();
+        let status = self.status.unwrap_or(self.error.status());
         let mut res = (status, Json(&self)).into_response();
         let h = res.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

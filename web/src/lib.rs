@@ -13,6 +13,7 @@ pub mod ops;
 pub mod serve;
 pub mod service;
 pub mod site;
+pub mod surface;
 pub mod templates;
 
 pub use errors::{ApiError, OAuthError, OAuthErrorCode, OAuthForm, PageError};

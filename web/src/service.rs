@@ -1,19 +1,20 @@
 //! The layers every listener gets, outermost first: tracing, metrics, security headers,
-//! language negotiation, error pages, the ops endpoints, static files and the 404 fallback.
+//! language negotiation, error pages, refusals in the surface's format ([`surface`]), the ops
+//! endpoints, static files and the 404 fallback.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::middleware::{from_fn_with_state, map_response_with_state};
+use axum::middleware::{from_fn, from_fn_with_state, map_response_with_state};
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::ops::{self, Probes};
-use crate::{Site, Templates, assets, errors, headers, i18n, metrics};
+use crate::{Site, Templates, assets, errors, headers, i18n, metrics, surface};
 
 /// Wraps a service's routes with the shared routes and layers.
 ///
@@ -34,7 +35,8 @@ pub fn wrap_with(
 ) -> Router {
     let pages = ServiceBuilder::new()
         .layer(from_fn_with_state(site.clone(), i18n::negotiate))
-        .layer(from_fn_with_state(templates, errors::render_pages));
+        .layer(from_fn_with_state(templates, errors::render_pages))
+        .layer(from_fn(surface::pages));
     let shared = ServiceBuilder::new()
         .layer(TraceLayer::new_for_http())
         .layer(from_fn_with_state(site.clone(), metrics::track))

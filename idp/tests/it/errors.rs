@@ -144,7 +144,13 @@ async fn prompt_none_and_consent_errors(env: TestEnv) {
 
 /// A page's status, title and message (English).
 async fn page_error(url: &str) -> String {
-    let res = browser().get(url).header("accept-language", "en").send().await.unwrap();
+    let res = browser()
+        .get(url)
+        .header("accept-language", "en")
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
     assert!(res.headers().get("location").is_none(), "never redirected: {url}");
     let status = res.status().as_u16();
     let html = res.text().await.unwrap();
@@ -167,6 +173,15 @@ async fn bad_client_or_redirect_is_a_page(env: TestEnv) {
     let unknown =
         [("request_uri", "urn:ietf:params:oauth:request_uri:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")];
     insta::assert_snapshot!(page_error(&url(CLIENT_ID, &unknown)).await, @"400 The sign-in request cannot be processed: The sign-in request (request_uri) is unknown, already used or expired. Start again from the service you were using.");
+    // A parameter given twice cannot be trusted (RFC 6749 §3.1): a page, never plain text.
+    let twice = format!("{}&client_id=other", url(CLIENT_ID, &[]));
+    insta::assert_snapshot!(page_error(&twice).await, @"400 The request could not be read: The address or the submitted data is not in the expected form. Please try again from the link or form.");
+    let res = browser().get(&twice).send().await.unwrap();
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/problem+json",
+        "a client without Accept: text/html"
+    );
 }
 
 /// POSTs a form to `path` without client credentials unless the form has them; returns the
@@ -187,6 +202,19 @@ async fn token_endpoint_errors(env: TestEnv) {
     machine.grant_types = vec![GrantType::ClientCredentials];
     live::register(&live.env.db.db, machine).await;
     let secret = ("client_secret", CLIENT_SECRET);
+
+    // A body over the limit: 413 in RFC 6749 JSON, not "must be a form".
+    let big = format!("grant_type=client_credentials&scope={}", "a".repeat(3 << 20));
+    let res = reqwest::Client::new()
+        .post(live.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    insta::assert_snapshot!(res.text().await.unwrap(), @r#"{"error":"invalid_request","error_description":"the request body is larger than this endpoint accepts"}"#);
 
     // invalid_client: 401 with WWW-Authenticate, whatever the cause.
     for form in [

@@ -236,7 +236,7 @@ mod tests {
         assert_eq!(rows[1].as_ref().unwrap_err().to_string(), "line 3: expected 2 fields, found 1");
         assert_eq!(
             rows[2].as_ref().unwrap_err().to_string(),
-            "line 5, column a: not valid UTF-8 (for a Shift_JIS file use --encoding shift_jis)"
+            "line 5, column a: not valid UTF-8 (save the file as UTF-8 or Shift_JIS and import it again)"
         );
         assert_eq!(rows[3].as_ref().unwrap().get("a"), "x\ny");
         assert_eq!(rows[3].as_ref().unwrap().line, 6);

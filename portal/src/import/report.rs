@@ -345,7 +345,9 @@ impl fmt::Display for RowErrorKind {
             Self::UnreadableCsv { detail } => write!(f, "unreadable CSV: {detail}"),
             Self::FieldCount { expected, found } => write!(f, "expected {expected} fields, found {found}"),
             Self::NotShiftJis => f.write_str("not valid Shift_JIS"),
-            Self::NotUtf8 => f.write_str("not valid UTF-8 (for a Shift_JIS file use --encoding shift_jis)"),
+            Self::NotUtf8 => {
+                f.write_str("not valid UTF-8 (save the file as UTF-8 or Shift_JIS and import it again)")
+            }
             Self::NotARegistrationNumber { value } => {
                 write!(f, "`{value}` is not a registration number (1 to 8 digits)")
             }

@@ -273,6 +273,12 @@ async fn verify_page_and_json_for_genuine_revoked_altered_and_unknown_documents(
         assert_eq!(status, 404);
         assert_eq!(body["status"], "not_genuine");
     }
+    // An id that is not even UTF-8: the localized 400 page, or problem+json.
+    let (status, html) = get(&app, "/v/%FF%FE", "text/html").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("リクエストを読み取れませんでした") && !html.contains("Invalid URL"), "{html}");
+    let (status, body) = json(&app, "/v/%FF%FE").await;
+    assert_eq!((status, body["type"].as_str()), (400, Some("/problems/bad-request")), "{body}");
 
     // Altered: the payload changed after signing.
     let parts: Vec<&str> = issued.record.jws.split('.').collect();

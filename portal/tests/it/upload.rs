@@ -22,6 +22,7 @@ storage::each_backend!(
     a_job_is_only_shown_to_its_organizer_and_shows_progress,
     row_errors_are_in_the_page_language,
     a_job_saved_before_error_codes_shows_its_english,
+    broken_utf8_gets_advice_for_the_page_not_a_cli_flag,
 );
 
 const HEADER: &str =
@@ -160,6 +161,18 @@ async fn refused_uploads_say_why_and_write_nothing(env: TestEnv) {
         app.post_multipart("/organizer/import", &organizer, &[("file", Some("big.csv"), &big)]).await;
     assert_eq!(status, 413);
     assert!(html.contains("送信内容が大きすぎます"), "{html}");
+    // Pasted (urlencoded) text: the same limit and the same page, with advice the organizer can
+    // follow in the page — not a CSRF failure.
+    let pasted = "x".repeat(web::csrf::MAX_UPLOAD_BYTES + 1);
+    let (status, _, html) = app.post_form("/organizer/import", &organizer, &[("csv", &pasted)]).await;
+    assert_eq!(status, 413);
+    assert!(html.contains("送信内容が大きすぎます") && html.contains("ファイルを分けて"), "{html}");
+    // Pasted text over a megabyte but within the limit reaches the import (which refuses it).
+    let pasted = "x".repeat(1_500_000);
+    let html =
+        job_page(&app, &organizer, app.post_form("/organizer/import", &organizer, &[("csv", &pasted)]).await)
+            .await;
+    assert!(html.contains("data-state=\"refused\""), "{html}");
     // No CSRF token in the multipart body: refused before anything runs.
     let (status, _, html) = app
         .post_multipart_without_token("/organizer/import", &organizer, &[("file", Some("u.csv"), b"x")])
@@ -340,4 +353,30 @@ fn every_row_error_has_its_message_in_both_languages() {
             assert!(codes.contains(code), "{key} in {lang:?} names no row error");
         }
     }
+}
+
+/// A UTF-8 file (it has the BOM) with a broken byte: the page tells the organizer what to do in
+/// the page — save the file again — not the CLI's `--encoding` flag.
+async fn broken_utf8_gets_advice_for_the_page_not_a_cli_flag(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    let organizer = app.sign_in("org-1", "事務局　花子", &["organizer"], None).await;
+    let mut csv =
+        format!("\u{feff}{HEADER}\nB1,123456,B,2026-06-01,研修会,東京都医師会,東京,0,jma_cme:76=1,\n")
+            .into_bytes();
+    let at = csv.iter().rposition(|b| *b == b'B').unwrap();
+    csv[at] = 0xFF;
+    let dry = [("file", Some("b.csv"), csv.as_slice()), ("dry_run", None, b"1".as_slice())];
+    let answer = app.post_multipart("/organizer/import", &organizer, &dry).await;
+    let location = answer.1.clone().unwrap();
+    let html = job_page(&app, &organizer, answer).await;
+    assert!(
+        html.contains("UTF-8として正しくない文字が含まれています（ファイルをUTF-8かShift_JISで保存し直して、もう一度取り込んでください）"),
+        "{html}"
+    );
+    assert!(!html.contains("--encoding"), "{html}");
+    let (_, _, html) = app.get(&format!("{location}?lang=en"), &organizer).await;
+    assert!(
+        html.contains("not valid UTF-8 (save the file as UTF-8 or Shift_JIS and import it again)"),
+        "{html}"
+    );
 }

@@ -5,6 +5,7 @@ mod errors;
 mod ops;
 mod pages;
 mod serve;
+mod surface;
 
 use std::sync::Arc;
 
