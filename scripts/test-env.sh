@@ -35,6 +35,11 @@ command -v softhsm2-util >/dev/null || missing+=(softhsm2)
 # The Debian package of the card bridge (cargo-deb: dpkg-shlibdeps for its dependencies, strip
 # from binutils, which dpkg-dev depends on).
 command -v dpkg-shlibdeps >/dev/null || missing+=(dpkg-dev)
+# The browser extension's archives (scripts/package-extension; bridge/tests/package.rs reads
+# them) and the Firefox end-to-end test of the bridge.
+command -v zip >/dev/null || missing+=(zip)
+command -v unzip >/dev/null || missing+=(unzip)
+command -v firefox-esr >/dev/null || missing+=(firefox-esr)
 if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 if ! command -v cargo-nextest >/dev/null; then
