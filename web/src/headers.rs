@@ -1,4 +1,4 @@
-//! Security headers on every response.
+//! Security headers on every response, and `Cache-Control: no-store` on every page.
 
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -10,10 +10,11 @@ use crate::Site;
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-/// Response mapper adding CSP, frame, sniffing, referrer and (over HTTPS) HSTS headers,
-/// unless a handler set its own.
+/// Response mapper adding CSP, frame, sniffing, referrer and (over HTTPS) HSTS headers, and
+/// `Cache-Control: no-store` on HTML, unless a handler set its own.
 pub async fn add(State(site): State<Site>, mut res: Response) -> Response {
     let h = res.headers_mut();
+    let html = h.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
     let mut put = |name: HeaderName, value: &'static str| {
         h.entry(name).or_insert(HeaderValue::from_static(value));
     };
@@ -24,6 +25,11 @@ pub async fn add(State(site): State<Site>, mut res: Response) -> Response {
     // Chromium send `Origin: null` on same-origin form posts (see `crate::csrf`).
     put(header::REFERRER_POLICY, "same-origin");
     put(HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+    // Pages carry this browser's CSRF token and, signed in, personal data: no cache (a shared
+    // one above all) may keep them. Handlers that mean otherwise set their own.
+    if html {
+        put(header::CACHE_CONTROL, "no-store");
+    }
     if site.https() {
         put(header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains");
     }

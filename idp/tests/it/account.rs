@@ -24,6 +24,8 @@ fn session_ids(html: &str) -> (Option<String>, Vec<String>) {
 
 async fn page(live: &Live, b: &reqwest::Client) -> (u16, String) {
     let res = b.get(live.url("/account")).send().await.unwrap();
+    // Signed in or not, the page is never cached.
+    assert_eq!(res.headers()["cache-control"], "no-store");
     (res.status().as_u16(), res.text().await.unwrap())
 }
 

@@ -210,6 +210,17 @@ async fn security_headers_on_every_response() {
 }
 
 #[tokio::test]
+async fn pages_are_never_cached_static_files_may_be() {
+    let app = TestApp::new(Router::new(), "http://127.0.0.1:1").await;
+    let page = Request::get("/nope").header("accept", "text/html").body(Body::empty()).unwrap();
+    let res = app.send(page).await;
+    assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let res = app.send(Request::get("/static/shikaku.css").body(Body::empty()).unwrap()).await;
+    assert_ne!(res.headers().get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+}
+
+#[tokio::test]
 async fn static_files_are_served() {
     let app = TestApp::new(Router::new(), "http://127.0.0.1:1").await;
     let res = app.send(Request::get("/static/shikaku.css").body(Body::empty()).unwrap()).await;
