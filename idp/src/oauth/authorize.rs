@@ -73,6 +73,34 @@ pub struct AuthRequest {
     pub acr_values: Vec<String>,
     /// Unix seconds.
     pub created_at: i64,
+    /// Hash of the [`BROWSER_COOKIE`] value of the browser that started the request: only that
+    /// browser may resume it. `None` on requests stored before the binding existed.
+    #[serde(default)]
+    pub browser: Option<String>,
+}
+
+/// Cookie naming the browser that started authorization requests (random, HttpOnly).
+pub const BROWSER_COOKIE: &str = "idp_authz";
+
+/// The browser's [`BROWSER_COOKIE`] value, and whether it is new (to be set).
+fn browser_binding(app: &App, headers: &HeaderMap) -> (String, bool) {
+    match web::cookies::get(headers, &app.site.cookie_name(BROWSER_COOKIE)).filter(|v| v.len() == 43) {
+        Some(v) => (v.to_owned(), false),
+        None => (ids::new_secret(), true),
+    }
+}
+
+/// Whether this browser started `req` (the constant-time comparison of the cookie's hash).
+fn same_browser(app: &App, headers: &HeaderMap, req: &AuthRequest) -> bool {
+    use subtle::ConstantTimeEq;
+    let Some(expected) = &req.browser else { return true };
+    web::cookies::get(headers, &app.site.cookie_name(BROWSER_COOKIE))
+        .is_some_and(|v| ids::hash(v).as_bytes().ct_eq(expected.as_bytes()).into())
+}
+
+/// The page for a request resumed in a browser other than the one that started it.
+fn other_browser() -> PageError {
+    page(StatusCode::FORBIDDEN, "authorize_error_other_browser")
 }
 
 /// What the token endpoint needs from a code.
@@ -166,15 +194,25 @@ pub async fn authorize(
         }
         .into_response(app.site.public_url());
     }
-    let request = match validate(&client, &redirect_uri, p, now) {
+    let mut request = match validate(&client, &redirect_uri, p, now) {
         Ok(r) => r,
         Err(e) => return e.into_response(app.site.public_url()),
     };
+    let (binding, fresh) = browser_binding(app, &headers);
+    request.browser = Some(ids::hash(&binding));
     let raw = storage::kv::encode(&request);
     if let Err(e) = app.kv.set(&kv_keys::authorization_request(&request.id), &raw, REQUEST_TTL).await {
         return PageError::internal(e).into_response();
     }
-    proceed(app, &client, request, session::current(app, &headers, now).await, now).await
+    let mut res = proceed(app, &client, request, session::current(app, &headers, now).await, now).await;
+    if fresh {
+        let name = app.site.cookie_name(BROWSER_COOKIE);
+        let cookie = web::cookies::set(&app.site, &name, &binding, 30 * 24 * 3600, true);
+        if let Ok(v) = axum::http::HeaderValue::from_str(&cookie) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
 }
 
 pub(crate) async fn validate_client(app: &App, p: &Params) -> Result<Client, PageError> {
@@ -313,6 +351,7 @@ pub(crate) fn validate(
         max_age,
         acr_values,
         created_at: now,
+        browser: None,
     })
 }
 
@@ -446,6 +485,9 @@ pub async fn resume(
         Ok(None) => return page(StatusCode::BAD_REQUEST, "authorize_error_expired").into_response(),
         Err(e) => return e.into_response(),
     };
+    if !same_browser(app, &headers, &req) {
+        return other_browser().into_response();
+    }
     let client = match app.clients.find(&app.db, &req.client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => return page(StatusCode::BAD_REQUEST, "authorize_error_unknown_client").into_response(),
@@ -468,6 +510,9 @@ pub async fn consent_page(
     let req = load_request(app, &r.request)
         .await?
         .ok_or(page(StatusCode::BAD_REQUEST, "authorize_error_expired"))?;
+    if !same_browser(app, &headers, &req) {
+        return Err(other_browser());
+    }
     let client = app
         .clients
         .find(&app.db, &req.client_id)
@@ -508,6 +553,9 @@ pub async fn consent_submit(
         Ok(None) => return page(StatusCode::BAD_REQUEST, "authorize_error_expired").into_response(),
         Err(e) => return e.into_response(),
     };
+    if !same_browser(app, &headers, &req) {
+        return other_browser().into_response();
+    }
     let Some(session) = session::current(app, &headers, now).await else {
         return Redirect::to(&format!("/login?request={}", req.id)).into_response();
     };

@@ -25,6 +25,7 @@ storage::each_backend!(
     par_errors,
     userinfo_errors,
     card_token_with_algorithm_none,
+    a_request_resumed_in_another_browser_is_refused,
 );
 
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -462,4 +463,43 @@ async fn card_token_with_algorithm_none(env: TestEnv) {
             insta::assert_snapshot!(body.to_string(), @r#"{"code":"algorithm_not_allowed","detail":"カードの署名方式は利用できません。","status":401,"title":"Card sign-in failed","type":"/problems/card-sign-in"}"#);
         }
     }
+}
+
+/// A pending authorization request belongs to the browser that started it: another browser
+/// (with its own signed-in session) that got hold of its id cannot resume it or consent to it.
+async fn a_request_resumed_in_another_browser_is_refused(env: TestEnv) {
+    let live = Live::start(env).await;
+    let first = browser();
+    let res = first.get(authorize_url(&live, CLIENT_ID, &[])).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let login = location(&res);
+    assert!(login.starts_with("/login?request="), "{login}");
+    let request = query_param(&login, "request").unwrap();
+
+    let other = browser();
+    let (status, body) = live::card_sign_in(&live, &other, &login, "doctor-auth").await;
+    assert_eq!(status, 200, "{body}");
+    let next = body["next"].as_str().unwrap().to_owned();
+    let res = other.get(live.url(&next)).header("accept-language", "en").send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(res.text().await.unwrap().contains("This sign-in request was started in another browser."));
+    let consent = other.get(live.url(&format!("/authorize/consent?request={request}"))).send().await.unwrap();
+    assert_eq!(consent.status(), 403);
+    let page = other.get(live.url("/login")).send().await.unwrap().text().await.unwrap();
+    let res = other
+        .post(live.url("/authorize/consent"))
+        .header("origin", live.app.site.origin())
+        .form(&[("csrf_token", csrf_of(&page)), ("request", request.clone()), ("decision", "allow".into())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(res.headers().get("location").is_none(), "no code for the other browser");
+
+    // The browser that started it signs in and goes on to the consent page.
+    let (status, body) = live::card_sign_in(&live, &first, &login, "doctor-auth").await;
+    assert_eq!(status, 200, "{body}");
+    let res = first.get(live.url(body["next"].as_str().unwrap())).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(location(&res).starts_with("/authorize/consent?request="), "{}", location(&res));
 }
