@@ -19,6 +19,9 @@ mod webdriver;
 #[path = "../tests/browser/cdp.rs"]
 #[expect(dead_code, reason = "the DevTools helpers of the browser tests, of which the bench uses a part")]
 mod cdp;
+#[path = "../tests/shared.rs"]
+#[expect(dead_code, reason = "the sign-in parts the tests share, of which the bench uses a part")]
+mod shared;
 #[path = "../tests/browser/signin.rs"]
 #[expect(dead_code, reason = "the browser tests' helpers, of which the bench uses a part")]
 mod signin;

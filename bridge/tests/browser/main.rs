@@ -13,6 +13,8 @@ mod live;
 mod webdriver;
 
 mod cdp;
+#[path = "../shared.rs"]
+mod shared;
 mod signin;
 #[path = "../system_host_lock.rs"]
 mod system_host_lock;

@@ -13,29 +13,21 @@
 mod live;
 
 mod bidi;
+#[path = "../shared.rs"]
+#[expect(dead_code, reason = "the sign-in parts the tests share; the Firefox tests do not take the card out")]
+mod shared;
 #[path = "../system_host_lock.rs"]
 mod system_host_lock;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use idp::clients::AuthMethod;
-use sha2::Digest;
 use storage::testing::TestEnv;
 
 use crate::bidi::Firefox;
-use crate::live::{Live, pki};
+use crate::live::Live;
+use crate::shared::*;
 
-/// The host binary under test.
-const HOST: &str = env!("CARGO_BIN_EXE_shikaku-bridge");
-/// The PIN of the test cards.
-const PIN: &str = "1234";
-/// Debian's SoftHSM2 module.
-const SOFTHSM: &str = bridge::softhsm::MODULE;
-/// The client of these tests: its callback is a page on the idp's origin that shows its query.
-const CLIENT_ID: &str = "bridge-rp";
 /// The card button of the sign-in page.
 const CARD_BUTTON: &str = "#card-login button[type=submit]";
 
@@ -73,29 +65,6 @@ async fn wrong_pin_and_cancel_are_shown_on_the_sign_in_page_in_firefox() {
     ff.click(&prompt, "#cancel").await;
     let text = final_status(&mut ff).await;
     assert!(text.contains("ログインを中止しました。 (ERR_WEBEID_USER_CANCELLED)"), "{text}");
-}
-
-/// A card: a SoftHSM2 token with the authentication and signature keys and certificates of
-/// two test-PKI end entities, in its own folder.
-struct Card {
-    _dir: tempfile::TempDir,
-    conf: PathBuf,
-}
-
-impl Card {
-    fn new(auth: &str, sign: &str) -> Card {
-        let dir = tempfile::tempdir().unwrap();
-        let auth = pki().card(auth).unwrap();
-        let sign = pki().card(sign).unwrap();
-        let conf = bridge::softhsm::provision(
-            dir.path(),
-            "HPKI TEST CARD",
-            PIN,
-            &[(&auth.issued.der, &auth.issued.key), (&sign.issued.der, &sign.issued.key)],
-        )
-        .unwrap_or_else(|e| panic!("SoftHSM token: {e}"));
-        Card { _dir: dir, conf }
-    }
 }
 
 /// What a test keeps until its end, beside the browser.
@@ -147,52 +116,6 @@ async fn firefox(card: &Card, origin: &str) -> (Firefox, Held) {
     let id = ff.install_extension(extension.path()).await;
     assert_eq!(id, "bridge@shikaku.jp");
     (ff, Held { _home: home, _extension: extension, _system_host: system_host })
-}
-
-/// The idp and the test client whose callback page is served on the idp's origin.
-async fn live(env: TestEnv) -> Live {
-    let live = Live::start_routed(
-        env,
-        true,
-        |c| c,
-        |_, idp| {
-            idp.route(
-                "/__test/callback",
-                axum::routing::get(|uri: axum::http::Uri| async move {
-                    let query = uri.query().unwrap_or_default().to_owned();
-                    axum::response::Html(format!(
-                        "<!doctype html><title>callback</title><p id=\"callback\">{query}</p>"
-                    ))
-                }),
-            )
-        },
-    )
-    .await;
-    let mut client = live::client(CLIENT_ID, AuthMethod::ClientSecretBasic);
-    client.redirect_uris = vec![live.url("/__test/callback")];
-    client.skip_consent = true;
-    live::register(&live.env.db.db, client).await;
-    live
-}
-
-/// An authorization request of [`CLIENT_ID`]; returns the URL and the PKCE verifier.
-fn authorize_url(live: &Live) -> (String, String) {
-    let verifier = idp::ids::random(32);
-    let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
-    let callback = live.url("/__test/callback");
-    let query = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs([
-            ("response_type", "code"),
-            ("client_id", CLIENT_ID),
-            ("redirect_uri", &callback),
-            ("scope", "openid profile hpki"),
-            ("state", "st"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-            ("lang", "ja"),
-        ])
-        .finish();
-    (live.url(&format!("/authorize?{query}")), verifier)
 }
 
 /// Clicks the sign-in page's card button; waits for the PIN window, filled in, and returns it.
@@ -253,20 +176,7 @@ async fn sign_in(live: &Live, ff: &mut Firefox, holder: &str) -> serde_json::Val
     let back = format!("/?{query}");
     assert_eq!(live::query_param(&back, "state").as_deref(), Some("st"), "{query}");
     let code = live::query_param(&back, "code").unwrap_or_else(|| panic!("no code: {query}"));
-    let callback = live.url("/__test/callback");
-    let (status, tokens) = live::post_as(
-        live,
-        "/token",
-        CLIENT_ID,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", &callback),
-            ("code_verifier", &verifier),
-        ],
-    )
-    .await;
-    assert_eq!(status, 200, "{tokens}");
+    let tokens = exchange_code(live, &code, &verifier).await;
     let access = tokens["access_token"].as_str().unwrap();
     let res = reqwest::Client::new().get(live.url("/userinfo")).bearer_auth(access).send().await.unwrap();
     assert_eq!(res.status(), 200);
