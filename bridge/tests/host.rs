@@ -15,6 +15,9 @@ use hpki::{CardTokenValidator, Crl, Profile, RoleFilter, TrustStore};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha384};
 
+#[path = "pinpad_module.rs"]
+mod pinpad_module;
+
 const HOST: &str = env!("CARGO_BIN_EXE_shikaku-bridge");
 const EXTENSION: &str = "chrome-extension://fagohgkpphfndknmajceahcohidaebje/";
 const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
@@ -88,7 +91,8 @@ impl Setup {
             .env("SHIKAKU_BRIDGE_CONFIG", &self.config)
             .env("HOME", self.home())
             .env_remove("XDG_CONFIG_HOME")
-            .env_remove("SHIKAKU_BRIDGE_PKCS11");
+            .env_remove("SHIKAKU_BRIDGE_PKCS11")
+            .env_remove(pinpad_module::PAD_PIN_ENV);
         c
     }
 
@@ -312,6 +316,40 @@ fn wrong_pin_then_right_pin() {
     assert_eq!(code(&a[3]), "ERR_WEBEID_INVALID_ARGUMENT", "no PIN and no PIN pad");
     assert_token(&a[4], "doctor-auth", "RS256");
     assert_eq!(a[5]["pinCountLow"], false, "a right PIN clears the flag");
+}
+
+/// A reader with a PIN pad (`CKF_PROTECTED_AUTHENTICATION_PATH`, the simulated reader of
+/// `pinpad_module.rs`): the PIN window is told so, `authenticate` and `sign` without a PIN
+/// log in through the pad; a wrong PIN typed on the pad and cancel on the pad are the usual
+/// errors.
+#[test]
+fn pin_pad_reader_logs_in_without_a_typed_pin() {
+    let s = Setup::card(&["doctor-auth", "doctor-sign"]);
+    s.write_config(&[pinpad_module::module()]);
+    let hash = Sha256::digest(b"referral").to_vec();
+    let no_pin = |mut r: Value| {
+        r.as_object_mut().unwrap().remove("pin");
+        r
+    };
+    let pad = |pin: &'static str| [(pinpad_module::PAD_PIN_ENV, pin)];
+    let a = s.ask_env(
+        &[
+            json!({"command": "pin-info", "origin": ORIGIN, "key": "authentication"}),
+            no_pin(authenticate(PIN)),
+            no_pin(sign(&hash, "SHA-256")),
+        ],
+        &pad(PIN),
+    );
+    assert_eq!(a[0]["protectedAuthPath"], true, "{}", a[0]);
+    assert_token(&a[1], "doctor-auth", "RS256");
+    assert_eq!(a[2]["signatureAlgorithm"]["cryptoAlgorithm"], "RSA", "{}", a[2]);
+
+    let wrong = s.ask_env(&[no_pin(authenticate(PIN))], &pad("0000"));
+    assert_eq!(code(&wrong[0]), "ERR_WEBEID_PIN_INVALID", "{}", wrong[0]);
+    let cancelled = s.ask(&[no_pin(authenticate(PIN))]);
+    assert_eq!(code(&cancelled[0]), "ERR_WEBEID_USER_CANCELLED", "{}", cancelled[0]);
+    // A PIN sent with the request still works on a PIN-pad reader.
+    assert_token(&s.ask1(authenticate(PIN)), "doctor-auth", "RS256");
 }
 
 trait Tap {

@@ -13,6 +13,8 @@ mod live;
 mod webdriver;
 
 mod cdp;
+#[path = "../pinpad_module.rs"]
+mod pinpad_module;
 #[path = "../shared.rs"]
 mod shared;
 mod signin;
@@ -29,6 +31,11 @@ storage::each_backend!(
     doctor_signs_in_with_the_rsa_card_and_reaches_the_account_of_the_tls_certificate,
     doctor_signs_in_with_the_p256_card,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pin_pad_reader_signs_in_without_a_typed_pin() {
+    pin_pad(TestEnv::sqlite_memory().await).await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failure_states_are_shown_on_the_sign_in_page() {
@@ -116,6 +123,31 @@ async fn doctor_signs_in_with_the_p256_card(env: TestEnv) {
     let claims = sign_in(&live, &wd, "資格　夏子").await;
     assert_eq!(claims["name"], "資格　夏子", "{claims}");
     assert_eq!(claims["hpki"]["subscriber_id"], "TESTM00003", "{claims}");
+}
+
+/// A reader with a PIN pad: the PIN window has no PIN field and says to use the reader's
+/// keypad; OK there, the PIN typed on the (simulated) pad, and the client gets its code.
+async fn pin_pad(env: TestEnv) {
+    let live = live(env).await;
+    let card = Card::new("doctor-auth", "doctor-sign");
+    let pad = [(pinpad_module::PAD_PIN_ENV, PIN)];
+    let (wd, _config) =
+        browser_with(&card, live.app.site.origin(), true, pinpad_module::module(), &pad).await;
+    let (url, verifier) = authorize_url(&live);
+    wd.goto(&url).await.assert_not_error();
+    let mut prompt = press_card_button(&wd).await;
+    prompt.wait_for("document.activeElement && document.activeElement.id === 'ok'").await;
+    let shown = prompt.text().await;
+    assert!(shown.contains("カードリーダーのキーパッドで PIN を入力してください。"), "{shown}");
+    let pin_field_hidden = prompt.evaluate("document.getElementById('pin-row').hidden").await;
+    assert_eq!(pin_field_hidden, serde_json::json!(true), "no PIN field for a PIN pad");
+    prompt.click("#ok").await;
+
+    let page = wd.wait_for("#callback").await;
+    let query = wd.text_of(&page).await;
+    let code = live::query_param(&format!("/?{query}"), "code").unwrap_or_else(|| panic!("no code: {query}"));
+    let tokens = exchange_code(&live, &code, &verifier).await;
+    assert!(tokens["id_token"].is_string(), "{tokens}");
 }
 
 /// Wrong PIN, cancelled, card removed: each a clear text on the sign-in page with the link to

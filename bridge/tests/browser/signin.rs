@@ -36,6 +36,18 @@ pub struct Held {
 /// `shikaku-bridge install` when `install` is set (with `origin` allowed to read the
 /// certificate).
 pub async fn browser(card: &Card, origin: &str, install: bool) -> (WebDriver, Held) {
+    browser_with(card, origin, install, SOFTHSM, &[]).await
+}
+
+/// [`browser`] with the host given the PKCS#11 `module` at install and `extra_env` (through
+/// the browser, which starts the host).
+pub async fn browser_with(
+    card: &Card,
+    origin: &str,
+    install: bool,
+    module: &str,
+    extra_env: &[(&str, &str)],
+) -> (WebDriver, Held) {
     let system_host = tokio::task::spawn_blocking(|| system_host_lock::hold(false)).await.unwrap();
     let config_dir = tempfile::tempdir().unwrap();
     let config = config_dir.path().join("config.toml");
@@ -45,8 +57,11 @@ pub async fn browser(card: &Card, origin: &str, install: bool) -> (WebDriver, He
         format!("--disable-extensions-except={}", ext.display()),
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let env =
-        [("SOFTHSM2_CONF", card.conf.to_str().unwrap()), ("SHIKAKU_BRIDGE_CONFIG", config.to_str().unwrap())];
+    let mut env = vec![
+        ("SOFTHSM2_CONF", card.conf.to_str().unwrap()),
+        ("SHIKAKU_BRIDGE_CONFIG", config.to_str().unwrap()),
+    ];
+    env.extend_from_slice(extra_env);
     let wd = WebDriver::launch(&args, &env, |user_data| {
         if !install {
             return;
@@ -56,7 +71,7 @@ pub async fn browser(card: &Card, origin: &str, install: bool) -> (WebDriver, He
             .arg(user_data)
             .arg("--config")
             .arg(&config)
-            .args(["--module", SOFTHSM, "--allow-origin", origin])
+            .args(["--module", module, "--allow-origin", origin])
             .output()
             .unwrap();
         assert!(out.status.success(), "install: {}", String::from_utf8_lossy(&out.stderr));
