@@ -14,10 +14,11 @@ use web::ops::Probes;
 use web::{Lang, PageError, Site, Templates};
 
 use crate::accounts::page as account;
+use crate::accounts::passkeys as account_passkeys;
 use crate::logout;
 use crate::oauth::{authorize, discovery, introspect, jwks, par, token, userinfo};
 use crate::signin::certificate::CertLoginConfig;
-use crate::signin::{card, certificate};
+use crate::signin::{card, certificate, passkey};
 use crate::trust::Trust;
 use crate::trust::crl_fetch::{CrlFetcher, FetchConfig};
 use keys::{Clock, KeyError, KeyPolicy, Keys, MasterKey, OWNER_IDP, SigningAlg};
@@ -126,6 +127,9 @@ pub struct App {
     pub audit: crate::audit::AuditLog,
     /// Client registrations read for requests.
     pub clients: crate::clients::ClientCache,
+    /// The WebAuthn relying party of the public URL; `None` on an IP address, where browsers
+    /// refuse passkeys.
+    pub webauthn: Option<webauthn_rs::Webauthn>,
 }
 
 /// The shared state handed to handlers.
@@ -153,6 +157,7 @@ pub async fn build(
         tracing::info!(kid = %created.kid, alg = %created.alg, "created idp signing key");
     }
     let site = Site::new("idp", &config.public_url);
+    let site_url = config.public_url.clone();
     let app = Arc::new(App {
         db: probes.db.clone(),
         kv: probes.kv.clone(),
@@ -165,6 +170,7 @@ pub async fn build(
         clock,
         audit: crate::audit::AuditLog::new(probes.db.clone()),
         clients: crate::clients::ClientCache::default(),
+        webauthn: passkey::relying_party(&site_url),
     });
     let state = AppState(app.clone());
     let browser = Router::new()
@@ -176,13 +182,19 @@ pub async fn build(
         .route("/bridge", get(crate::signin::bridge_check::page))
         .route("/login/card/challenge", get(card::challenge))
         .route("/login/card", post(card::submit))
+        .route("/login/passkey/options", post(passkey::options))
+        .route("/login/passkey", post(passkey::submit))
         .route("/login/certificate", get(certificate::start))
         .route("/login/certificate/tls", get(certificate::proxied))
         .route("/login/certificate/complete", get(certificate::complete))
         .route("/logout", get(logout::get).post(logout::post))
         .route("/account", get(account::show))
         .route("/account/sessions/end", post(account::end_session))
-        .route("/account/apps/revoke", post(account::revoke_app));
+        .route("/account/apps/revoke", post(account::revoke_app))
+        .route("/account/passkeys/options", post(account_passkeys::options))
+        .route("/account/passkeys", post(account_passkeys::register))
+        .route("/account/passkeys/rename", post(account_passkeys::rename))
+        .route("/account/passkeys/remove", post(account_passkeys::remove));
     let api = Router::new()
         .route("/.well-known/openid-configuration", get(discovery::metadata))
         .route("/jwks", get(jwks::get))

@@ -68,6 +68,17 @@ pub fn session(id_hash: &str) -> String {
     format!("session:{id_hash}")
 }
 
+/// Passkey registration: the ceremony state of one session's registration, by the session
+/// id's hash.
+pub fn passkey_registration(sid_hash: &str) -> String {
+    format!("passkey_reg:{sid_hash}")
+}
+
+/// Passkey sign-in: the ceremony state of one sign-in page, by its login id (taken once).
+pub fn passkey_authentication(login_id: &str) -> String {
+    format!("passkey_auth:{login_id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +99,8 @@ mod tests {
             challenge("x"),
             rate_limit("x", "y"),
             session("x"),
+            passkey_registration("x"),
+            passkey_authentication("x"),
         ];
         let prefixes: std::collections::HashSet<&str> =
             keys.iter().map(|k| k.split_once(':').map_or(k.as_str(), |(p, _)| p)).collect();

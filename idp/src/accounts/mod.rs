@@ -2,4 +2,5 @@
 //! [`store::accounts`](crate::store::accounts).
 
 pub mod page;
+pub mod passkeys;
 pub mod suspension;

@@ -13,7 +13,7 @@ use web::{Lang, PageError};
 use crate::app::{App, AppState};
 use crate::rate_limit::ClientIp;
 use crate::session::{self, Session};
-use crate::store::{accounts, clients as client_store, consents, refresh};
+use crate::store::{accounts, clients as client_store, consents, passkeys as passkey_store, refresh};
 use crate::{audit, ids};
 
 /// A row of the sessions table.
@@ -24,6 +24,16 @@ struct SessionRow {
     expires: String,
     method: &'static str,
     current: bool,
+}
+
+/// A row of the passkeys table.
+#[derive(Debug, Serialize)]
+struct PasskeyRow {
+    id: String,
+    name: String,
+    created: String,
+    last_used: Option<String>,
+    synced: bool,
 }
 
 /// A row of the applications table.
@@ -45,7 +55,13 @@ fn jst(at: i64) -> String {
 
 /// The locale key naming how a session was opened.
 fn method_key(amr: &[String]) -> &'static str {
-    if amr.iter().any(|m| m == "sc") { "account_method_card" } else { "account_method_other" }
+    if amr.iter().any(|m| m == "sc") {
+        "account_method_card"
+    } else if amr.iter().any(|m| m == "user") {
+        "account_method_passkey"
+    } else {
+        "account_method_other"
+    }
 }
 
 fn unauthorized() -> PageError {
@@ -76,8 +92,23 @@ async fn page(app: &App, s: &Session, lang: Lang, csrf: &str, now: i64) -> Resul
             .map_or_else(|| client_id.clone(), |c| c.name);
         apps.push(AppRow { client_id, name, scopes, granted: jst(granted_at) });
     }
+    let passkeys: Vec<PasskeyRow> = passkey_store::find_passkeys(&app.db, &s.account_id)
+        .await
+        .map_err(PageError::internal)?
+        .into_iter()
+        .map(|p| PasskeyRow {
+            id: p.id,
+            name: p.name,
+            created: jst(p.created_at),
+            last_used: p.last_used_at.map(jst),
+            synced: p.backup_eligible,
+        })
+        .collect();
     let account = accounts::find_account(&app.db, &s.account_id).await.map_err(PageError::internal)?;
     let mut ctx = web::templates::Context::new();
+    ctx.insert("passkeys_enabled", &app.webauthn.is_some());
+    ctx.insert("passkeys", &passkeys);
+    ctx.insert("may_register_passkey", &super::passkeys::may_bind(s, now));
     ctx.insert("account_name", &account.and_then(|a| a.name.or(a.romaji_name)));
     ctx.insert("sessions", &sessions);
     ctx.insert("apps", &apps);

@@ -367,6 +367,12 @@ fn session_satisfies(req: &AuthRequest, s: &Session, now: i64) -> bool {
         || acr_rank(&s.auth.acr) <= req.acr_values.iter().map(|a| acr_rank(a)).max().unwrap_or(0)
 }
 
+/// Whether only a card session can serve the request: the weakest `acr` it accepts is the
+/// card's (so a passkey session is sent to sign in with the card: step-up).
+pub(crate) fn needs_card(req: &AuthRequest) -> bool {
+    req.acr_values.iter().map(|a| acr_rank(a)).max().is_some_and(|weakest| weakest == 0)
+}
+
 /// Lower is stronger.
 fn acr_rank(acr: &str) -> usize {
     ACR_VALUES.iter().position(|a| *a == acr).unwrap_or(usize::MAX)

@@ -55,31 +55,50 @@ pub async fn page(
         app.config.demo_cards.iter().map(|c| serde_json::json!({ "id": c.id, "label": label(c) })).collect();
     ctx.insert("demo_cards", &demo);
     ctx.insert("certificate_login", &app.config.cert_login.enabled());
+    let mut card_required = false;
     if let Some(id) = &q.request
         && let Some(req) = crate::oauth::authorize::load_request(app, id).await?
-        && let Ok(Some(c)) = app.clients.find(&app.db, &req.client_id).await
     {
-        ctx.insert("client_name", &c.name);
+        card_required = crate::oauth::authorize::needs_card(&req);
+        if let Ok(Some(c)) = app.clients.find(&app.db, &req.client_id).await {
+            ctx.insert("client_name", &c.name);
+        }
     }
+    ctx.insert("card_required", &card_required);
+    ctx.insert("passkey_login", &(app.webauthn.is_some() && !card_required));
     app.templates.render("idp/login.html", lang, &ctx).map(Html).map_err(PageError::internal)
 }
 
 /// `GET /login/card/challenge`: a fresh nonce for the card to sign.
 pub async fn challenge(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let app = &state.0;
-    let existing = web::cookies::get(&headers, &app.site.cookie_name(LOGIN_COOKIE)).map(str::to_owned);
-    let login_id = existing.clone().filter(|v| v.len() == 43).unwrap_or_else(ids::new_secret);
+    let (login_id, cookie) = login_id(app, &headers);
     let nonce = STANDARD.encode(rand::random::<[u8; 32]>());
     if let Err(e) = app.kv.set(&kv_keys::challenge(&login_id), nonce.as_bytes(), CHALLENGE_TTL).await {
         return ApiError::internal(e).into_response();
     }
-    let mut res = Json(serde_json::json!({ "nonce": nonce })).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if existing.as_deref() != Some(login_id.as_str()) {
-        let cookie = web::cookies::set(&app.site, &app.site.cookie_name(LOGIN_COOKIE), &login_id, 3600, true);
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            res.headers_mut().append(header::SET_COOKIE, v);
+    with_login_cookie(Json(serde_json::json!({ "nonce": nonce })).into_response(), cookie)
+}
+
+/// The sign-in page's login id (its `idp_login` cookie), and the `Set-Cookie` value when the
+/// browser has none yet. Challenges of the page's sign-in methods are kept under it.
+pub(crate) fn login_id(app: &App, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    let existing = web::cookies::get(headers, &app.site.cookie_name(LOGIN_COOKIE)).filter(|v| v.len() == 43);
+    match existing {
+        Some(id) => (id.to_owned(), None),
+        None => {
+            let id = ids::new_secret();
+            let cookie = web::cookies::set(&app.site, &app.site.cookie_name(LOGIN_COOKIE), &id, 3600, true);
+            (id, HeaderValue::from_str(&cookie).ok())
         }
+    }
+}
+
+/// A challenge answer: not stored by caches, with the login cookie when it is new.
+pub(crate) fn with_login_cookie(mut res: Response, cookie: Option<HeaderValue>) -> Response {
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(v) = cookie {
+        res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
 }

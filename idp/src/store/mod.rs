@@ -6,6 +6,7 @@ pub mod audit;
 pub mod clients;
 pub mod consents;
 pub mod identities;
+pub mod passkeys;
 pub mod refresh;
 pub mod roles;
 pub mod sessions;

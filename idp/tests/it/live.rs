@@ -55,8 +55,20 @@ impl Live {
         config: impl FnOnce(IdpConfig) -> IdpConfig,
         serve: impl FnOnce(&Arc<App>, axum::Router) -> axum::Router,
     ) -> Live {
+        Self::start_named(env, "127.0.0.1", crls, config, serve).await
+    }
+
+    /// [`Self::start_routed`] with the public URL `http://HOST:PORT` (the listener is on
+    /// 127.0.0.1): `localhost` for passkeys, which browsers refuse on an IP address.
+    pub async fn start_named(
+        env: TestEnv,
+        host: &str,
+        crls: bool,
+        config: impl FnOnce(IdpConfig) -> IdpConfig,
+        serve: impl FnOnce(&Arc<App>, axum::Router) -> axum::Router,
+    ) -> Live {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let base = format!("http://{host}:{}", listener.local_addr().unwrap().port());
         let probes = Probes { db: env.db.db.clone(), kv: env.kv.clone(), metrics: web::metrics::recorder() };
         let templates = Arc::new(web::Templates::load().unwrap());
         let config = config(IdpConfig {

@@ -19,6 +19,7 @@ mod live;
 mod mtls;
 mod oidc;
 mod par;
+mod passkeys;
 mod rate_limit;
 mod revocation;
 mod rp_flows;
