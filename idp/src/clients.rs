@@ -120,6 +120,9 @@ pub struct Client {
     pub tls_subject_dn: Option<String>,
     /// Authorization requests must come through PAR.
     pub require_par: bool,
+    /// The weakest `acr` the client accepts (`phrh` the card, `phr` a passkey); `None`: any.
+    /// A session below it is sent to sign in again (step-up).
+    pub min_acr: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -150,6 +153,7 @@ impl Client {
             jwks_uri: None,
             tls_subject_dn: None,
             require_par: false,
+            min_acr: None,
             created_at: now,
             updated_at: now,
         }

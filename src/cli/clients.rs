@@ -95,6 +95,11 @@ pub struct ClientFields {
     /// hcRole allowed to sign in (repeat; none = any), e.g. "Medical Doctor".
     #[arg(long = "allowed-role", value_name = "ROLE")]
     allowed_roles: Vec<String>,
+    /// The weakest sign-in the client accepts: phrh (the doctor card), phr (a passkey or the
+    /// card), or none (any; the default). A session below it is asked to sign in again with a
+    /// stronger method (step-up); with prompt=none the client gets login_required.
+    #[arg(long, value_name = "ACR", value_parser = parse_min_acr)]
+    min_acr: Option<MinAcr>,
     /// Subject DN of the client's certificate for `tls_client_auth`, exactly as
     /// `shikaku hpki inspect` prints `subject` (e.g. "C=JP, O=Example, CN=rp.example.jp").
     #[arg(long, value_name = "DN")]
@@ -119,6 +124,18 @@ fn parse_grant(s: &str) -> Result<GrantType, String> {
 
 fn parse_subject_type(s: &str) -> Result<SubjectType, String> {
     parse_named(s, "subject type", "public or pairwise")
+}
+
+/// `--min-acr`: an `acr` value, or none.
+#[derive(Debug, Clone)]
+struct MinAcr(Option<String>);
+
+fn parse_min_acr(s: &str) -> Result<MinAcr, String> {
+    match s {
+        "none" => Ok(MinAcr(None)),
+        "phrh" | "phr" => Ok(MinAcr(Some(s.to_owned()))),
+        _ => Err(format!("unknown acr {s:?}: use phrh (the card), phr (a passkey or the card) or none")),
+    }
 }
 
 fn parse_alg(s: &str) -> Result<SigningAlg, String> {
@@ -220,6 +237,9 @@ fn apply(c: &mut Client, f: ClientFields, signing_algs: &[SigningAlg]) -> anyhow
     }
     if !f.allowed_roles.is_empty() {
         c.allowed_roles = f.allowed_roles;
+    }
+    if let Some(MinAcr(acr)) = f.min_acr {
+        c.min_acr = acr;
     }
     if f.tls_client_auth_subject_dn.is_some() {
         c.tls_subject_dn = f.tls_client_auth_subject_dn;

@@ -243,6 +243,40 @@ fn admin_client_private_key_jwt_needs_keys() {
 }
 
 #[test]
+fn admin_client_min_acr() {
+    let w = Workdir::new();
+    let migrated = w.run(&["migrate"]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let add = [
+        "admin",
+        "client",
+        "add",
+        "--client-id",
+        "net",
+        "--name",
+        "RP",
+        "--redirect-uri",
+        "https://rp.example.jp/cb",
+    ];
+    let out = w.run(&[&add[..], &["--min-acr", "phrh"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let added: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(added["min_acr"], "phrh");
+    let out = w.run(&["admin", "client", "update", "net", "--min-acr", "none"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let updated: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert!(updated["min_acr"].is_null(), "{updated}");
+    let out = w.run(&["admin", "client", "update", "net", "--min-acr", "card"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    assert!(
+        stderr(&out)
+            .contains("unknown acr \"card\": use phrh (the card), phr (a passkey or the card) or none"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn rate_limit_keys_are_checked_and_shown() {
     assert_eq!(
         config_error(Some("rate_limit_token_per_ip = \"many\"\n"), &[]),

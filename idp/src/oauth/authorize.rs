@@ -355,22 +355,33 @@ pub(crate) fn validate(
     })
 }
 
-/// Whether a session satisfies the request's freshness and assurance needs.
-fn session_satisfies(req: &AuthRequest, s: &Session, now: i64) -> bool {
+/// Whether a session satisfies the request's freshness and assurance needs (the request's
+/// `acr_values` and the client's minimum).
+fn session_satisfies(req: &AuthRequest, client: &Client, s: &Session, now: i64) -> bool {
     if req.prompt.iter().any(|p| p == "login") && s.auth.auth_time < req.created_at {
         return false;
     }
     if req.max_age.is_some_and(|max| now - s.auth.auth_time > max) {
         return false;
     }
-    req.acr_values.is_empty()
-        || acr_rank(&s.auth.acr) <= req.acr_values.iter().map(|a| acr_rank(a)).max().unwrap_or(0)
+    weakest_accepted(req, Some(client)).is_none_or(|weakest| acr_rank(&s.auth.acr) <= weakest)
 }
 
-/// Whether only a card session can serve the request: the weakest `acr` it accepts is the
-/// card's (so a passkey session is sent to sign in with the card: step-up).
-pub(crate) fn needs_card(req: &AuthRequest) -> bool {
-    req.acr_values.iter().map(|a| acr_rank(a)).max().is_some_and(|weakest| weakest == 0)
+/// The weakest `acr` rank the request and its client accept (`None`: any).
+fn weakest_accepted(req: &AuthRequest, client: Option<&Client>) -> Option<usize> {
+    let requested = req.acr_values.iter().map(|a| acr_rank(a)).max();
+    let minimum = client.and_then(|c| c.min_acr.as_deref()).map(acr_rank);
+    match (requested, minimum) {
+        (Some(r), Some(m)) => Some(r.min(m)),
+        (r, m) => r.or(m),
+    }
+}
+
+/// Whether only a card session can serve the request: the weakest `acr` it (or its client's
+/// minimum) accepts is the card's, so a passkey session is sent to sign in with the card
+/// (step-up).
+pub(crate) fn needs_card(req: &AuthRequest, client: Option<&Client>) -> bool {
+    weakest_accepted(req, client) == Some(0)
 }
 
 /// Lower is stronger.
@@ -396,7 +407,7 @@ async fn proceed(
         }
         .into_response(&issuer)
     };
-    let session = match session.filter(|s| session_satisfies(&req, s, now)) {
+    let session = match session.filter(|s| session_satisfies(&req, client, s, now)) {
         Some(s) => s,
         None if req.prompt.iter().any(|p| p == "none") => {
             return back(OAuthErrorCode::LoginRequired, "the user is not signed in");

@@ -59,8 +59,9 @@ pub async fn page(
     if let Some(id) = &q.request
         && let Some(req) = crate::oauth::authorize::load_request(app, id).await?
     {
-        card_required = crate::oauth::authorize::needs_card(&req);
-        if let Ok(Some(c)) = app.clients.find(&app.db, &req.client_id).await {
+        let client = app.clients.find(&app.db, &req.client_id).await.ok().flatten();
+        card_required = crate::oauth::authorize::needs_card(&req, client.as_ref());
+        if let Some(c) = client {
             ctx.insert("client_name", &c.name);
         }
     }

@@ -149,12 +149,15 @@ pub struct PasskeyLogin {
     request: Option<String>,
 }
 
-/// Whether the pending authorization request `id` asks for the card (`acr_values` whose
-/// strongest is the card's): a passkey session cannot serve it, so the page asks for the card.
+/// Whether the pending authorization request `id` asks for the card (its `acr_values`, or its
+/// client's minimum): a passkey session cannot serve it, so the page asks for the card.
 pub(crate) async fn request_needs_card(app: &App, id: Option<&str>) -> bool {
     let Some(id) = id else { return false };
     match crate::oauth::authorize::load_request(app, id).await {
-        Ok(Some(req)) => crate::oauth::authorize::needs_card(&req),
+        Ok(Some(req)) => {
+            let client = app.clients.find(&app.db, &req.client_id).await.ok().flatten();
+            crate::oauth::authorize::needs_card(&req, client.as_ref())
+        }
         _ => false,
     }
 }

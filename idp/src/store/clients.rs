@@ -10,7 +10,7 @@ use keys::SigningAlg;
 
 const COLUMNS: &str = "client_id, name, secret_hash, auth_method, redirect_uris, post_logout_redirect_uris, \
      grant_types, scopes, skip_consent, subject_type, id_token_alg, backchannel_logout_uri, allowed_roles, \
-     jwks, jwks_uri, tls_subject_dn, require_par, created_at, updated_at";
+     jwks, jwks_uri, tls_subject_dn, require_par, created_at, updated_at, min_acr";
 
 fn enum_from<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, sqlx::Error> {
     from_json(&format!("\"{text}\""))
@@ -43,6 +43,7 @@ fn row_to_client(row: &AnyRow) -> Result<Client, sqlx::Error> {
         require_par: row.try_get::<i64, _>("require_par")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        min_acr: row.try_get("min_acr")?,
     })
 }
 
@@ -63,7 +64,7 @@ pub async fn find_clients(db: &Db) -> Result<Vec<Client>, sqlx::Error> {
 /// Inserts a client (a duplicate id is a unique violation).
 pub async fn create_client(db: &Db, c: &Client) -> Result<(), sqlx::Error> {
     let sql = format!(
-        "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+        "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
     );
     bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), c).execute(db.pool()).await?;
     Ok(())
@@ -108,4 +109,5 @@ fn bind_all<'q>(
         .bind(i64::from(c.require_par))
         .bind(c.created_at)
         .bind(c.updated_at)
+        .bind(c.min_acr.clone())
 }

@@ -127,13 +127,18 @@ async fn sign_out(wd: &WebDriver, live: &Live) {
 
 /// An authorization request of the client with `extra` parameters; URL and PKCE verifier.
 fn authorize_url(live: &Live, extra: &[(&str, &str)]) -> (String, String) {
+    authorize_url_of(live, CLIENT_ID, extra)
+}
+
+/// [`authorize_url`] of another client.
+fn authorize_url_of(live: &Live, client_id: &str, extra: &[(&str, &str)]) -> (String, String) {
     let verifier = idp::ids::random(32);
     let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
     let callback = live.url("/__test/callback");
     let mut query = form_urlencoded::Serializer::new(String::new());
     query.extend_pairs([
         ("response_type", "code"),
-        ("client_id", CLIENT_ID),
+        ("client_id", client_id),
         ("redirect_uri", &callback),
         ("scope", "openid profile hpki"),
         ("state", "st"),
@@ -273,6 +278,26 @@ async fn a_client_asking_for_the_card_steps_a_passkey_session_up(env: TestEnv) {
     let (url, _) = authorize_url(&live, &[("acr_values", "phrh"), ("prompt", "none")]);
     let page = wd.goto(&url).await;
     assert!(page.url.contains("error=login_required"), "{page}");
+
+    // A client registered with the card as its minimum (`--min-acr phrh`): the same step-up
+    // without acr_values, and login_required with prompt=none.
+    let mut card_only = live::client("card-only-rp", AuthMethod::ClientSecretBasic);
+    card_only.redirect_uris = vec![live.url("/__test/callback")];
+    card_only.skip_consent = true;
+    card_only.min_acr = Some("phrh".into());
+    live::register(&live.env.db.db, card_only).await;
+    let (url, _) = authorize_url_of(&live, "card-only-rp", &[("prompt", "none")]);
+    let page = wd.goto(&url).await;
+    assert!(page.url.contains("error=login_required"), "{page}");
+    let (url, _) = authorize_url_of(&live, "card-only-rp", &[]);
+    let page = wd.goto(&url).await;
+    assert!(page.path().starts_with("/login?request="), "step-up, not a code: {page}");
+    page.assert_text("このサービスでは医師資格証でのログインが必要です");
+    assert!(wd.try_find("#passkey-login").await.is_none(), "{page}");
+    // The same passkey session still serves the client without a minimum.
+    let (url, _) = authorize_url(&live, &[]);
+    let page = wd.goto(&url).await;
+    assert!(page.path().starts_with("/__test/callback?"), "{page}");
 
     // Nor can a script post a passkey assertion for a request that needs the card.
     let request = {
