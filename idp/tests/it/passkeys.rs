@@ -21,6 +21,7 @@ storage::each_backend!(
     a_doctor_binds_a_passkey_with_the_card_and_signs_in_with_it,
     a_client_asking_for_the_card_steps_a_passkey_session_up,
     removed_replayed_and_late_passkeys_are_refused,
+    a_suspended_account_or_a_revoked_card_stops_its_passkeys,
 );
 
 /// The idp on `localhost` in demo mode (one virtual card) with `/__test/callback` in front and
@@ -420,4 +421,58 @@ async fn on_an_ip_address_passkeys_are_off() {
         assert_eq!(body["code"], "unavailable", "{body}");
         assert!(body["detail"].as_str().unwrap().contains("ドメイン名"), "{body}");
     }
+}
+
+/// Presses the sign-in page's passkey button where the idp will refuse; the status line.
+async fn refused_passkey_sign_in(wd: &WebDriver, live: &Live) -> String {
+    let (url, _) = authorize_url(live, &[]);
+    wd.goto(&url).await;
+    wd.wait_for("#passkey-login:not([hidden]) button[type=submit]").await;
+    let button = wd.find("#passkey-login button[type=submit]").await;
+    wd.click(&button).await;
+    passkey_status(wd).await
+}
+
+async fn a_suspended_account_or_a_revoked_card_stops_its_passkeys(env: TestEnv) {
+    let live = live(env).await;
+    let db = &live.env.db.db;
+    let (wd, _) = browser(false, false).await;
+    card_sign_in(&wd, &live).await;
+    register_passkey(&wd, &live, "ノートPC").await.assert_text("ノートPC");
+    sign_out(&wd, &live).await;
+    let account = idp::store::accounts::find_accounts(db).await.unwrap().remove(0);
+
+    use idp::store::accounts::{AccountStatus, update_account_status};
+    let now = live.app.clock.now();
+    update_account_status(db, &account.id, AccountStatus::Suspended, now).await.unwrap();
+    let status = refused_passkey_sign_in(&wd, &live).await;
+    assert!(status.contains("このアカウントは停止されています。"), "{status}");
+    assert!(status.contains("account_suspended"), "{status}");
+    update_account_status(db, &account.id, AccountStatus::Active, now).await.unwrap();
+
+    // The JMA authentication CA revokes the card the passkey was bound with.
+    let serial = pki().card("doctor-auth").unwrap().issued.serial;
+    let spec = hpki::testpki::CrlSpec {
+        this_update: hpki::testpki::TestPki::CRL_THIS_UPDATE + time::Duration::days(1),
+        next_update: Some(hpki::testpki::TestPki::CRL_NEXT_UPDATE),
+        revoked: vec![(serial, hpki::testpki::TestPki::CRL_THIS_UPDATE)],
+        number: 5,
+        delta: false,
+    };
+    let crl = hpki::testpki::issue_crl(&spec, &pki().jma_auth, None).unwrap();
+    let cas = idp::trust::crl_fetch::trusted_cas(db).await.unwrap();
+    idp::trust::crl_fetch::store_verified(db, &cas, &crl, "test", now).await.unwrap();
+    live.app.trust.invalidate().await;
+    let status = refused_passkey_sign_in(&wd, &live).await;
+    assert!(status.contains("このパスキーを登録した医師資格証は失効しています。"), "{status}");
+    assert!(status.contains("card_revoked"), "{status}");
+
+    let outcomes: Vec<String> = idp::store::audit::find_entries(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.entry.event == "sign_in" && e.detail_text.contains("\"passkey\""))
+        .map(|e| e.entry.outcome)
+        .collect();
+    assert_eq!(outcomes, ["account_suspended", "card_revoked"], "each refusal audited");
 }
