@@ -1,6 +1,7 @@
-//! The person's own page at the idp, `GET /account`: their live sessions (each can be ended)
-//! and the applications they granted access (each grant can be withdrawn, which also revokes
-//! the refresh tokens issued under it).
+//! The person's own page at the idp, `GET /account`: their cards, passkeys (registered, renamed
+//! and removed in [`super::passkeys`]), live sessions (each can be ended), latest sign-ins (from
+//! the audit log: time, method, address, service) and the applications they granted access
+//! (each grant can be withdrawn, which also revokes the refresh tokens issued under it).
 
 use axum::Form;
 use axum::extract::State;
@@ -13,7 +14,9 @@ use web::{Lang, PageError};
 use crate::app::{App, AppState};
 use crate::rate_limit::ClientIp;
 use crate::session::{self, Session};
-use crate::store::{accounts, clients as client_store, consents, passkeys as passkey_store, refresh};
+use crate::store::{
+    accounts, audit as audit_store, clients as client_store, consents, passkeys as passkey_store, refresh,
+};
 use crate::{audit, ids};
 
 /// A row of the sessions table.
@@ -34,6 +37,39 @@ struct PasskeyRow {
     created: String,
     last_used: Option<String>,
     synced: bool,
+}
+
+/// A row of the cards table.
+#[derive(Debug, Serialize)]
+struct CardRow {
+    issuer: String,
+    serial: String,
+    not_after: String,
+    expired: bool,
+    last_used: String,
+}
+
+/// A row of the latest sign-ins.
+#[derive(Debug, Serialize)]
+struct SignInRow {
+    at: String,
+    method: &'static str,
+    ip: Option<String>,
+    client: Option<String>,
+}
+
+/// How many sign-ins the page lists.
+const SIGN_INS_SHOWN: i64 = 10;
+
+/// The locale key naming a sign-in method of the audit log.
+fn sign_in_method_key(detail: &str) -> &'static str {
+    let method = serde_json::from_str::<serde_json::Value>(detail).ok();
+    match method.as_ref().and_then(|d| d["method"].as_str()) {
+        Some("card") => "account_method_card",
+        Some("passkey") => "account_method_passkey",
+        Some("tls_listener" | "tls_proxy") => "account_method_certificate",
+        _ => "account_method_other",
+    }
 }
 
 /// A row of the applications table.
@@ -104,8 +140,44 @@ async fn page(app: &App, s: &Session, lang: Lang, csrf: &str, now: i64) -> Resul
             synced: p.backup_eligible,
         })
         .collect();
+    let cards: Vec<CardRow> = accounts::find_cards(&app.db, &s.account_id)
+        .await
+        .map_err(PageError::internal)?
+        .into_iter()
+        .map(|c| CardRow {
+            issuer: c.issuer,
+            serial: c.serial,
+            not_after: jst(c.not_after),
+            expired: c.not_after <= now,
+            last_used: jst(c.last_used_at),
+        })
+        .collect();
+    let mut sign_ins = Vec::new();
+    for e in audit_store::find_sign_ins(&app.db, &s.account_id, SIGN_INS_SHOWN)
+        .await
+        .map_err(PageError::internal)?
+    {
+        let client = match &e.entry.client_id {
+            Some(id) => Some(
+                app.clients
+                    .find(&app.db, id)
+                    .await
+                    .map_err(PageError::internal)?
+                    .map_or_else(|| id.clone(), |c| c.name),
+            ),
+            None => None,
+        };
+        sign_ins.push(SignInRow {
+            at: jst(e.at),
+            method: sign_in_method_key(&e.detail_text),
+            ip: e.entry.ip,
+            client,
+        });
+    }
     let account = accounts::find_account(&app.db, &s.account_id).await.map_err(PageError::internal)?;
     let mut ctx = web::templates::Context::new();
+    ctx.insert("cards", &cards);
+    ctx.insert("sign_ins", &sign_ins);
     ctx.insert("passkeys_enabled", &app.webauthn.is_some());
     ctx.insert("passkeys", &passkeys);
     ctx.insert("may_register_passkey", &super::passkeys::may_bind(s, now));

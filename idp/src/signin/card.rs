@@ -238,8 +238,8 @@ pub(crate) async fn complete(
             outcome: "success".into(),
             actor: Some(account.id.clone()),
             ip,
+            client_id: crate::signin::request_client(app, request).await,
             detail: serde_json::json!({ "method": "card", "issuer": identity.issuer, "serial": identity.serial, "sid_hash": ids::hash(&session.sid) }),
-            ..audit::Entry::default()
         },
     )
     .await;

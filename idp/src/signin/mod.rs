@@ -34,6 +34,13 @@ pub(crate) async fn audit_failure(app: &App, now: i64, ip: Option<String>, metho
         .await;
 }
 
+/// The client of the pending authorization request a sign-in continues, for its audit entry
+/// (the account page lists where each sign-in was for).
+pub(crate) async fn request_client(app: &App, request: Option<&str>) -> Option<String> {
+    let id = request.filter(|r| !r.is_empty())?;
+    crate::oauth::authorize::load_request(app, id).await.ok().flatten().map(|r| r.client_id)
+}
+
 /// The account of a validated card certificate: found by (issuing CA, subscriber id), or created.
 pub(crate) async fn account_for(app: &App, id: &HpkiCertificate, now: i64) -> Result<Account, StoreError> {
     let subscriber = id.subscriber_id.clone().unwrap_or_else(|| format!("serial:{}", id.serial));

@@ -273,8 +273,8 @@ pub async fn submit(
                 outcome: "success".into(),
                 actor: Some(account.id.clone()),
                 ip,
+                client_id: crate::signin::request_client(app, body.request.as_deref()).await,
                 detail: serde_json::json!({ "method": "passkey", "passkey": stored.id, "sid_hash": ids::hash(&session.sid) }),
-                ..audit::Entry::default()
             },
         )
         .await;

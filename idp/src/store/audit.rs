@@ -3,6 +3,7 @@
 //! task) is [`crate::audit`]'s.
 
 use sqlx::Row;
+use sqlx::any::AnyRow;
 use storage::Db;
 
 use crate::audit::{self, Entry};
@@ -103,30 +104,40 @@ pub struct StoredEntry {
     pub hash: String,
 }
 
+const ENTRY_COLUMNS: &str = "seq, at, event, outcome, actor, client_id, ip, detail, prev_hash, hash";
+
+fn row_to_entry(r: &AnyRow) -> Result<StoredEntry, sqlx::Error> {
+    Ok(StoredEntry {
+        seq: r.try_get("seq")?,
+        at: r.try_get("at")?,
+        entry: Entry {
+            event: r.try_get("event")?,
+            outcome: r.try_get("outcome")?,
+            actor: r.try_get("actor")?,
+            client_id: r.try_get("client_id")?,
+            ip: r.try_get("ip")?,
+            detail: serde_json::Value::Null,
+        },
+        detail_text: r.try_get("detail")?,
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    })
+}
+
 /// Every entry, by sequence number.
 pub async fn find_entries(db: &Db) -> Result<Vec<StoredEntry>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT seq, at, event, outcome, actor, client_id, ip, detail, prev_hash, hash FROM audit_log ORDER BY seq",
-    )
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(StoredEntry {
-                seq: r.try_get("seq")?,
-                at: r.try_get("at")?,
-                entry: Entry {
-                    event: r.try_get("event")?,
-                    outcome: r.try_get("outcome")?,
-                    actor: r.try_get("actor")?,
-                    client_id: r.try_get("client_id")?,
-                    ip: r.try_get("ip")?,
-                    detail: serde_json::Value::Null,
-                },
-                detail_text: r.try_get("detail")?,
-                prev_hash: r.try_get("prev_hash")?,
-                hash: r.try_get("hash")?,
-            })
-        })
-        .collect()
+    let sql = format!("SELECT {ENTRY_COLUMNS} FROM audit_log ORDER BY seq");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(db.pool()).await?;
+    rows.iter().map(row_to_entry).collect()
+}
+
+/// The latest `limit` successful sign-ins of an account, newest first.
+pub async fn find_sign_ins(db: &Db, account_id: &str, limit: i64) -> Result<Vec<StoredEntry>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE actor = $1 AND event = 'sign_in' AND outcome = 'success' \
+         ORDER BY seq DESC LIMIT $2"
+    );
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).bind(limit).fetch_all(db.pool()).await?;
+    rows.iter().map(row_to_entry).collect()
 }

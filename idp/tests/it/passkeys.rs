@@ -235,6 +235,17 @@ async fn a_doctor_binds_a_passkey_with_the_card_and_signs_in_with_it(env: TestEn
     page.assert_text("パスキー");
     page.assert_text("もう一度医師資格証でログインしてください");
     assert!(wd.try_find("#passkey-register").await.is_none(), "{page}");
+    // The card, and the latest sign-ins: newest first, with method, address and service.
+    let serial = format!("{:x}", pki().card("doctor-auth").unwrap().issued.serial);
+    let card = wd.text_of(&wd.find("#cards tbody tr").await).await;
+    assert!(card.contains(&serial), "{card}");
+    let rows = wd.find_all("#sign-ins tbody tr").await;
+    assert_eq!(rows.len(), 2, "{page}");
+    let newest = wd.text_of(&rows[0]).await;
+    assert!(newest.contains("パスキー") && newest.contains("127.0.0.1"), "{newest}");
+    assert!(newest.contains("地域医療連携ネットワーク"), "the client it was for: {newest}");
+    let first = wd.text_of(&rows[1]).await;
+    assert!(first.contains("医師資格証（カード＋PIN）") && first.contains("このサイト"), "{first}");
     let audit = idp::store::audit::find_entries(&live.env.db.db).await.unwrap();
     let events: Vec<&str> = audit.iter().map(|e| e.entry.event.as_str()).collect();
     assert!(events.contains(&"passkey.register"), "{events:?}");

@@ -395,8 +395,8 @@ async fn finish(
             outcome: "success".into(),
             actor: Some(handoff.account_id.clone()),
             ip,
+            client_id: crate::signin::request_client(app, handoff.request.as_deref()).await,
             detail: serde_json::json!({ "method": handoff.method, "issuer": handoff.issuer, "serial": handoff.serial, "sid_hash": ids::hash(&session.sid) }),
-            ..audit::Entry::default()
         },
     )
     .await;
