@@ -177,8 +177,42 @@
     });
   }
 
+  // ---- staff invitation: the token is the URL's fragment (never sent to the server) ----
+  function setUpInvitation(form) {
+    var status = document.getElementById("passkey-status");
+    var say = reporter(form, status);
+    var token = window.location.hash.replace(/^#/, "");
+    if (!token) { say("msgNoToken"); return; }
+    if (!supported) { say("msgUnsupported"); return; }
+    post("/staff/invite/options", { token: token }).then(function (res) {
+      if (!res.ok) { say("msgFailed", res.data); return; }
+      var invitee = res.data.invitee || {};
+      document.getElementById("staff-name").textContent = invitee.name || "";
+      document.getElementById("staff-roles").textContent = (invitee.roles || []).join(", ");
+      document.getElementById("staff-invitee").hidden = false;
+      form.hidden = false;
+    }, function () { say("msgNetwork"); });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var name = form.elements.name.value;
+      say("msgWorking");
+      post("/staff/invite/options", { token: token }).then(function (res) {
+        if (!res.ok) { say("msgFailed", res.data); return; }
+        return navigator.credentials.create({ publicKey: creationOptions(res.data) }).then(function (cred) {
+          var body = { token: token, name: name, credential: registrationJson(cred) };
+          return post("/staff/invite", body).then(function (done) {
+            if (done.ok && done.data && done.data.next) window.location.assign(done.data.next);
+            else say("msgFailed", done.data);
+          });
+        }, function (error) { ceremonyFailure(say, error); });
+      }, function () { say("msgNetwork"); });
+    });
+  }
+
   var login = document.getElementById("passkey-login");
   if (login) setUpSignIn(login);
   var register = document.getElementById("passkey-register");
   if (register) setUpRegistration(register);
+  var invitation = document.getElementById("staff-register");
+  if (invitation) setUpInvitation(invitation);
 })();

@@ -194,7 +194,9 @@ pub async fn build(
         .route("/account/passkeys/options", post(account_passkeys::options))
         .route("/account/passkeys", post(account_passkeys::register))
         .route("/account/passkeys/rename", post(account_passkeys::rename))
-        .route("/account/passkeys/remove", post(account_passkeys::remove));
+        .route("/account/passkeys/remove", post(account_passkeys::remove))
+        .route("/staff/invite", get(crate::accounts::staff::page).post(crate::accounts::staff::register))
+        .route("/staff/invite/options", post(crate::accounts::staff::options));
     let api = Router::new()
         .route("/.well-known/openid-configuration", get(discovery::metadata))
         .route("/jwks", get(jwks::get))

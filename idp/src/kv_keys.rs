@@ -79,6 +79,12 @@ pub fn passkey_authentication(login_id: &str) -> String {
     format!("passkey_auth:{login_id}")
 }
 
+/// Staff invitation: the ceremony state of the passkey registration, by the invitation's
+/// token hash.
+pub fn staff_registration(token_hash: &str) -> String {
+    format!("staff_reg:{token_hash}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +107,7 @@ mod tests {
             session("x"),
             passkey_registration("x"),
             passkey_authentication("x"),
+            staff_registration("x"),
         ];
         let prefixes: std::collections::HashSet<&str> =
             keys.iter().map(|k| k.split_once(':').map_or(k.as_str(), |(p, _)| p)).collect();

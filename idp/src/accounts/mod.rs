@@ -3,4 +3,5 @@
 
 pub mod page;
 pub mod passkeys;
+pub mod staff;
 pub mod suspension;

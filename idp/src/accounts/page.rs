@@ -181,6 +181,7 @@ async fn page(app: &App, s: &Session, lang: Lang, csrf: &str, now: i64) -> Resul
     ctx.insert("passkeys_enabled", &app.webauthn.is_some());
     ctx.insert("passkeys", &passkeys);
     ctx.insert("may_register_passkey", &super::passkeys::may_bind(s, now));
+    ctx.insert("is_staff", &account.as_ref().is_some_and(|a| a.kind == accounts::AccountKind::Staff));
     ctx.insert("account_name", &account.and_then(|a| a.name.or(a.romaji_name)));
     ctx.insert("sessions", &sessions);
     ctx.insert("apps", &apps);

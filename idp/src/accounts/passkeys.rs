@@ -11,7 +11,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use web::{ApiError, Lang, PageError};
-use webauthn_rs::prelude::{CredentialID, PasskeyRegistration, RegisterPublicKeyCredential};
+use webauthn_rs::prelude::{
+    CreationChallengeResponse, CredentialID, PasskeyRegistration, RegisterPublicKeyCredential,
+};
 
 use crate::app::{App, AppState};
 use crate::rate_limit::ClientIp;
@@ -34,6 +36,20 @@ pub fn clean_name(name: &str) -> Option<String> {
     let ok =
         !name.is_empty() && name.chars().count() <= MAX_NAME_CHARS && !name.chars().any(char::is_control);
     ok.then(|| name.to_owned())
+}
+
+/// Creation options asking for a discoverable credential, so that the sign-in page needs no
+/// user name (a phone signs in with a passkey it syncs or finds itself). webauthn-rs asks for
+/// none; its options are JSON.
+pub(crate) fn discoverable(options: &CreationChallengeResponse) -> serde_json::Value {
+    let mut options = serde_json::to_value(options).unwrap_or_default();
+    if let Some(selection) =
+        options.pointer_mut("/publicKey/authenticatorSelection").and_then(|v| v.as_object_mut())
+    {
+        selection.insert("residentKey".into(), "required".into());
+        selection.insert("requireResidentKey".into(), true.into());
+    }
+    options
 }
 
 /// Whether `s` may register a passkey now: a card session, opened within the bind window.
@@ -92,15 +108,7 @@ pub async fn options(State(state): State<AppState>, headers: HeaderMap, lang: La
         Ok(v) => v,
         Err(e) => return ApiError::internal(e).into_response(),
     };
-    // Discoverable, so that the sign-in page needs no user name (a phone signs in with a
-    // passkey it syncs or finds itself). webauthn-rs asks for none; its options are JSON.
-    let mut options = serde_json::to_value(&options).unwrap_or_default();
-    if let Some(selection) =
-        options.pointer_mut("/publicKey/authenticatorSelection").and_then(|v| v.as_object_mut())
-    {
-        selection.insert("residentKey".into(), "required".into());
-        selection.insert("requireResidentKey".into(), true.into());
-    }
+    let options = discoverable(&options);
     let raw = storage::kv::encode(&ceremony);
     if let Err(e) = app.kv.set(&kv_keys::passkey_registration(&ids::hash(&s.sid)), &raw, CEREMONY_TTL).await {
         return ApiError::internal(e).into_response();

@@ -14,7 +14,7 @@ use crate::ids;
 use crate::kv_keys;
 use crate::session::Authentication;
 use crate::store::accounts::AccountStatus;
-use crate::store::{accounts, identities, roles};
+use crate::store::{accounts, identities, roles, staff};
 
 /// What a grant hands to token minting.
 #[derive(Debug, Clone)]
@@ -138,6 +138,13 @@ pub async fn scope_claims(
         if let Some(r) = &a.romaji_name {
             claims.insert("name#ja-Latn".into(), json!(r));
         }
+    }
+    // Staff hold roles per account and never a card's claims.
+    if let Some(a) = account.as_ref().filter(|a| a.kind == accounts::AccountKind::Staff) {
+        if has("roles") {
+            claims.insert("roles".into(), json!(staff::find_account_roles(&app.db, &a.id).await?));
+        }
+        return Ok(claims);
     }
     if has("hpki") || has("license") || has("roles") {
         let card = match auth.and_then(|a| a.card.as_ref()) {

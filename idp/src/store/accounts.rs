@@ -15,6 +15,9 @@ pub enum AccountStatus {
     Active,
     /// Refused at sign-in, refresh, userinfo and introspection (`admin account suspend`).
     Suspended,
+    /// A staff account an operator removed (`admin staff remove`): refused as a suspended one,
+    /// with its roles, passkeys and invitations deleted; kept for the audit trail.
+    Removed,
 }
 
 /// Who an account belongs to.
@@ -49,7 +52,7 @@ macro_rules! text_enum {
         }
     };
 }
-text_enum!(AccountStatus { Active = "active", Suspended = "suspended" });
+text_enum!(AccountStatus { Active = "active", Suspended = "suspended", Removed = "removed" });
 text_enum!(AccountKind { Doctor = "doctor", Staff = "staff" });
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -10,6 +10,7 @@ pub mod passkeys;
 pub mod refresh;
 pub mod roles;
 pub mod sessions;
+pub mod staff;
 pub mod trust;
 
 /// A storage failure of the idp, as domain code sees it.

@@ -22,6 +22,7 @@ storage::each_backend!(
     a_client_asking_for_the_card_steps_a_passkey_session_up,
     removed_replayed_and_late_passkeys_are_refused,
     a_suspended_account_or_a_revoked_card_stops_its_passkeys,
+    staff_invited_by_an_operator_sign_in_with_a_passkey_and_get_roles_only,
 );
 
 /// The idp on `localhost` in demo mode (one virtual card) with `/__test/callback` in front and
@@ -126,7 +127,8 @@ async fn sign_out(wd: &WebDriver, live: &Live) {
     assert_eq!(page.path(), "/", "{page}");
 }
 
-/// An authorization request of the client with `extra` parameters; URL and PKCE verifier.
+/// An authorization request of the client with `extra` parameters (a `scope` among them
+/// replaces `openid profile hpki`); URL and PKCE verifier.
 fn authorize_url(live: &Live, extra: &[(&str, &str)]) -> (String, String) {
     authorize_url_of(live, CLIENT_ID, extra)
 }
@@ -141,19 +143,30 @@ fn authorize_url_of(live: &Live, client_id: &str, extra: &[(&str, &str)]) -> (St
         ("response_type", "code"),
         ("client_id", client_id),
         ("redirect_uri", &callback),
-        ("scope", "openid profile hpki"),
+        ("scope", extra.iter().find(|(k, _)| *k == "scope").map_or("openid profile hpki", |(_, v)| *v)),
         ("state", "st"),
         ("code_challenge", &challenge),
         ("code_challenge_method", "S256"),
         ("lang", "ja"),
     ]);
-    query.extend_pairs(extra.iter().copied());
+    query.extend_pairs(extra.iter().filter(|(k, _)| *k != "scope").copied());
     (live.url(&format!("/authorize?{}", query.finish())), verifier)
 }
 
 /// The code on the callback page, exchanged: the ID token's claims (the signature is checked
 /// by the RP-library tests; here the claims matter).
 async fn id_token_claims(wd: &WebDriver, live: &Live, page: &Page, verifier: &str) -> Value {
+    id_token_claims_of(wd, live, CLIENT_ID, page, verifier).await
+}
+
+/// [`id_token_claims`] for another client.
+async fn id_token_claims_of(
+    wd: &WebDriver,
+    live: &Live,
+    client_id: &str,
+    page: &Page,
+    verifier: &str,
+) -> Value {
     assert!(page.path().starts_with("/__test/callback?"), "{page}");
     let query = wd.text_of(&wd.find("#callback").await).await;
     let code = live::query_param(&format!("/?{query}"), "code").unwrap_or_else(|| panic!("no code: {query}"));
@@ -161,7 +174,7 @@ async fn id_token_claims(wd: &WebDriver, live: &Live, page: &Page, verifier: &st
     let (status, tokens) = live::post_as(
         live,
         "/token",
-        CLIENT_ID,
+        client_id,
         &[
             ("grant_type", "authorization_code"),
             ("code", &code),
@@ -486,4 +499,69 @@ async fn a_suspended_account_or_a_revoked_card_stops_its_passkeys(env: TestEnv) 
         .map(|e| e.entry.outcome)
         .collect();
     assert_eq!(outcomes, ["account_suspended", "card_revoked"], "each refusal audited");
+}
+
+async fn staff_invited_by_an_operator_sign_in_with_a_passkey_and_get_roles_only(env: TestEnv) {
+    use idp::accounts::staff;
+    let live = live(env).await;
+    let db = &live.env.db.db;
+    let mut rp = live::client("staff-rp", AuthMethod::ClientSecretBasic);
+    rp.redirect_uris = vec![live.url("/__test/callback")];
+    rp.skip_consent = true;
+    rp.scopes = ["openid", "profile", "hpki", "license", "roles"].map(String::from).to_vec();
+    live::register(db, rp).await;
+    let now = live.app.clock.now();
+    let invited =
+        staff::invite(db, "事務局 花子", &["organizer".to_owned()], staff::DEFAULT_TTL, now).await.unwrap();
+    let link = staff::link(&live.base, &invited.token);
+    assert!(link.ends_with(&format!("/staff/invite#{}", invited.token)), "{link}");
+
+    let (wd, _) = browser(false, false).await;
+    // Without the fragment the page says the link is incomplete (`?lang=ja` is kept in a
+    // cookie for the pages after it).
+    wd.goto(&live.url("/staff/invite?lang=ja")).await.assert_not_error();
+    let status = passkey_status(&wd).await;
+    assert!(status.contains("招待リンクが正しくありません"), "{status}");
+
+    wd.goto(&link).await;
+    wd.wait_for("#staff-register:not([hidden])").await;
+    let shown = wd.text_of(&wd.find("#staff-invitee").await).await;
+    assert!(shown.contains("事務局 花子") && shown.contains("organizer"), "{shown}");
+    wd.fill("#passkey-name", "事務局のPC").await;
+    let page = wd.click_to_next_page("#staff-register button[type=submit]").await;
+    assert_eq!(page.path(), "/account", "{page}");
+    page.assert_text("事務局のPC");
+    page.assert_text("運営者に新しい招待リンクを依頼してください");
+    page.assert_text("このアカウントに結び付いた医師資格証はありません。");
+
+    // Signed out, the staff member signs in with the passkey: roles, never a doctor's claims.
+    sign_out(&wd, &live).await;
+    let (url, verifier) =
+        authorize_url_of(&live, "staff-rp", &[("scope", "openid profile hpki license roles")]);
+    wd.goto(&url).await;
+    let page = passkey_button(&wd).await;
+    let claims = id_token_claims_of(&wd, &live, "staff-rp", &page, &verifier).await;
+    assert_eq!(claims["acr"], "phr", "{claims}");
+    assert_eq!(claims["sub"], invited.account_id, "{claims}");
+    assert_eq!(claims["name"], "事務局 花子", "{claims}");
+    assert_eq!(claims["roles"], json!(["organizer"]), "{claims}");
+    for doctor_only in ["hpki", "hc_roles", "medical_registration_number", "birthdate"] {
+        assert!(claims.get(doctor_only).is_none(), "no {doctor_only} for staff: {claims}");
+    }
+
+    // The link works once; a later one expires.
+    sign_out(&wd, &live).await;
+    wd.goto(&link).await;
+    let status = passkey_status(&wd).await;
+    assert!(status.contains("使用済みか、有効期限が切れています"), "{status}");
+    assert!(status.contains("invitation_unusable"), "{status}");
+    let later =
+        staff::reinvite(db, &invited.account_id, std::time::Duration::from_secs(60), now).await.unwrap();
+    live.app.clock.advance(std::time::Duration::from_secs(61));
+    wd.goto(&staff::link(&live.base, &later.token)).await;
+    let status = passkey_status(&wd).await;
+    assert!(status.contains("invitation_unusable"), "expired: {status}");
+    let events: Vec<String> =
+        idp::store::audit::find_entries(db).await.unwrap().into_iter().map(|e| e.entry.event).collect();
+    assert!(events.contains(&"staff.register".to_owned()), "{events:?}");
 }
