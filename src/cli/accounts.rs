@@ -28,24 +28,39 @@ pub enum AccountCommand {
         account_id: String,
     },
     /// Grant a staff role (the portal knows `organizer` and `operator`) to the holder of a card,
-    /// named by issuing CA and subscriber id as `account list` shows them; released as the
-    /// `roles` claim from their next sign-in, also before their first one.
+    /// named by issuing CA and subscriber id as `account list` shows them, or to a staff account
+    /// (`--account ID`); released as the `roles` claim from their next sign-in, also before
+    /// their first one.
     GrantRole(RoleArgs),
     /// Withdraw a staff role.
     RevokeRole(RoleArgs),
 }
 
-/// Whose role, and which.
+/// Whose role, and which: a card holder (by card) or a staff account (by id).
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("who").required(true).args(["issuer", "account"])))]
 pub struct RoleArgs {
     /// Issuing CA of the card, exactly as `account list` prints it (`C=JP, O=…, CN=…`).
-    #[arg(long)]
-    issuer: String,
+    #[arg(long, requires = "subscriber_id")]
+    issuer: Option<String>,
     /// Subject serialNumber of the card certificates.
-    #[arg(long)]
-    subscriber_id: String,
+    #[arg(long, requires = "issuer")]
+    subscriber_id: Option<String>,
+    /// A staff account's id (`admin staff list`), instead of a card.
+    #[arg(long, conflicts_with_all = ["issuer", "subscriber_id"], allow_hyphen_values = true)]
+    account: Option<String>,
     /// The role: 1–32 of `a-z 0-9 _ -`.
     role: String,
+}
+
+/// Checks a role name: 1 to 32 of `a-z 0-9 _ -`.
+pub fn check_role(role: &str) -> anyhow::Result<()> {
+    let valid = (1..=32).contains(&role.len())
+        && role.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !valid {
+        bail!("role {role:?} must be 1 to 32 of a-z 0-9 _ -");
+    }
+    Ok(())
 }
 
 /// Grants or withdraws a role and audits it.
@@ -56,12 +71,43 @@ async fn change_role(
     actor: &Actor,
     now: i64,
 ) -> anyhow::Result<String> {
-    let RoleArgs { issuer, subscriber_id, role } = args;
-    let valid = (1..=32).contains(&role.len())
-        && role.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if !valid {
-        bail!("role {role:?} must be 1 to 32 of a-z 0-9 _ -");
+    check_role(&args.role)?;
+    let role = args.role;
+    let event = if grant { "role.grant" } else { "role.revoke" };
+    if let Some(account_id) = args.account {
+        match store::find_account(db, &account_id).await? {
+            Some(a) if a.kind == store::AccountKind::Staff && a.status != store::AccountStatus::Removed => {}
+            Some(a) if a.kind == store::AccountKind::Staff => {
+                bail!("staff account {account_id:?} was removed")
+            }
+            Some(_) => {
+                bail!("account {account_id:?} holds a card: give --issuer and --subscriber-id of its card")
+            }
+            None => bail!("no account {account_id:?}"),
+        }
+        let changed = if grant {
+            idp::store::staff::create_account_role(db, &account_id, &role, now).await?
+        } else {
+            idp::store::staff::delete_account_role(db, &account_id, &role).await?
+        };
+        if !grant && !changed {
+            bail!("staff account {account_id:?} has no role {role:?}");
+        }
+        actor
+            .audit(
+                db,
+                now,
+                event,
+                None,
+                json!({ "account_id": account_id, "role": role, "changed": changed }),
+            )
+            .await?;
+        let roles = idp::store::staff::find_account_roles(db, &account_id).await?;
+        return Ok(json!({ "account_id": account_id, "roles": roles }).to_string());
     }
+    let (Some(issuer), Some(subscriber_id)) = (args.issuer, args.subscriber_id) else {
+        bail!("give --issuer and --subscriber-id of a card, or --account of a staff account");
+    };
     let changed = if grant {
         idp::store::roles::create_role(db, &issuer, &subscriber_id, &role, now).await?
     } else {
@@ -70,7 +116,6 @@ async fn change_role(
     if !grant && !changed {
         bail!("the holder of that card has no role {role:?}");
     }
-    let event = if grant { "role.grant" } else { "role.revoke" };
     let detail =
         json!({ "issuer": issuer, "subscriber_id": subscriber_id, "role": role, "changed": changed });
     actor.audit(db, now, event, None, detail).await?;
@@ -119,6 +164,12 @@ pub async fn run_account(
             Ok(detail.to_string())
         }
         AccountCommand::Resume { account_id } => {
+            if store::find_account(db, &account_id)
+                .await?
+                .is_some_and(|a| a.status == store::AccountStatus::Removed)
+            {
+                bail!("account {account_id:?} was removed (admin staff remove); invite the person again");
+            }
             if !store::update_account_status(db, &account_id, store::AccountStatus::Active, now).await? {
                 bail!("no account {account_id:?}");
             }

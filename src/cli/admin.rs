@@ -95,6 +95,9 @@ pub enum AdminCommand {
     /// Accounts (doctors and staff).
     #[command(subcommand)]
     Account(crate::cli::accounts::AccountCommand),
+    /// Office staff without a card: invitations, list, removal.
+    #[command(subcommand)]
+    Staff(crate::cli::staff::StaffCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(crate::cli::accounts::AuditCommand),
@@ -150,6 +153,7 @@ pub async fn run(args: AdminArgs, config: &Config) -> anyhow::Result<()> {
             crate::cli::trust::run_crl(c, &db, startup::crl_fetch_config(config), &actor, now).await
         }
         AdminCommand::Account(c) => crate::cli::accounts::run_account(c, config, &db, &actor, now).await,
+        AdminCommand::Staff(c) => crate::cli::staff::run(c, config, &db, &actor, now).await,
         AdminCommand::Audit(c) => crate::cli::accounts::run_audit(c, &db).await,
         AdminCommand::Document(c) => crate::cli::documents::run(c, config, &db, &actor, now).await,
         AdminCommand::Keys(c) => run_keys(c, config, &db, &actor, now).await,

@@ -7,4 +7,5 @@ pub mod config;
 pub mod documents;
 pub mod hpki;
 pub mod import;
+pub mod staff;
 pub mod trust;

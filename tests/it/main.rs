@@ -8,6 +8,7 @@ mod documents_cli;
 mod hpki_cli;
 mod import_cli;
 mod serve;
+mod staff;
 #[path = "../../portal/tests/it/webdriver.rs"]
 mod webdriver;
 
@@ -70,8 +71,12 @@ impl Workdir {
 
     /// Starts a server with free ports; returns once every listener answers `/readyz` 200.
     pub async fn start(&self, args: &[&str]) -> Server {
-        let idp_port = storage::testing::free_port();
-        let portal_port = storage::testing::free_port();
+        self.start_on(args, storage::testing::free_port(), storage::testing::free_port()).await
+    }
+
+    /// [`Self::start`] on the given ports (for a configuration that names them, such as a
+    /// public URL).
+    pub async fn start_on(&self, args: &[&str], idp_port: u16, portal_port: u16) -> Server {
         let log = self.path().join(format!("server-{idp_port}.log"));
         let child = self
             .command(args)
