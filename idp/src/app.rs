@@ -184,6 +184,7 @@ pub async fn build(
         .route("/login/card", post(card::submit))
         .route("/login/passkey/options", post(passkey::options))
         .route("/login/passkey", post(passkey::submit))
+        .route("/login/emergency", get(crate::signin::emergency::page).post(crate::signin::emergency::submit))
         .route("/login/certificate", get(certificate::start))
         .route("/login/certificate/tls", get(certificate::proxied))
         .route("/login/certificate/complete", get(certificate::complete))

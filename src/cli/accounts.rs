@@ -27,6 +27,21 @@ pub enum AccountCommand {
         #[arg(allow_hyphen_values = true)]
         account_id: String,
     },
+    /// Issue a one-time emergency sign-in for a doctor whose card is lost or broken (prints
+    /// the link, once; audited with the reason). It gives the lowest `acr`, `emergency`:
+    /// clients that ask for the card or a passkey do not accept it. The doctor sees it on
+    /// `/account`.
+    Emergency {
+        /// The doctor's account id (ids may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
+        account_id: String,
+        /// Why (recorded in the audit log and shown to the doctor), e.g. "card lost, reissue pending".
+        #[arg(long)]
+        reason: String,
+        /// Hours the link stays valid (1 to 12).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=12))]
+        valid_hours: u64,
+    },
     /// Grant a staff role (the portal knows `organizer` and `operator`) to the holder of a card,
     /// named by issuing CA and subscriber id as `account list` shows them, or to a staff account
     /// (`--account ID`); released as the `roles` claim from their next sign-in, also before
@@ -175,6 +190,21 @@ pub async fn run_account(
             }
             actor.audit(db, now, "account.resume", None, json!({ "account_id": account_id })).await?;
             Ok(json!({ "account_id": account_id, "status": "active" }).to_string())
+        }
+        AccountCommand::Emergency { account_id, reason, valid_hours } => {
+            let ttl = std::time::Duration::from_secs(valid_hours * 3600);
+            let issued =
+                idp::signin::emergency::issue(db, &account_id, &reason, actor.name(), ttl, now).await?;
+            let detail =
+                json!({ "account_id": account_id, "reason": reason.trim(), "expires_at": issued.expires_at });
+            actor.audit(db, now, "account.emergency", None, detail).await?;
+            Ok(json!({
+                "account_id": account_id,
+                "reason": reason.trim(),
+                "link": idp::signin::emergency::link(&config.idp_public_url, &issued.token),
+                "expires_at": issued.expires_at,
+            })
+            .to_string())
         }
         AccountCommand::GrantRole(args) => change_role(db, args, true, actor, now).await,
         AccountCommand::RevokeRole(args) => change_role(db, args, false, actor, now).await,

@@ -41,6 +41,11 @@ impl Actor {
         Ok(Self(name))
     }
 
+    /// The operator's name as the audit log records it.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+
     /// Appends `admin.<event>` (outcome `success` unless given) to the audit log; an entry that
     /// cannot be written fails the command.
     pub async fn audit(

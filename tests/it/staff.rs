@@ -1,4 +1,4 @@
-//! Office staff without a card, end to end through the binary: `admin staff invite` prints a
+//! Office staff without a card and emergency sign-ins, end to end through the binary: `admin staff invite` prints a
 //! link; in headless Chromium with a virtual authenticator (DevTools WebAuthn domain) the
 //! invitee registers a passkey there, then signs in to the portal with it and runs its
 //! organizer pages; `admin staff list`, `admin account grant-role --account` and
@@ -107,5 +107,84 @@ async fn an_invited_organizer_signs_in_with_a_passkey_and_runs_the_organizer_pag
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     drop(wd);
+    assert_eq!(server.terminate(), Some(0));
+}
+
+/// `admin account emergency`: the link it prints signs the doctor in once; refusals name the
+/// problem.
+#[tokio::test]
+async fn an_operator_issues_an_emergency_sign_in_that_works_once() {
+    let w = Workdir::new();
+    let server = w.start(&["demo"]).await;
+    let idp = server.idp("");
+    // The doctor's account exists once they have signed in with the (virtual) card.
+    let b = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let html = b.get(server.idp("/login")).send().await.unwrap().text().await.unwrap();
+    let at = html.find("name=\"csrf_token\" value=\"").unwrap() + 25;
+    let csrf = html[at..at + 43].to_owned();
+    let res = b
+        .post(server.idp("/login/virtual-card"))
+        .header("origin", &idp)
+        .form(&[("csrf_token", csrf.as_str()), ("card", "doctor-auth")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let accounts = stdout(&w.run(&["admin", "account", "list"]));
+    let account: Value = serde_json::from_str(accounts.lines().next().unwrap()).unwrap();
+    let id = account["id"].as_str().unwrap();
+
+    let missing = w.run(&["admin", "account", "emergency", id]);
+    assert_eq!(missing.status.code(), Some(2), "--reason is required");
+    let blank = w.run(&["admin", "account", "emergency", id, "--reason", " "]);
+    assert_eq!(blank.status.code(), Some(1));
+    assert_eq!(stderr(&blank).trim(), "error: the reason must be 1 to 500 characters");
+    let nobody = w.run(&["admin", "account", "emergency", "nobody", "--reason", "lost"]);
+    assert_eq!(stderr(&nobody).trim(), "error: no account \"nobody\"");
+    let issued = json_out(&w.run(&[
+        "admin",
+        "--actor",
+        "operator-suzuki",
+        "account",
+        "emergency",
+        id,
+        "--reason",
+        "card lost",
+        "--valid-hours",
+        "2",
+    ]));
+    let link = issued["link"].as_str().unwrap();
+    // The link is on the configured public URL (the default here; the server got other ports).
+    let token =
+        link.strip_prefix("http://127.0.0.1:8080/login/emergency#").unwrap_or_else(|| panic!("{issued}"));
+    let log = stdout(&w.run(&["admin", "audit", "verify"]));
+    assert!(log.contains("intact"), "{log}");
+
+    let page = b.get(server.idp("/login/emergency")).send().await.unwrap().text().await.unwrap();
+    let at = page.find("name=\"csrf-token\" content=\"").unwrap() + 27;
+    let csrf = page[at..at + 43].to_owned();
+    let post = || {
+        b.post(server.idp("/login/emergency"))
+            .header("origin", &idp)
+            .header("x-csrf-token", &csrf)
+            .header("accept-language", "en")
+            .json(&json!({ "token": token }))
+            .send()
+    };
+    let res = post().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Value>().await.unwrap()["next"], "/account");
+    let again = post().await.unwrap();
+    assert_eq!(again.status(), 410);
+    let body: Value = again.json().await.unwrap();
+    assert_eq!(body["code"], "grant_unusable", "{body}");
+    assert_eq!(
+        body["detail"],
+        "This emergency sign-in has been used or has expired. Please contact the operator."
+    );
     assert_eq!(server.terminate(), Some(0));
 }

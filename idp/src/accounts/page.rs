@@ -15,7 +15,8 @@ use crate::app::{App, AppState};
 use crate::rate_limit::ClientIp;
 use crate::session::{self, Session};
 use crate::store::{
-    accounts, audit as audit_store, clients as client_store, consents, passkeys as passkey_store, refresh,
+    accounts, audit as audit_store, clients as client_store, consents, emergency as emergency_store,
+    passkeys as passkey_store, refresh,
 };
 use crate::{audit, ids};
 
@@ -58,6 +59,16 @@ struct SignInRow {
     client: Option<String>,
 }
 
+/// A row of the emergency sign-ins issued for the account.
+#[derive(Debug, Serialize)]
+struct EmergencyRow {
+    issued: String,
+    reason: String,
+    issued_by: String,
+    used: Option<String>,
+    expired: bool,
+}
+
 /// How many sign-ins the page lists.
 const SIGN_INS_SHOWN: i64 = 10;
 
@@ -67,6 +78,7 @@ fn sign_in_method_key(detail: &str) -> &'static str {
     match method.as_ref().and_then(|d| d["method"].as_str()) {
         Some("card") => "account_method_card",
         Some("passkey") => "account_method_passkey",
+        Some("emergency") => "account_method_emergency",
         Some("tls_listener" | "tls_proxy") => "account_method_certificate",
         _ => "account_method_other",
     }
@@ -95,6 +107,8 @@ fn method_key(amr: &[String]) -> &'static str {
         "account_method_card"
     } else if amr.iter().any(|m| m == "user") {
         "account_method_passkey"
+    } else if amr.iter().any(|m| m == "otp") {
+        "account_method_emergency"
     } else {
         "account_method_other"
     }
@@ -174,8 +188,21 @@ async fn page(app: &App, s: &Session, lang: Lang, csrf: &str, now: i64) -> Resul
             client,
         });
     }
+    let emergency: Vec<EmergencyRow> = emergency_store::find_grants(&app.db, &s.account_id)
+        .await
+        .map_err(PageError::internal)?
+        .into_iter()
+        .map(|g| EmergencyRow {
+            issued: jst(g.created_at),
+            reason: g.reason,
+            issued_by: g.issued_by,
+            used: g.used_at.map(jst),
+            expired: g.used_at.is_none() && g.expires_at <= now,
+        })
+        .collect();
     let account = accounts::find_account(&app.db, &s.account_id).await.map_err(PageError::internal)?;
     let mut ctx = web::templates::Context::new();
+    ctx.insert("emergency", &emergency);
     ctx.insert("cards", &cards);
     ctx.insert("sign_ins", &sign_ins);
     ctx.insert("passkeys_enabled", &app.webauthn.is_some());

@@ -333,7 +333,7 @@ pub(crate) fn validate(
     if !requested_acr.is_empty() && acr_values.is_empty() {
         return Err(fail(
             OAuthErrorCode::UnmetAuthenticationRequirements,
-            "none of the requested acr_values can be met (supported: phrh, phr)",
+            "none of the requested acr_values can be met (supported: phrh, phr, emergency)",
         ));
     }
     if p.nonce.as_deref().is_some_and(|n| n.len() > 512) {

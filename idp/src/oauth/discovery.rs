@@ -54,7 +54,7 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid", "azp",
                              "name", "name#ja-Latn", "hc_roles", "hpki", "roles",
                              "medical_registration_number", "birthdate", "name#ja-Kana-JP"],
-        "acr_values_supported": &ACR_VALUES[..2],
+        "acr_values_supported": &ACR_VALUES[..],
         "prompt_values_supported": ["none", "login", "consent"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

@@ -6,6 +6,7 @@
 pub mod bridge_check;
 pub mod card;
 pub mod certificate;
+pub mod emergency;
 pub mod passkey;
 pub mod virtual_card;
 

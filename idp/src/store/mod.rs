@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod clients;
 pub mod consents;
+pub mod emergency;
 pub mod identities;
 pub mod passkeys;
 pub mod refresh;

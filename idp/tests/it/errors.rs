@@ -91,7 +91,7 @@ async fn authorize_errors_go_back_to_the_client(env: TestEnv) {
     insta::assert_snapshot!(e(&[("prompt", "select_everything")]).await, @r#"{"error":"invalid_request","error_description":"unknown prompt value select_everything","state":"s1"}"#);
     insta::assert_snapshot!(e(&[("prompt", "none login")]).await, @r#"{"error":"invalid_request","error_description":"prompt=none cannot be combined with other values","state":"s1"}"#);
     insta::assert_snapshot!(e(&[("max_age", "-1")]).await, @r#"{"error":"invalid_request","error_description":"max_age must be a non-negative integer","state":"s1"}"#);
-    insta::assert_snapshot!(e(&[("acr_values", "urn:unknown")]).await, @r#"{"error":"unmet_authentication_requirements","error_description":"none of the requested acr_values can be met (supported: phrh, phr)","state":"s1"}"#);
+    insta::assert_snapshot!(e(&[("acr_values", "urn:unknown")]).await, @r#"{"error":"unmet_authentication_requirements","error_description":"none of the requested acr_values can be met (supported: phrh, phr, emergency)","state":"s1"}"#);
     let long_nonce = "n".repeat(513);
     let res = browser()
         .get(authorize_url(&live, CLIENT_ID, &[("nonce", long_nonce.as_str())]))
@@ -382,7 +382,7 @@ async fn par_errors(env: TestEnv) {
     let (_, body) = post_as(&live, "/par", CLIENT_ID, &valid(&[("code_challenge_method", "plain")])).await;
     insta::assert_snapshot!(body.to_string(), @r#"{"error":"invalid_request","error_description":"code_challenge_method plain is not allowed; use S256"}"#);
     let (_, body) = post_as(&live, "/par", CLIENT_ID, &valid(&[("acr_values", "urn:unknown")])).await;
-    insta::assert_snapshot!(body.to_string(), @r#"{"error":"unmet_authentication_requirements","error_description":"none of the requested acr_values can be met (supported: phrh, phr)"}"#);
+    insta::assert_snapshot!(body.to_string(), @r#"{"error":"unmet_authentication_requirements","error_description":"none of the requested acr_values can be met (supported: phrh, phr, emergency)"}"#);
     let mut machine = live::client("machine", AuthMethod::ClientSecretBasic);
     machine.grant_types = vec![GrantType::ClientCredentials];
     live::register(&live.env.db.db, machine).await;

@@ -23,6 +23,7 @@ storage::each_backend!(
     removed_replayed_and_late_passkeys_are_refused,
     a_suspended_account_or_a_revoked_card_stops_its_passkeys,
     staff_invited_by_an_operator_sign_in_with_a_passkey_and_get_roles_only,
+    an_emergency_sign_in_works_once_at_the_lowest_level_and_is_shown,
 );
 
 /// The idp on `localhost` in demo mode (one virtual card) with `/__test/callback` in front and
@@ -564,4 +565,95 @@ async fn staff_invited_by_an_operator_sign_in_with_a_passkey_and_get_roles_only(
     let events: Vec<String> =
         idp::store::audit::find_entries(db).await.unwrap().into_iter().map(|e| e.entry.event).collect();
     assert!(events.contains(&"staff.register".to_owned()), "{events:?}");
+}
+
+/// Waits for a status line (`#id`) to end with a final text (not `working`).
+async fn status_of(wd: &WebDriver, id: &str, working: &str) -> String {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let text = wd.execute(&format!("return document.getElementById('{id}').textContent;"), vec![]).await;
+        let text = text.as_str().unwrap_or_default().to_owned();
+        if !text.is_empty() && text != working {
+            return text;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no status in #{id}: {}", wd.page().await);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn an_emergency_sign_in_works_once_at_the_lowest_level_and_is_shown(env: TestEnv) {
+    use idp::signin::emergency;
+    let live = live(env).await;
+    let db = &live.env.db.db;
+    let (wd, _) = browser(false, false).await;
+    card_sign_in(&wd, &live).await;
+    sign_out(&wd, &live).await;
+    let account = idp::store::accounts::find_accounts(db).await.unwrap().remove(0);
+    let now = live.app.clock.now();
+    let issued = emergency::issue(
+        db,
+        &account.id,
+        "カード紛失（再発行待ち）",
+        "operator-suzuki",
+        emergency::DEFAULT_TTL,
+        now,
+    )
+    .await
+    .unwrap();
+    let link = emergency::link(&live.base, &issued.token);
+
+    wd.goto(&link).await.assert_text("緊急ログイン");
+    let page = wd.click_to_next_page("#emergency-login button[type=submit]").await;
+    assert_eq!(page.path(), "/account", "{page}");
+    let shown = wd.text_of(&wd.find("#emergency tbody tr").await).await;
+    assert!(shown.contains("カード紛失（再発行待ち）") && shown.contains("operator-suzuki"), "{shown}");
+    assert!(!shown.contains("未使用"), "used: {shown}");
+    let newest = wd.text_of(&wd.find("#sign-ins tbody tr").await).await;
+    assert!(newest.contains("緊急ログイン"), "{newest}");
+
+    // A client without a minimum gets the lowest acr; the card's claims still describe the
+    // doctor.
+    let (url, verifier) = authorize_url(&live, &[]);
+    let page = wd.goto(&url).await;
+    let claims = id_token_claims(&wd, &live, &page, &verifier).await;
+    assert_eq!(claims["acr"], "emergency", "{claims}");
+    assert_eq!(claims["amr"], json!(["otp"]), "{claims}");
+    assert_eq!(claims["hpki"]["subscriber_id"], "TESTJ00001", "{claims}");
+    // Clients that ask for more refuse it: a passkey minimum sends the doctor to sign in
+    // again; with prompt=none, login_required.
+    let mut passkey_min = live::client("passkey-min-rp", AuthMethod::ClientSecretBasic);
+    passkey_min.redirect_uris = vec![live.url("/__test/callback")];
+    passkey_min.skip_consent = true;
+    passkey_min.min_acr = Some("phr".into());
+    live::register(db, passkey_min).await;
+    let (url, _) = authorize_url_of(&live, "passkey-min-rp", &[]);
+    let page = wd.goto(&url).await;
+    assert!(page.path().starts_with("/login?request="), "{page}");
+    let (url, _) = authorize_url(&live, &[("acr_values", "phrh phr"), ("prompt", "none")]);
+    let page = wd.goto(&url).await;
+    assert!(page.url.contains("error=login_required"), "{page}");
+
+    // Once only.
+    sign_out(&wd, &live).await;
+    wd.goto(&link).await;
+    let button = wd.find("#emergency-login button[type=submit]").await;
+    wd.click(&button).await;
+    let status = status_of(&wd, "emergency-status", "確認しています…").await;
+    assert!(
+        status.contains("使用済みか、有効期限が切れています") && status.contains("grant_unusable"),
+        "{status}"
+    );
+    let outcomes: Vec<String> = idp::store::audit::find_entries(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.entry.event == "sign_in" && e.detail_text.contains("\"emergency\""))
+        .map(|e| e.entry.outcome)
+        .collect();
+    assert_eq!(outcomes, ["success", "grant_unusable"]);
+
+    // Staff and unknown accounts get none.
+    assert!(emergency::issue(db, "nobody", "x", "op", emergency::DEFAULT_TTL, now).await.is_err());
+    let e = emergency::issue(db, &account.id, "  ", "op", emergency::DEFAULT_TTL, now).await.unwrap_err();
+    assert_eq!(e.to_string(), "the reason must be 1 to 500 characters");
 }
