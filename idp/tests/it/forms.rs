@@ -11,7 +11,32 @@ use storage::testing::TestEnv;
 use crate::live::{self, Live, pki};
 use crate::webdriver::{Page, WebDriver};
 
-storage::each_backend!(virtual_card_sign_in_and_consent_in_chromium, account_and_logout_forms_in_chromium);
+storage::each_backend!(
+    virtual_card_sign_in_and_consent_in_chromium,
+    account_and_logout_forms_in_chromium,
+    stored_markup_is_text_and_inline_scripts_are_blocked_in_chromium,
+);
+
+/// A client name holding markup (an operator's typo or an attack) shows as text on the sign-in
+/// and consent pages and runs nothing; an inline script that did get in is blocked by the CSP.
+async fn stored_markup_is_text_and_inline_scripts_are_blocked_in_chromium(env: TestEnv) {
+    let live = live(env).await;
+    let name = "<script>window.__stored = true</script><img src=/x onerror=\"window.__stored = true\">";
+    let mut client = live::client("markup-rp", AuthMethod::ClientSecretBasic);
+    client.name = name.into();
+    client.redirect_uris = vec![live.url("/__test/callback")];
+    live::register(&live.env.db.db, client).await;
+    let wd = WebDriver::start().await;
+    let url = authorize_url(&live).replace(&format!("client_id={CLIENT_ID}"), "client_id=markup-rp");
+    let page = wd.goto(&url).await;
+    assert!(page.path().starts_with("/login?request="), "{page}");
+    page.assert_text(name);
+    let page = wd.submit("form[action='/login/virtual-card'] button[type=submit]").await;
+    assert!(page.path().starts_with("/authorize/consent"), "{page}");
+    page.assert_text(name);
+    assert_eq!(wd.execute("return window.__stored === undefined;", vec![]).await, true, "{page}");
+    wd.assert_csp_blocks_inline_scripts().await;
+}
 
 /// A client of this test whose redirect URI is [`callback`] on the idp's own origin, so that
 /// the browser's last hop is a page the test can read.

@@ -8,7 +8,31 @@ use time::macros::date;
 use crate::served::Served;
 use crate::{TestApp, seed};
 
-storage::each_backend!(organizer_pages_in_headless_chromium, documents_page_in_headless_chromium);
+storage::each_backend!(
+    organizer_pages_in_headless_chromium,
+    documents_page_in_headless_chromium,
+    stored_markup_is_text_and_inline_scripts_are_blocked_in_chromium,
+);
+
+/// A doctor's name holding markup (as an import could bring) shows as text on the organizer's
+/// event page and runs nothing; an inline script that did get in is blocked by the CSP.
+async fn stored_markup_is_text_and_inline_scripts_are_blocked_in_chromium(env: TestEnv) {
+    let app = TestApp::on(env, date!(2026 - 12 - 01)).await;
+    let db = app.db();
+    let name = "<script>window.__stored = true</script><img src=/x onerror=\"window.__stored = true\">";
+    seed::doctor(db, "123456", name).await;
+    seed::attend(db, "123456", "E1", date!(2026 - 06 - 01), Status::Provisional, &[("jma_cme", "76", 100)])
+        .await;
+    let organizer = app.sign_in("org-csp", "事務局　花子", &["organizer"], None).await;
+    let sid = organizer.split_once('=').unwrap().1.to_owned();
+    let served = Served::signed_in(app.router(), &sid).await;
+    let wd = crate::webdriver::WebDriver::start().await;
+    let page = wd.goto(&served.url("/organizer/events/E1?lang=ja")).await;
+    page.assert_not_error();
+    page.assert_text(name);
+    assert_eq!(wd.execute("return window.__stored === undefined;", vec![]).await, true, "{page}");
+    wd.assert_csp_blocks_inline_scripts().await;
+}
 
 async fn organizer_pages_in_headless_chromium(env: TestEnv) {
     let backend = env.db.db.backend().name();

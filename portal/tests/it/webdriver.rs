@@ -276,6 +276,38 @@ impl WebDriver {
         }
     }
 
+    /// Proves the page's Content-Security-Policy in the browser: an inline script and an
+    /// inline event handler put into the page (as markup that got past escaping would be) do
+    /// not run, and the browser reports each as a `securitypolicyviolation` of `script-src`.
+    pub async fn assert_csp_blocks_inline_scripts(&self) {
+        let inject = "window.__csp = []; window.__ran = [];
+            document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective));
+            const s = document.createElement('script');
+            s.textContent = \"window.__ran.push('script')\";
+            document.body.appendChild(s);
+            const d = document.createElement('div');
+            d.innerHTML = '<img src=\"/__csp_probe_missing.png\" onerror=\"window.__ran.push(\\'handler\\')\">';
+            document.body.appendChild(d);";
+        self.execute(inject, vec![]).await;
+        let deadline = tokio::time::Instant::now() + HANG_GUARD;
+        loop {
+            let seen = self.execute("return [window.__csp, window.__ran];", vec![]).await;
+            let violations: Vec<String> = seen[0]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+                .collect();
+            assert_eq!(seen[1], json!([]), "an inline script ran despite the CSP: {seen}");
+            if violations.len() >= 2 {
+                assert!(violations.iter().all(|v| v.starts_with("script-src")), "{violations:?}");
+                return;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no CSP violation reported: {seen}");
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Opens `url` and waits for it to load.
     pub async fn goto(&self, url: &str) -> Page {
         self.command("POST", "/url", json!({ "url": url })).await;

@@ -54,6 +54,29 @@ fn every_template_parses_and_renders_in_every_language() {
         "apps",
         &[serde_json::json!({ "client_id": "c", "name": "地域医療連携ネットワーク", "scopes": ["openid"], "granted": "2026-11-30 09:00" })],
     );
+    // idp/account.html: cards, passkeys, latest sign-ins, emergency sign-ins.
+    ctx.insert(
+        "cards",
+        &[serde_json::json!({ "issuer": "C=JP, O=JMA", "serial": "1a", "not_after": "2030-01-01 00:00", "expired": false, "last_used": "2026-11-30 09:00" })],
+    );
+    ctx.insert("passkeys_enabled", &true);
+    ctx.insert(
+        "passkeys",
+        &[serde_json::json!({ "id": "p", "name": "診察室のPC", "created": "2026-11-30 09:00", "last_used": null, "synced": true })],
+    );
+    ctx.insert("may_register_passkey", &true);
+    ctx.insert("is_staff", &false);
+    ctx.insert(
+        "sign_ins",
+        &[serde_json::json!({ "at": "2026-11-30 09:00", "method": "account_method_passkey", "ip": "192.0.2.1", "client": null })],
+    );
+    ctx.insert(
+        "emergency",
+        &[serde_json::json!({ "issued": "2026-11-30 09:00", "reason": "card lost", "issued_by": "op", "used": null, "expired": true })],
+    );
+    // idp/login.html: a request that needs the card, and passkey sign-in.
+    ctx.insert("card_required", &true);
+    ctx.insert("passkey_login", &true);
     ctx.insert("certificate_login", &true);
     ctx.insert("code", "cert_revoked");
     ctx.insert(
