@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Every key, as written in the file and (upper-cased, `SHIKAKU_` before it) in the environment.
-pub const KEYS: [&str; 41] = [
+pub const KEYS: [&str; 42] = [
     "data_dir",
     "database_url",
     "database_max_connections",
@@ -25,6 +25,7 @@ pub const KEYS: [&str; 41] = [
     "idp_public_url",
     "portal_listen",
     "portal_public_url",
+    "metrics_listen",
     "signing_algs",
     "key_publish_lead_secs",
     "key_retention_secs",
@@ -82,6 +83,7 @@ struct Raw {
     idp_public_url: Option<String>,
     portal_listen: Option<SocketAddr>,
     portal_public_url: Option<String>,
+    metrics_listen: Option<SocketAddr>,
     signing_algs: Option<Vec<SigningAlg>>,
     key_publish_lead_secs: Option<u64>,
     key_retention_secs: Option<u64>,
@@ -139,6 +141,9 @@ pub struct Config {
     pub portal_listen: SocketAddr,
     /// The portal's public URL.
     pub portal_public_url: String,
+    /// The management listener (`/metrics`, `/healthz`, `/readyz`); loopback by default, so
+    /// that metrics are not public.
+    pub metrics_listen: SocketAddr,
     /// Token signing algorithms (first is the default).
     pub signing_algs: Vec<SigningAlg>,
     /// Seconds a rotated-in key is published before it signs.
@@ -329,6 +334,7 @@ impl Config {
             idp_public_url,
             portal_listen,
             portal_public_url,
+            metrics_listen: raw.metrics_listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9464))),
             signing_algs,
             key_publish_lead_secs: lead,
             key_retention_secs: raw.key_retention_secs.unwrap_or(d.key_policy.retention.as_secs()),
@@ -435,6 +441,8 @@ impl Config {
             "mtls_key_file": self.mtls_key_file,
         });
         let mut view = view;
+        // Beside the others (one `json!` holds only so many keys).
+        view["metrics_listen"] = serde_json::json!(self.metrics_listen);
         if let Some(map) = view.as_object_mut() {
             // Absent optional keys are left out (TOML has no null).
             map.retain(|_, v| !v.is_null());

@@ -206,6 +206,11 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
         tracing::info!(addr = %listener.local_addr()?, public_url = %config.portal_public_url, "portal listening");
         services.push((listener, router));
     }
+    let listener = web::serve::bind(config.metrics_listen)
+        .await
+        .context("the management listener (config key `metrics_listen`)")?;
+    tracing::info!(addr = %listener.local_addr()?, "management listening (/metrics)");
+    services.push((listener, web::ops::management_router(probes.clone())));
     let shutdown = web::serve::shutdown_on_signals();
     let mtls_task = match mtls {
         Some((listen, app)) => Some(serve_mtls(&config, listen, app, &probes, shutdown.clone()).await?),

@@ -78,15 +78,17 @@ impl Workdir {
     /// public URL).
     pub async fn start_on(&self, args: &[&str], idp_port: u16, portal_port: u16) -> Server {
         let log = self.path().join(format!("server-{idp_port}.log"));
+        let metrics_port = storage::testing::free_port();
         let child = self
             .command(args)
             .env("SHIKAKU_IDP_LISTEN", format!("127.0.0.1:{idp_port}"))
             .env("SHIKAKU_PORTAL_LISTEN", format!("127.0.0.1:{portal_port}"))
+            .env("SHIKAKU_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let server = Server { child: Some(child), idp_port, portal_port, log };
+        let server = Server { child: Some(child), idp_port, portal_port, metrics_port, log };
         let probe =
             if args.first() == Some(&"portal") { server.portal("/readyz") } else { server.idp("/readyz") };
         server.wait_ready(&probe).await;
@@ -100,6 +102,7 @@ pub struct Server {
     child: Option<Child>,
     pub idp_port: u16,
     pub portal_port: u16,
+    pub metrics_port: u16,
     log: PathBuf,
 }
 
@@ -110,6 +113,11 @@ impl Server {
 
     pub fn portal(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.portal_port)
+    }
+
+    /// A URL of the management listener (`metrics_listen`).
+    pub fn metrics(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.metrics_port)
     }
 
     pub fn log(&self) -> String {

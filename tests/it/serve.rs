@@ -34,8 +34,15 @@ async fn serve_on_sqlite_and_memory_then_sigterm_exits_zero() {
     let page = reqwest::get(server.portal("/")).await.unwrap();
     assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
     assert!(page.text().await.unwrap().contains("受講履歴"));
-    let metrics = reqwest::get(server.portal("/metrics")).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("service=\"portal\""), "{metrics}");
+    // Metrics are on the management listener only, for the whole process.
+    for public in [server.idp("/metrics"), server.portal("/metrics")] {
+        assert_eq!(reqwest::get(&public).await.unwrap().status(), 404, "{public}");
+    }
+    let metrics = reqwest::get(server.metrics("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("service=\"portal\"") && metrics.contains("service=\"idp\""), "{metrics}");
+    let ready: serde_json::Value =
+        reqwest::get(server.metrics("/readyz")).await.unwrap().json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
     assert_eq!(server.terminate(), Some(0));
 
     use std::os::unix::fs::PermissionsExt;

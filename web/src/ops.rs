@@ -1,5 +1,6 @@
-//! Operational endpoints on every listener: `/healthz` (the process is up), `/readyz` (database
-//! and key-value store answer; 503 naming the failing part) and `/metrics` (Prometheus).
+//! Operational endpoints: `/healthz` (the process is up), `/readyz` (database
+//! and key-value store answer; 503 naming the failing part) on every listener, and
+//! `/metrics` (Prometheus) on the management listener only ([`management_router`]).
 //!
 //! A service may add [`OptionalCheck`]s to `/readyz`: parts it serves its core without (the
 //! portal's PDF font). A failing one is listed with `"required": false` and makes the answer
@@ -44,7 +45,7 @@ type Optional = Arc<[Arc<dyn OptionalCheck>]>;
 /// How long one readiness probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Routes `/healthz`, `/readyz`, `/metrics`.
+/// Routes `/healthz`, `/readyz` of a public listener.
 pub fn router(probes: Probes) -> Router {
     router_with(probes, Vec::new())
 }
@@ -55,8 +56,13 @@ pub fn router_with(probes: Probes, optional: Vec<Arc<dyn OptionalCheck>>) -> Rou
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(move |p: State<Probes>| readyz(p, optional.clone())))
-        .route("/metrics", get(metrics))
         .with_state(probes)
+}
+
+/// The management listener's routes (`metrics_listen`, loopback by default, never public):
+/// `/metrics` (Prometheus, the whole process: every service's requests), `/healthz`, `/readyz`.
+pub fn management_router(probes: Probes) -> Router {
+    router(probes.clone()).merge(Router::new().route("/metrics", get(metrics)).with_state(probes))
 }
 
 async fn healthz() -> Response {

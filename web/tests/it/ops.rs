@@ -121,7 +121,11 @@ async fn metrics_count_requests() {
     let app = TestApp::new(Router::new(), "http://127.0.0.1:1").await;
     app.send(get("/healthz")).await;
     app.send(get("/no-such-page")).await;
-    let res = app.send(get("/metrics")).await;
+    // Not on the public listener; on the management one.
+    assert_eq!(app.send(get("/metrics")).await.status(), StatusCode::NOT_FOUND);
+    let probes =
+        Probes { db: app._env.db.db.clone(), kv: app._env.kv.clone(), metrics: web::metrics::recorder() };
+    let res = ops::management_router(probes).oneshot(get("/metrics")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
     let text = body_text(res).await;
