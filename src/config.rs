@@ -13,7 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 /// Every key, as written in the file and (upper-cased, `SHIKAKU_` before it) in the environment.
-pub const KEYS: [&str; 42] = [
+pub const KEYS: [&str; 43] = [
     "data_dir",
     "database_url",
     "database_max_connections",
@@ -52,6 +52,7 @@ pub const KEYS: [&str; 42] = [
     "crl_fetch_timeout_secs",
     "crl_refresh_secs",
     "mtls_trusted_proxies",
+    "outbound_allow_addresses",
     "mtls_listen",
     "mtls_public_url",
     "mtls_cert_file",
@@ -110,6 +111,7 @@ struct Raw {
     crl_fetch_timeout_secs: Option<u64>,
     crl_refresh_secs: Option<u64>,
     mtls_trusted_proxies: Option<Vec<String>>,
+    outbound_allow_addresses: Option<Vec<String>>,
     mtls_listen: Option<SocketAddr>,
     mtls_public_url: Option<String>,
     mtls_cert_file: Option<PathBuf>,
@@ -191,6 +193,9 @@ pub struct Config {
     pub crl_refresh_secs: u64,
     /// Proxies whose client-certificate headers are believed.
     pub mtls_trusted_proxies: Vec<idp::signin::certificate::Cidr>,
+    /// Internal addresses (loopback, private, link-local) the idp's outbound requests may reach:
+    /// CRL distribution points, client `jwks_uri`, back-channel logout. None by default.
+    pub outbound_allow_addresses: Vec<idp::signin::certificate::Cidr>,
     /// Where the certificate sign-in listener (TLS, client certificates) listens.
     pub mtls_listen: Option<SocketAddr>,
     /// Public base URL of certificate sign-in (the mTLS listener or the proxy's certificate host).
@@ -306,6 +311,13 @@ impl Config {
             .map(|p| p.parse())
             .collect::<Result<Vec<idp::signin::certificate::Cidr>, String>>()
             .map_err(|e| anyhow::anyhow!("invalid config key `mtls_trusted_proxies`: {e}"))?;
+        let outbound_allow_addresses = raw
+            .outbound_allow_addresses
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.parse())
+            .collect::<Result<Vec<idp::signin::certificate::Cidr>, String>>()
+            .map_err(|e| anyhow::anyhow!("invalid config key `outbound_allow_addresses`: {e}"))?;
         let mtls_public_url = match raw.mtls_public_url {
             Some(u) => Some(public_url("mtls_public_url", Some(u), idp_listen)?),
             None => None,
@@ -382,6 +394,7 @@ impl Config {
             )?,
             crl_refresh_secs: raw.crl_refresh_secs.unwrap_or(fetch.refresh_every.map_or(0, |d| d.as_secs())),
             mtls_trusted_proxies,
+            outbound_allow_addresses,
             mtls_listen: raw.mtls_listen,
             mtls_public_url,
             mtls_cert_file: raw.mtls_cert_file,
@@ -443,6 +456,9 @@ impl Config {
         let mut view = view;
         // Beside the others (one `json!` holds only so many keys).
         view["metrics_listen"] = serde_json::json!(self.metrics_listen);
+        view["outbound_allow_addresses"] = serde_json::json!(
+            self.outbound_allow_addresses.iter().map(ToString::to_string).collect::<Vec<_>>()
+        );
         if let Some(map) = view.as_object_mut() {
             // Absent optional keys are left out (TOML has no null).
             map.retain(|_, v| !v.is_null());

@@ -60,6 +60,7 @@ pub fn idp_config(config: &Config) -> idp::IdpConfig {
         rate_limits: config.rate_limits,
         trusted_proxies: config.trusted_proxies.clone(),
         crl_fetch: crl_fetch_config(config),
+        outbound: idp::outbound::Guard::new(config.outbound_allow_addresses.clone()),
         cert_login: idp::signin::certificate::CertLoginConfig {
             trusted_proxies: config.mtls_trusted_proxies.clone(),
             public_url: config.mtls_public_url.clone(),
@@ -143,6 +144,7 @@ pub fn crl_fetch_config(config: &Config) -> idp::trust::crl_fetch::FetchConfig {
         timeout: Duration::from_secs(config.crl_fetch_timeout_secs),
         refresh_every: (config.crl_refresh_secs > 0).then(|| Duration::from_secs(config.crl_refresh_secs)),
         local: Vec::new(),
+        outbound: idp::outbound::Guard::new(config.outbound_allow_addresses.clone()),
     }
 }
 

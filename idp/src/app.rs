@@ -61,6 +61,8 @@ pub struct IdpConfig {
     pub crl_fetch: FetchConfig,
     /// Sign-in with a TLS client certificate.
     pub cert_login: CertLoginConfig,
+    /// Which internal addresses outbound requests (`jwks_uri`, back-channel logout) may reach.
+    pub outbound: crate::outbound::Guard,
 }
 
 impl IdpConfig {
@@ -87,6 +89,7 @@ impl IdpConfig {
             trusted_proxies: Vec::new(),
             crl_fetch: FetchConfig::default(),
             cert_login: CertLoginConfig::default(),
+            outbound: crate::outbound::Guard::default(),
         }
     }
 }

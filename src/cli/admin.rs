@@ -152,7 +152,10 @@ pub async fn run(args: AdminArgs, config: &Config) -> anyhow::Result<()> {
     let db = startup::open_database(config).await?;
     db.migrate().await?;
     let out = match args.command {
-        AdminCommand::Client(c) => crate::cli::clients::run(*c, &db, &config.signing_algs, &actor, now).await,
+        AdminCommand::Client(c) => {
+            let outbound = idp::outbound::Guard::new(config.outbound_allow_addresses.clone());
+            crate::cli::clients::run(*c, &db, &config.signing_algs, &outbound, &actor, now).await
+        }
         AdminCommand::Ca(c) => crate::cli::trust::run_ca(c, &db, &actor, now).await,
         AdminCommand::Crl(c) => {
             crate::cli::trust::run_crl(c, &db, startup::crl_fetch_config(config), &actor, now).await

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, bail};
 use idp::clients::{AuthMethod, Client, GrantType, SCOPES, SubjectType};
+use idp::outbound::Guard;
 use idp::store::clients as store;
 use keys::SigningAlg;
 use serde_json::json;
@@ -165,7 +166,7 @@ fn check_redirect_uri(uri: &str) -> anyhow::Result<()> {
 }
 
 /// Checks a URL the idp will call (jwks_uri, back-channel logout): https, or http on loopback.
-fn check_outbound_uri(what: &str, uri: &str) -> anyhow::Result<()> {
+fn check_outbound_uri(what: &str, uri: &str, outbound: &Guard) -> anyhow::Result<()> {
     let authority = |prefix: &str| {
         uri.strip_prefix(prefix).map(|rest| rest.split(['/', '?']).next().unwrap_or("").to_owned())
     };
@@ -184,11 +185,20 @@ fn check_outbound_uri(what: &str, uri: &str) -> anyhow::Result<()> {
             "{what} {uri:?} must be an https URL (plain http only on 127.0.0.1 or [::1]), without fragment"
         );
     }
+    // The idp would refuse to call it: say so now, not at the first sign-in.
+    if let Err(e) = outbound.check_url(uri) {
+        bail!("{what} {e}");
+    }
     Ok(())
 }
 
 /// Applies the given fields to `c` and checks the result.
-fn apply(c: &mut Client, f: ClientFields, signing_algs: &[SigningAlg]) -> anyhow::Result<()> {
+fn apply(
+    c: &mut Client,
+    f: ClientFields,
+    signing_algs: &[SigningAlg],
+    outbound: &Guard,
+) -> anyhow::Result<()> {
     if let Some(n) = f.name {
         c.name = n;
     }
@@ -212,7 +222,7 @@ fn apply(c: &mut Client, f: ClientFields, signing_algs: &[SigningAlg]) -> anyhow
         c.jwks_uri = None;
     }
     if let Some(uri) = f.jwks_uri {
-        check_outbound_uri("--jwks-uri", &uri)?;
+        check_outbound_uri("--jwks-uri", &uri, outbound)?;
         c.jwks_uri = Some(uri);
         c.jwks = None;
     }
@@ -232,7 +242,7 @@ fn apply(c: &mut Client, f: ClientFields, signing_algs: &[SigningAlg]) -> anyhow
         c.id_token_alg = a;
     }
     if let Some(uri) = f.backchannel_logout_uri {
-        check_outbound_uri("--backchannel-logout-uri", &uri)?;
+        check_outbound_uri("--backchannel-logout-uri", &uri, outbound)?;
         c.backchannel_logout_uri = Some(uri);
     }
     if !f.allowed_roles.is_empty() {
@@ -308,6 +318,7 @@ pub async fn run(
     cmd: ClientCommand,
     db: &Db,
     signing_algs: &[SigningAlg],
+    outbound: &Guard,
     actor: &Actor,
     now: i64,
 ) -> anyhow::Result<String> {
@@ -315,7 +326,7 @@ pub async fn run(
         ClientCommand::Add(mut fields) => {
             let client_id = fields.client_id.take().unwrap_or_else(idp::ids::new_id);
             let mut c = Client::new(&client_id, SigningAlg::RS256, now);
-            apply(&mut c, fields, signing_algs)?;
+            apply(&mut c, fields, signing_algs, outbound)?;
             let secret = c.auth_method.uses_secret().then(idp::ids::new_secret);
             c.secret_hash = secret.as_deref().map(idp::ids::hash);
             match store::create_client(db, &c).await {
@@ -346,7 +357,7 @@ pub async fn run(
                 .with_context(|| format!("no client {client_id:?}"))?;
             let before = c.clone();
             let had_secret = c.auth_method.uses_secret();
-            apply(&mut c, fields, signing_algs)?;
+            apply(&mut c, fields, signing_algs, outbound)?;
             c.updated_at = now;
             let secret = (!had_secret && c.auth_method.uses_secret()).then(idp::ids::new_secret);
             if let Some(s) = &secret {

@@ -365,7 +365,8 @@ async fn virtual_card(b: &reqwest::Client, idp: &str, login_url: &str, card: &st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspend_ends_the_sessions_of_a_running_server() {
     let (backchannel, mut received) = rp_listener().await;
-    let w = Workdir::new();
+    // The relying party listens on loopback, which the idp calls only when allowed.
+    let w = Workdir::new().env("SHIKAKU_OUTBOUND_ALLOW_ADDRESSES", "[\"127.0.0.1\"]");
     let server = w.start(&["demo"]).await;
     let idp = server.idp("");
     ok(

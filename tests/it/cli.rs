@@ -243,6 +243,32 @@ fn admin_client_private_key_jwt_needs_keys() {
 }
 
 #[test]
+fn client_endpoints_on_internal_addresses_are_refused_unless_allowed() {
+    let w = Workdir::new();
+    assert!(w.run(&["migrate"]).status.success());
+    let add = ["admin", "client", "add", "--name", "RP", "--redirect-uri", "https://rp.example.jp/cb"];
+    let out = w.run(&[&add[..], &["--backchannel-logout-uri", "http://127.0.0.1:9/bcl"]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: --backchannel-logout-uri \"http://127.0.0.1:9/bcl\": 127.0.0.1 is an internal address (allow it with outbound_allow_addresses)"
+    );
+    let out = w
+        .run(&[&add[..], &["--backchannel-logout-uri", "https://169.254.169.254/latest/meta-data"]].concat());
+    assert!(stderr(&out).contains("169.254.169.254 is an internal address"), "{}", stderr(&out));
+    let out = w.run(&[&add[..], &["--backchannel-logout-uri", "https://10.0.0.5/bcl"]].concat());
+    assert!(stderr(&out).contains("10.0.0.5 is an internal address"), "{}", stderr(&out));
+    let allowed = Workdir::new().env("SHIKAKU_OUTBOUND_ALLOW_ADDRESSES", "[\"127.0.0.1\"]");
+    assert!(allowed.run(&["migrate"]).status.success());
+    let out = allowed.run(&[&add[..], &["--backchannel-logout-uri", "http://127.0.0.1:9/bcl"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bad = Workdir::new().env("SHIKAKU_OUTBOUND_ALLOW_ADDRESSES", "[\"localhost\"]");
+    let out = bad.run(&["config", "check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("invalid config key `outbound_allow_addresses`"), "{}", stderr(&out));
+}
+
+#[test]
 fn admin_client_min_acr() {
     let w = Workdir::new();
     let migrated = w.run(&["migrate"]);

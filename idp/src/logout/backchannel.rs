@@ -134,7 +134,19 @@ async fn signed_token(
 /// Delivers one logout token with retries; true when the client accepted it.
 async fn deliver(app: Arc<App>, client_id: String, uri: String, token: String) -> bool {
     let attempts = app.config.backchannel_attempts.max(1);
-    let http = match outbound::client(app.config.backchannel_timeout) {
+    if let Err(e) = app.config.outbound.check_url(&uri) {
+        tracing::warn!(client = %client_id, error = %e, "back-channel logout: URI refused");
+        let entry = audit::Entry {
+            event: "backchannel_logout".into(),
+            outcome: "refused".into(),
+            client_id: Some(client_id.clone()),
+            detail: json!({ "error": e }),
+            ..audit::Entry::default()
+        };
+        app.audit.log(app.clock.now(), entry).await;
+        return false;
+    }
+    let http = match outbound::client(app.config.backchannel_timeout, &app.config.outbound) {
         Ok(h) => h,
         Err(e) => {
             tracing::error!(error = %e, "back-channel logout: no HTTP client");

@@ -167,10 +167,12 @@ async fn client_keys(app: &App, client: &Client, fresh: bool) -> Result<(Value, 
     {
         return Ok((v, true));
     }
-    let body = outbound::get_limited(uri, JWKS_TIMEOUT, JWKS_MAX_BYTES).await.map_err(|e| {
-        tracing::warn!(client = %client.client_id, error = %e, "jwks_uri fetch failed");
-        "the client's jwks_uri could not be fetched"
-    })?;
+    let body = outbound::get_limited(uri, JWKS_TIMEOUT, JWKS_MAX_BYTES, &app.config.outbound).await.map_err(
+        |e| {
+            tracing::warn!(client = %client.client_id, error = %e, "jwks_uri fetch failed");
+            "the client's jwks_uri could not be fetched"
+        },
+    )?;
     let jwks: Value = serde_json::from_slice(&body).map_err(|_| "the client's jwks_uri is not a JWK Set")?;
     if !jwks["keys"].is_array() {
         return Err("the client's jwks_uri is not a JWK Set");

@@ -32,6 +32,8 @@ pub struct FetchConfig {
     /// Distribution points whose CRLs are loaded locally and never fetched (the demo PKI's,
     /// whose host under `.invalid` cannot resolve).
     pub local: Vec<String>,
+    /// Which internal addresses fetches may reach (`outbound_allow_addresses`).
+    pub outbound: crate::outbound::Guard,
 }
 
 impl Default for FetchConfig {
@@ -43,6 +45,7 @@ impl Default for FetchConfig {
             timeout: Duration::from_secs(30),
             refresh_every: Some(Duration::from_secs(3600)),
             local: Vec::new(),
+            outbound: crate::outbound::Guard::default(),
         }
     }
 }
@@ -56,6 +59,9 @@ pub enum FetchError {
     /// The host is not on `crl_fetch_allow_hosts`.
     #[error("host {0} is not in crl_fetch_allow_hosts")]
     HostNotAllowed(String),
+    /// The URL names an internal address that `outbound_allow_addresses` does not allow.
+    #[error("{0}")]
+    AddressNotAllowed(String),
     /// The server answered with an error (redirects are not followed).
     #[error("HTTP status {0}")]
     Status(u16),
@@ -82,6 +88,7 @@ impl FetchError {
         match self {
             FetchError::BadUrl => "bad_url",
             FetchError::HostNotAllowed(_) => "host_not_allowed",
+            FetchError::AddressNotAllowed(_) => "address_not_allowed",
             FetchError::Status(_) => "http_status",
             FetchError::TooLarge(_) => "too_large",
             FetchError::Http(_) => "http_error",
@@ -127,6 +134,7 @@ impl CrlFetcher {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
+            .dns_resolver(Arc::new(config.outbound.clone()))
             .user_agent(concat!("shikaku/", env!("CARGO_PKG_VERSION"), " (CRL fetch)"))
             .build()?;
         Ok(Self { http, config, recorded: Default::default() })
@@ -170,6 +178,7 @@ impl CrlFetcher {
         {
             return Err(FetchError::HostNotAllowed(host));
         }
+        self.config.outbound.check_url(url).map_err(FetchError::AddressNotAllowed)?;
         Ok(parsed)
     }
 

@@ -238,6 +238,7 @@ async fn admin_process(live: &Live) -> Arc<idp::App> {
     let probes = web::ops::Probes { db: live.env.db.db.clone(), kv, metrics: web::metrics::recorder() };
     let config = idp::IdpConfig {
         signing_algs: vec![keys::SigningAlg::ES256, keys::SigningAlg::RS256],
+        outbound: live.app.config.outbound.clone(),
         ..idp::IdpConfig::new(&live.base)
     };
     let templates = Arc::new(web::Templates::load().unwrap());

@@ -71,8 +71,13 @@ impl Live {
         let base = format!("http://{host}:{}", listener.local_addr().unwrap().port());
         let probes = Probes { db: env.db.db.clone(), kv: env.kv.clone(), metrics: web::metrics::recorder() };
         let templates = Arc::new(web::Templates::load().unwrap());
+        // The tests' relying parties, jwks_uri and CRL servers listen on loopback, which outbound
+        // requests may reach only when allowed.
+        let loopback = idp::outbound::Guard::new(vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()]);
         let config = config(IdpConfig {
             signing_algs: vec![SigningAlg::ES256, SigningAlg::RS256],
+            outbound: loopback.clone(),
+            crl_fetch: idp::trust::crl_fetch::FetchConfig { outbound: loopback, ..Default::default() },
             ..IdpConfig::new(&base)
         });
         let master = MasterKey::generate().0;

@@ -52,6 +52,7 @@ fn fetch_config(addr: SocketAddr, paths: &[&str]) -> FetchConfig {
         timeout: Duration::from_secs(10),
         refresh_every: None,
         local: Vec::new(),
+        outbound: idp::outbound::Guard::new(vec!["127.0.0.1".parse().unwrap()]),
     }
 }
 
