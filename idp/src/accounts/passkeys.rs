@@ -1,7 +1,7 @@
 //! The person's passkeys at `/account`: registration (`POST /account/passkeys/options`, then
 //! `POST /account/passkeys`, JSON from `passkey.js`), rename and remove (forms). A passkey is
 //! registered only from a session opened with the card within
-//! [`BIND_WINDOW`](crate::signin::passkey::BIND_WINDOW); it carries that card.
+//! [`BIND_WINDOW`]; it carries that card.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
