@@ -292,3 +292,104 @@ async fn registry_cards_on_postgres() {
     let w = Workdir::new().env("SHIKAKU_DATABASE_URL", db.url());
     registry_rows_with_a_card_reach_the_idp(w, db.url().to_owned()).await;
 }
+
+/// A registry of `doctors` and `rows` attendance rows over `events` events, each row with two
+/// JMA curriculum codes (the shape of `bench/import-attendance`).
+fn big_files(w: &Workdir, doctors: usize, events: usize, rows: usize) {
+    let mut registry = String::from("registration_number,kana_name,birth_date\n");
+    for i in 1..=doctors {
+        registry.push_str(&format!("{},ヤマダ　タロウ,1980-01-{:02}\n", 100_000 + i, i % 28 + 1));
+    }
+    w.file("registry.csv", &registry);
+    let mut attendance =
+        String::from("registration_number,event_id,event_title,organizer,date,credits,status\n");
+    for i in 0..rows {
+        let (e, d) = (i % events, 100_001 + (i / events) % doctors);
+        attendance.push_str(&format!(
+            "{d},EV{e},講習会 {e},東京都医師会,2026-{:02}-{:02},jma_cme:{}=1;jma_cme:{}=0.5,confirmed\n",
+            e % 12 + 1,
+            e % 28 + 1,
+            e % 84 + 1,
+            (e + 1) % 84 + 1
+        ));
+    }
+    w.file("attendance.csv", &attendance);
+}
+
+/// Imports killed with SIGKILL at random moments (in batches of 2 000 rows, so that most kills
+/// land between two commits), then one import to the end, leave exactly the rows of one
+/// uninterrupted import; an import after that adds nothing.
+async fn killed_imports_leave_the_rows_of_one_import(
+    clean: Workdir,
+    clean_url: String,
+    killed: Workdir,
+    killed_url: String,
+) {
+    const ROWS: usize = 20_000;
+    for w in [&clean, &killed] {
+        big_files(w, 500, 40, ROWS);
+        let (code, out, err) = import(w, &["registry", "registry.csv"]);
+        assert_eq!(code, Some(0), "{out}{err}");
+    }
+    let started = std::time::Instant::now();
+    let (code, out, err) = import(&clean, &["attendance", "attendance.csv"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let whole = started.elapsed();
+    let expected = counts(&clean_url).await;
+    assert_eq!(expected.0, ROWS as i64, "{expected:?}");
+
+    // Moments within the time one import takes, from a seed printed for a rerun.
+    let mut seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    eprintln!("kill moments seed: {seed} (one import took {whole:?})");
+    for round in 0..5 {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        // Mostly in the later part of the run, where the batches are written.
+        let at = whole.mul_f64(0.3 + 0.7 * (seed >> 11) as f64 / (1u64 << 53) as f64);
+        let mut child = killed
+            .command(&["admin", "import", "attendance", "attendance.csv", "--batch-rows", "2000"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(at).await;
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        eprintln!("round {round}: killed after {at:?} ({status:?}); {:?}", counts(&killed_url).await);
+    }
+    let (code, out, err) = import(&killed, &["attendance", "attendance.csv"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(counts(&killed_url).await, expected, "the same rows as one whole import");
+    let (code, out, _) = import(&killed, &["attendance", "attendance.csv"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.ends_with(&format!("0 added, 0 updated, {ROWS} already present, 0 rejected (UTF-8)\n")),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn killed_imports_leave_the_rows_of_one_import_on_sqlite() {
+    let (clean, killed) = (Workdir::new(), Workdir::new());
+    for w in [&clean, &killed] {
+        assert!(w.run(&["migrate"]).status.success());
+    }
+    let (clean_url, killed_url) = (sqlite_url(&clean), sqlite_url(&killed));
+    killed_imports_leave_the_rows_of_one_import(clean, clean_url, killed, killed_url).await;
+}
+
+#[tokio::test]
+async fn killed_imports_leave_the_rows_of_one_import_on_postgres() {
+    let Some(pg) = testing::postgres_url() else {
+        eprintln!("note: SHIKAKU_TEST_POSTGRES_URL not set; PostgreSQL variant not run");
+        return;
+    };
+    let (a, b) = (TestDb::postgres_empty(&pg).await, TestDb::postgres_empty(&pg).await);
+    let clean = Workdir::new().env("SHIKAKU_DATABASE_URL", a.url());
+    let killed = Workdir::new().env("SHIKAKU_DATABASE_URL", b.url());
+    for w in [&clean, &killed] {
+        let out = w.run(&["migrate"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    killed_imports_leave_the_rows_of_one_import(clean, a.url().to_owned(), killed, b.url().to_owned()).await;
+}
