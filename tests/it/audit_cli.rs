@@ -441,3 +441,75 @@ async fn suspend_ends_the_sessions_of_a_running_server() {
     ok(&w, &["audit", "verify"]);
     assert_eq!(server.terminate(), Some(0));
 }
+
+/// Under load, the server killed with SIGKILL loses no audit entry it acknowledged: every
+/// refused sign-in that got its answer (written before the answer) is in the log afterwards,
+/// and the chain still verifies.
+async fn the_audit_log_keeps_every_acknowledged_entry_through_a_kill(w: Workdir, url: String) {
+    let w = w.env("SHIKAKU_RATE_LIMIT_SIGN_IN_PER_IP", "0/60");
+    let server = w.start(&["serve"]).await;
+    let idp = server.idp("");
+    let b = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let html = b.get(server.idp("/login")).send().await.unwrap().text().await.unwrap();
+    let at = html.find("name=\"csrf-token\" content=\"").unwrap() + 27;
+    let csrf = html[at..at + 43].to_owned();
+    let acknowledged = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut load = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (b, idp, csrf, acknowledged) = (b.clone(), idp.clone(), csrf.clone(), acknowledged.clone());
+        load.spawn(async move {
+            loop {
+                // No challenge was fetched: refused as `nonce_unknown`, audited first.
+                let sent = b
+                    .post(format!("{idp}/login/card"))
+                    .header("origin", &idp)
+                    .header("x-csrf-token", &csrf)
+                    .json(&serde_json::json!({ "auth_token": {} }))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(res) if res.status() == 400 => {
+                        acknowledged.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Ok(res) => panic!("unexpected {}", res.status()),
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    drop(server); // SIGKILL
+    while load.join_next().await.is_some() {}
+    let acknowledged = acknowledged.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(acknowledged > 50, "the load ran: {acknowledged}");
+
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    let logged: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE outcome = 'nonce_unknown'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.ok();
+    assert!(logged as u64 >= acknowledged, "{logged} entries for {acknowledged} acknowledged refusals");
+    let out = w.run(&["admin", "audit", "verify"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("\"chain\":\"intact\""), "{}", stdout(&out));
+}
+
+#[tokio::test]
+async fn the_audit_log_keeps_every_acknowledged_entry_through_a_kill_on_sqlite() {
+    let w = Workdir::new();
+    let url = format!("sqlite://{}", w.path().join("data/shikaku.db").display());
+    the_audit_log_keeps_every_acknowledged_entry_through_a_kill(w, url).await;
+}
+
+#[tokio::test]
+async fn the_audit_log_keeps_every_acknowledged_entry_through_a_kill_on_postgres() {
+    let Some(pg) = testing::postgres_url() else {
+        eprintln!("note: SHIKAKU_TEST_POSTGRES_URL not set; PostgreSQL variant not run");
+        return;
+    };
+    let db = TestDb::postgres_empty(&pg).await;
+    let w = Workdir::new().env("SHIKAKU_DATABASE_URL", db.url()).env("SHIKAKU_MASTER_KEY", MASTER);
+    the_audit_log_keeps_every_acknowledged_entry_through_a_kill(w, db.url().to_owned()).await;
+}
