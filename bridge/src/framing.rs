@@ -145,6 +145,40 @@ mod tests {
         v
     }
 
+    /// Fuzzing (stable toolchain, `hpki::testpki::mutate`): mutated streams of frames never
+    /// panic the host loop, every answer it writes is one well-formed frame holding a JSON
+    /// object, and it writes at most one answer per request it read.
+    #[test]
+    fn mutated_frame_streams_get_well_formed_answers() {
+        let mut seeds = Vec::new();
+        for bodies in [
+            vec![&br#"{"command":"status","origin":"https://idp.example.jp"}"#[..]],
+            vec![&br#"{"command":"authenticate","nonce":"bm9uY2U=","pin":"1234"}"#[..], b"{}"],
+            vec![&br#"{"command":"sign","hash":"AAAA","hashFunction":"SHA-256"}"#[..], b"[1,2]", b"{\"a\":"],
+        ] {
+            seeds.push(bodies.iter().flat_map(|b| frame(b)).collect::<Vec<u8>>());
+        }
+        hpki::testpki::mutate::run("native-messaging frames", &seeds, 3000, |input| {
+            let mut requests = 0;
+            let mut out = Vec::new();
+            let status = serve(input, &mut out, |_| {
+                requests += 1;
+                json!({ "ok": true })
+            });
+            assert!(status == 0 || status == 1, "status {status}");
+            let mut answers = 0;
+            let mut rest = &out[..];
+            while !rest.is_empty() {
+                let len = u32::from_ne_bytes(rest[..4].try_into().unwrap()) as usize;
+                let answer: Value = serde_json::from_slice(&rest[4..4 + len]).unwrap();
+                assert!(answer.is_object(), "{answer}");
+                rest = &rest[4 + len..];
+                answers += 1;
+            }
+            assert!(answers <= requests + 1, "{answers} answers to {requests} requests");
+        });
+    }
+
     #[test]
     fn two_messages_then_a_clean_end() {
         let mut input = frame(br#"{"command":"status"}"#);

@@ -9,6 +9,7 @@ mod build;
 mod card;
 mod der;
 mod keys;
+pub mod mutate;
 
 pub use build::{
     CertSpec, CrlSpec, HcRoleEncoding, Issued, hc_role_value, issue, issue_crl, issue_with_algorithm, name,

@@ -5,6 +5,7 @@ mod credits;
 mod doc_routes;
 mod documents;
 mod forms;
+mod fuzz;
 mod history;
 mod links;
 mod operator;
