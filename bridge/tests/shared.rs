@@ -71,17 +71,7 @@ pub async fn live_with(env: TestEnv, rate_limits: idp::rate_limit::RateLimits) -
         env,
         true,
         |c| idp::IdpConfig { cert_login, rate_limits, ..c },
-        |_, idp| {
-            idp.route(
-                "/__test/callback",
-                axum::routing::get(|uri: axum::http::Uri| async move {
-                    let query = uri.query().unwrap_or_default().to_owned();
-                    axum::response::Html(format!(
-                        "<!doctype html><title>callback</title><p id=\"callback\">{query}</p>"
-                    ))
-                }),
-            )
-        },
+        |_, idp| live::with_test_callback(idp),
     )
     .await;
     let mut client = live::client(CLIENT_ID, AuthMethod::ClientSecretBasic);

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use web::{ApiError, Lang, PageError};
 use webauthn_rs::prelude::{
-    CreationChallengeResponse, CredentialID, PasskeyRegistration, RegisterPublicKeyCredential,
+    CreationChallengeResponse, CredentialID, Passkey, PasskeyRegistration, RegisterPublicKeyCredential,
 };
 
 use crate::app::{App, AppState};
@@ -166,25 +166,46 @@ pub async fn register(
             return refusal(app, lang, StatusCode::BAD_REQUEST, "registration_invalid");
         }
     };
+    let record =
+        match store_new(app, lang, &s.account_id, name, passkey, s.auth.card.clone(), None, now).await {
+            Ok(r) => r,
+            Err(res) => return res,
+        };
+    audit_passkey(app, &s, "passkey.register", &record.id, &client_ip, now).await;
+    (StatusCode::CREATED, Json(serde_json::json!({ "next": "/account", "id": record.id }))).into_response()
+}
+
+/// Stores a passkey just registered for `account_id` (with the card that bound it, if any);
+/// `last_used_at` is set when the registration also signs in. A credential id registered
+/// before is refused (409 `already_registered`).
+#[expect(clippy::too_many_arguments, reason = "the columns of a new passkey, each given once")]
+pub(crate) async fn store_new(
+    app: &App,
+    lang: Lang,
+    account_id: &str,
+    name: String,
+    passkey: Passkey,
+    card: Option<(String, String)>,
+    last_used_at: Option<i64>,
+    now: i64,
+) -> Result<PasskeyRecord, Response> {
     let record = PasskeyRecord {
         id: ids::random(16),
-        account_id: s.account_id.clone(),
+        account_id: account_id.to_owned(),
         credential_id: URL_SAFE_NO_PAD.encode(passkey.cred_id()),
-        user_handle: user_handle(&s.account_id).to_string(),
+        user_handle: user_handle(account_id).to_string(),
         name,
         backup_eligible: backup_eligible(&passkey),
         passkey,
-        card: s.auth.card.clone(),
+        card,
         created_at: now,
-        last_used_at: None,
+        last_used_at,
     };
     match store::create_passkey(&app.db, &record).await {
-        Ok(true) => {}
-        Ok(false) => return refusal(app, lang, StatusCode::CONFLICT, "already_registered"),
-        Err(e) => return ApiError::internal(e).into_response(),
+        Ok(true) => Ok(record),
+        Ok(false) => Err(refusal(app, lang, StatusCode::CONFLICT, "already_registered")),
+        Err(e) => Err(ApiError::internal(e).into_response()),
     }
-    audit_passkey(app, &s, "passkey.register", &record.id, &client_ip, now).await;
-    (StatusCode::CREATED, Json(serde_json::json!({ "next": "/account", "id": record.id }))).into_response()
 }
 
 async fn audit_passkey(app: &App, s: &Session, event: &str, id: &str, ip: &ClientIp, now: i64) {

@@ -12,27 +12,24 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use web::csrf::CsrfToken;
 use web::{ApiError, Lang, PageError};
 use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential};
 
-use crate::accounts::passkeys::clean_name;
+use crate::accounts::passkeys::{clean_name, store_new};
 use crate::app::{App, AppState};
-use crate::rate_limit::{self, ClientIp};
-use crate::session::{self, Authentication};
-use crate::signin::card::rate_limited;
-use crate::signin::passkey::{self, CEREMONY_TTL, PASSKEY_ACR, backup_eligible, refusal, user_handle};
+use crate::rate_limit::ClientIp;
+use crate::session;
+use crate::signin::passkey::{self, CEREMONY_TTL, refusal, user_handle};
 use crate::store::accounts::{self, Account, AccountKind, AccountStatus};
-use crate::store::passkeys::{self as passkey_store, PasskeyRecord};
+use crate::store::passkeys as passkey_store;
 use crate::store::staff::{self as store, Invitation};
 use crate::{audit, ids, kv_keys};
 
 /// Default lifetime of an invitation link.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(48 * 3600);
-/// Longest lifetime an operator may give one.
+/// Longest lifetime an operator may give one (a longer one is cut to it).
 pub const MAX_TTL: Duration = Duration::from_secs(7 * 86_400);
 
 /// A new invitation: the account and the link's secret part.
@@ -53,6 +50,7 @@ pub fn link(public_url: &str, token: &str) -> String {
 
 fn invitation(account_id: &str, ttl: Duration, now: i64) -> (Invitation, String) {
     let token = ids::new_secret();
+    let ttl = ttl.min(MAX_TTL);
     let expires_at = now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
     let i = Invitation {
         token_hash: ids::hash(&token),
@@ -142,10 +140,8 @@ pub async fn options(
 ) -> Response {
     let app = &state.0;
     let now = app.clock.now();
-    if let Err(l) =
-        rate_limit::hit(app, "sign_in_ip", &client_ip.subject(), app.config.rate_limits.sign_in_per_ip).await
-    {
-        return rate_limited(app, lang, l);
+    if let Err(res) = crate::signin::limit_sign_in(app, &client_ip, lang).await {
+        return res;
     }
     let Some(webauthn) = app.webauthn.as_ref() else {
         return passkey::unavailable(app, lang);
@@ -230,38 +226,24 @@ pub async fn register(
         Ok(false) => return refusal(app, lang, StatusCode::GONE, "invitation_unusable"),
         Err(e) => return ApiError::internal(e).into_response(),
     }
-    let record = PasskeyRecord {
-        id: ids::random(16),
-        account_id: account.id.clone(),
-        credential_id: URL_SAFE_NO_PAD.encode(passkey.cred_id()),
-        user_handle: user_handle(&account.id).to_string(),
-        name,
-        backup_eligible: backup_eligible(&passkey),
-        passkey,
-        card: None,
-        created_at: now,
-        last_used_at: Some(now),
+    let record = match store_new(app, lang, &account.id, name, passkey, None, Some(now), now).await {
+        Ok(r) => r,
+        Err(res) => return res,
     };
-    match passkey_store::create_passkey(&app.db, &record).await {
-        Ok(true) => {}
-        Ok(false) => return refusal(app, lang, StatusCode::CONFLICT, "already_registered"),
-        Err(e) => return ApiError::internal(e).into_response(),
-    }
-    let synced = record.backup_eligible;
-    let auth = Authentication {
-        auth_time: now,
-        acr: PASSKEY_ACR.into(),
-        amr: vec![if synced { "swk" } else { "hwk" }.into(), "user".into(), "mfa".into()],
-        card: None,
-    };
-    let previous = session::current(app, &headers, now).await;
-    let (session, cookie) = match session::start(app, &account.id, auth, now).await {
+    let auth = passkey::authentication(record.backup_eligible, None, now);
+    let (session, cookie) = match crate::signin::replace_session(
+        app,
+        &headers,
+        &account.id,
+        auth,
+        client_ip.audit(),
+        now,
+    )
+    .await
+    {
         Ok(v) => v,
-        Err(e) => return ApiError::internal(e).into_response(),
+        Err(res) => return res,
     };
-    if let Some(old) = previous {
-        session::revoke(app, &old, "replaced_by_sign_in", client_ip.audit(), now).await;
-    }
     let entry = audit::Entry {
         event: "staff.register".into(),
         outcome: "success".into(),

@@ -133,10 +133,8 @@ pub async fn submit(
 ) -> Response {
     let app = &state.0;
     let now = state.0.clock.now();
-    if let Err(l) =
-        rate_limit::hit(app, "sign_in_ip", &client_ip.subject(), app.config.rate_limits.sign_in_per_ip).await
-    {
-        return rate_limited(app, lang, l);
+    if let Err(res) = crate::signin::limit_sign_in(app, &client_ip, lang).await {
+        return res;
     }
     let ip = client_ip.audit();
     let Ok(Json(body)) = body else {

@@ -17,10 +17,9 @@ use web::csrf::CsrfToken;
 use web::{ApiError, Lang, PageError};
 
 use crate::app::{App, AppState};
-use crate::rate_limit::{self, ClientIp};
+use crate::rate_limit::ClientIp;
 use crate::session::{self, Authentication};
 use crate::signin::audit_failure;
-use crate::signin::card::rate_limited;
 use crate::store::accounts::{self, AccountKind, AccountStatus};
 use crate::store::emergency::{self as store, Grant};
 use crate::{audit, ids};
@@ -140,10 +139,8 @@ pub async fn submit(
     let app = &state.0;
     let now = app.clock.now();
     let ip = client_ip.audit();
-    if let Err(l) =
-        rate_limit::hit(app, "sign_in_ip", &client_ip.subject(), app.config.rate_limits.sign_in_per_ip).await
-    {
-        return rate_limited(app, lang, l);
+    if let Err(res) = crate::signin::limit_sign_in(app, &client_ip, lang).await {
+        return res;
     }
     let Ok(Json(body)) = body else {
         return refusal(app, lang, StatusCode::BAD_REQUEST, "malformed");
@@ -172,14 +169,13 @@ pub async fn submit(
     }
     let auth =
         Authentication { auth_time: now, acr: EMERGENCY_ACR.into(), amr: vec!["otp".into()], card: None };
-    let previous = session::current(app, &headers, now).await;
-    let (session, cookie) = match session::start(app, &grant.account_id, auth, now).await {
-        Ok(v) => v,
-        Err(e) => return ApiError::internal(e).into_response(),
-    };
-    if let Some(old) = previous {
-        session::revoke(app, &old, "replaced_by_sign_in", client_ip.audit(), now).await;
-    }
+    let (session, cookie) =
+        match crate::signin::replace_session(app, &headers, &grant.account_id, auth, client_ip.audit(), now)
+            .await
+        {
+            Ok(v) => v,
+            Err(res) => return res,
+        };
     let entry = audit::Entry {
         event: "sign_in".into(),
         outcome: "success".into(),

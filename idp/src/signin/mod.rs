@@ -10,11 +10,16 @@ pub mod emergency;
 pub mod passkey;
 pub mod virtual_card;
 
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use hpki::HpkiCertificate;
+use web::{ApiError, Lang};
 
 use crate::app::App;
 use crate::audit;
 use crate::ids;
+use crate::rate_limit::{self, ClientIp};
+use crate::session::{self, Authentication, Session};
 use crate::store::StoreError;
 use crate::store::accounts::{self, Account, AccountKind, AccountStatus, Card};
 
@@ -33,6 +38,33 @@ pub(crate) async fn audit_failure(app: &App, now: i64, ip: Option<String>, metho
             },
         )
         .await;
+}
+
+/// The sign-in limit per client address: the 429 problem+json once it is reached.
+pub(crate) async fn limit_sign_in(app: &App, client_ip: &ClientIp, lang: Lang) -> Result<(), Response> {
+    rate_limit::hit(app, "sign_in_ip", &client_ip.subject(), app.config.rate_limits.sign_in_per_ip)
+        .await
+        .map_err(|l| card::rate_limited(app, lang, l))
+}
+
+/// Starts a session for `account_id` in this browser; the session it had is revoked (audited
+/// as `replaced_by_sign_in`). Returns the session and its `Set-Cookie` value.
+pub(crate) async fn replace_session(
+    app: &std::sync::Arc<App>,
+    headers: &HeaderMap,
+    account_id: &str,
+    auth: Authentication,
+    ip: Option<String>,
+    now: i64,
+) -> Result<(Session, HeaderValue), Response> {
+    let previous = session::current(app, headers, now).await;
+    let started = session::start(app, account_id, auth, now)
+        .await
+        .map_err(|e| ApiError::internal(e).into_response())?;
+    if let Some(old) = previous {
+        session::revoke(app, &old, "replaced_by_sign_in", ip, now).await;
+    }
+    Ok(started)
 }
 
 /// The client of the pending authorization request a sign-in continues, for its audit entry

@@ -25,10 +25,10 @@ use webauthn_rs::prelude::{
 };
 
 use crate::app::{App, AppState};
-use crate::rate_limit::{self, ClientIp};
+use crate::rate_limit::ClientIp;
 use crate::session::{self, Authentication};
 use crate::signin::audit_failure;
-use crate::signin::card::{LOGIN_COOKIE, login_id, next_after_sign_in, rate_limited, with_login_cookie};
+use crate::signin::card::{LOGIN_COOKIE, login_id, next_after_sign_in, with_login_cookie};
 use crate::store::accounts::{self, AccountStatus};
 use crate::store::passkeys;
 use crate::{audit, ids, kv_keys};
@@ -63,6 +63,17 @@ pub fn user_handle(account_id: &str) -> Uuid {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     Uuid::from_bytes(bytes)
+}
+
+/// How a passkey session signed in: `acr` [`PASSKEY_ACR`], `amr` `swk` for a synced passkey
+/// (else `hwk`), `user`, `mfa`; with the card the passkey was bound with, if any.
+pub(crate) fn authentication(synced: bool, card: Option<(String, String)>, now: i64) -> Authentication {
+    Authentication {
+        auth_time: now,
+        acr: PASSKEY_ACR.into(),
+        amr: vec![if synced { "swk" } else { "hwk" }.into(), "user".into(), "mfa".into()],
+        card,
+    }
 }
 
 /// Whether a passkey may be synced between devices (its backup-eligible flag). webauthn-rs
@@ -174,10 +185,8 @@ pub async fn submit(
     let app = &state.0;
     let now = app.clock.now();
     let ip = client_ip.audit();
-    if let Err(l) =
-        rate_limit::hit(app, "sign_in_ip", &client_ip.subject(), app.config.rate_limits.sign_in_per_ip).await
-    {
-        return rate_limited(app, lang, l);
+    if let Err(res) = crate::signin::limit_sign_in(app, &client_ip, lang).await {
+        return res;
     }
     let Some(webauthn) = app.webauthn.as_ref() else {
         return unavailable(app, lang);
@@ -251,20 +260,20 @@ pub async fn submit(
     if let Err(e) = passkeys::update_passkey_use(&app.db, &stored.id, &stored.passkey, synced, now).await {
         return ApiError::internal(e).into_response();
     }
-    let auth = Authentication {
-        auth_time: now,
-        acr: PASSKEY_ACR.into(),
-        amr: vec![if synced { "swk" } else { "hwk" }.into(), "user".into(), "mfa".into()],
-        card: stored.card.clone(),
-    };
-    let previous = session::current(app, &headers, now).await;
-    let (session, cookie) = match session::start(app, &account.id, auth, now).await {
+    let auth = authentication(synced, stored.card.clone(), now);
+    let (session, cookie) = match crate::signin::replace_session(
+        app,
+        &headers,
+        &account.id,
+        auth,
+        client_ip.audit(),
+        now,
+    )
+    .await
+    {
         Ok(v) => v,
-        Err(e) => return ApiError::internal(e).into_response(),
+        Err(res) => return res,
     };
-    if let Some(old) = previous {
-        session::revoke(app, &old, "replaced_by_sign_in", client_ip.audit(), now).await;
-    }
     app.audit
         .log(
             now,

@@ -187,11 +187,11 @@ pub async fn find_cards(db: &Db, account_id: &str) -> Result<Vec<Card>, sqlx::Er
     rows.iter().map(row_to_card).collect()
 }
 
-/// Creates an account with its first card in one transaction. `Ok(false)` when the card was
-/// created concurrently by another sign-in (the caller reads it again).
-pub async fn create_account_with_card(db: &Db, account: &Account, card: &Card) -> Result<bool, sqlx::Error> {
-    let mut conn = db.pool().acquire().await?;
-    let mut tx = conn.begin().await?;
+/// Inserts an account row (within the caller's transaction).
+pub(crate) async fn insert_account(
+    conn: &mut sqlx::AnyConnection,
+    account: &Account,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO accounts (id, kind, name, romaji_name, status, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -203,8 +203,17 @@ pub async fn create_account_with_card(db: &Db, account: &Account, card: &Card) -
     .bind(account.status.as_str())
     .bind(account.created_at)
     .bind(account.updated_at)
-    .execute(&mut *tx)
+    .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Creates an account with its first card in one transaction. `Ok(false)` when the card was
+/// created concurrently by another sign-in (the caller reads it again).
+pub async fn create_account_with_card(db: &Db, account: &Account, card: &Card) -> Result<bool, sqlx::Error> {
+    let mut conn = db.pool().acquire().await?;
+    let mut tx = conn.begin().await?;
+    insert_account(&mut tx, account).await?;
     let inserted = sqlx::query(
         "INSERT INTO cards (issuer, subscriber_id, account_id, serial, not_after, hc_roles, kanji_name, \
          romaji_name, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

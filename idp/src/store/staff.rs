@@ -3,7 +3,7 @@
 
 use storage::Db;
 
-use crate::store::accounts::Account;
+use crate::store::accounts::{Account, insert_account};
 
 /// A stored invitation.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,19 +29,7 @@ pub async fn create_staff(
 ) -> Result<(), sqlx::Error> {
     let mut conn = db.pool().acquire().await?;
     let mut tx = conn.begin().await?;
-    sqlx::query(
-        "INSERT INTO accounts (id, kind, name, romaji_name, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&account.id)
-    .bind(account.kind.as_str())
-    .bind(&account.name)
-    .bind(&account.romaji_name)
-    .bind(account.status.as_str())
-    .bind(account.created_at)
-    .bind(account.updated_at)
-    .execute(&mut *tx)
-    .await?;
+    insert_account(&mut tx, account).await?;
     for role in roles {
         sqlx::query("INSERT INTO account_roles (account_id, role, granted_at) VALUES ($1, $2, $3)")
             .bind(&account.id)

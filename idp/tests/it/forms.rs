@@ -8,7 +8,7 @@ use idp::clients::AuthMethod;
 use sha2::Digest;
 use storage::testing::TestEnv;
 
-use crate::live::{self, Live, pki};
+use crate::live::{self, Live};
 use crate::webdriver::{Page, WebDriver};
 
 storage::each_backend!(
@@ -48,26 +48,8 @@ async fn live(env: TestEnv) -> Live {
     let live = Live::start_routed(
         env,
         true,
-        |c| idp::IdpConfig {
-            demo_cards: vec![idp::signin::virtual_card::DemoCard {
-                id: "taro".into(),
-                label: "日本 太郎".into(),
-                label_en: "Taro Nihon".into(),
-                card: pki().card("doctor-auth").unwrap().virtual_card(),
-            }],
-            ..c
-        },
-        |_, idp| {
-            idp.route(
-                "/__test/callback",
-                axum::routing::get(|uri: axum::http::Uri| async move {
-                    let query = uri.query().unwrap_or_default().to_owned();
-                    axum::response::Html(format!(
-                        "<!doctype html><title>callback</title><p id=\"callback\">{query}</p>"
-                    ))
-                }),
-            )
-        },
+        |c| idp::IdpConfig { demo_cards: live::demo_cards(), ..c },
+        |_, idp| live::with_test_callback(idp),
     )
     .await;
     let mut client = live::client(CLIENT_ID, AuthMethod::ClientSecretBasic);

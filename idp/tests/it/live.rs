@@ -120,6 +120,31 @@ impl Live {
     }
 }
 
+/// Demo mode's one virtual card of the browser tests: 日本 太郎 (`doctor-auth`), id `taro`.
+pub fn demo_cards() -> Vec<idp::signin::virtual_card::DemoCard> {
+    vec![idp::signin::virtual_card::DemoCard {
+        id: "taro".into(),
+        label: "日本 太郎".into(),
+        label_en: "Taro Nihon".into(),
+        card: pki().card("doctor-auth").unwrap().virtual_card(),
+    }]
+}
+
+/// `/__test/callback` in front of the idp's router: a page on the idp's origin that shows the
+/// query it was called with, as a client's callback would receive it (a browser test's last
+/// hop is then a page it can read).
+pub fn with_test_callback(idp: axum::Router) -> axum::Router {
+    idp.route(
+        "/__test/callback",
+        axum::routing::get(|uri: axum::http::Uri| async move {
+            let query = uri.query().unwrap_or_default().to_owned();
+            axum::response::Html(format!(
+                "<!doctype html><title>callback</title><p id=\"callback\">{query}</p>"
+            ))
+        }),
+    )
+}
+
 /// A client registration with test defaults.
 pub fn client(id: &str, auth: AuthMethod) -> Client {
     Client {
