@@ -1,6 +1,6 @@
 //! Sign-in methods, one module each: [`card`] (the HPKI card through the bridge, Web eID
 //! protocol), [`certificate`] (the card's certificate as a TLS client certificate) and, in demo
-//! mode only, [`virtual_card`]. Each ends by starting a [`session`](crate::session).
+//! mode only, [`virtual_card`]. Each ends by starting a [`session`].
 //! [`bridge_check`] is the page that tells a doctor whether the card bridge is set up.
 
 pub mod bridge_check;
