@@ -8,7 +8,7 @@
 
 use anyhow::Context;
 use hpki::testpki::TestPki;
-use idp::clients::Client;
+use idp::clients::{Client, GrantType};
 use idp::signin::virtual_card::DemoCard;
 use idp::store::{clients as client_store, trust};
 use sha2::{Digest, Sha256};
@@ -138,7 +138,9 @@ pub async fn prepare(db: &Db, config: &Config, now: i64) -> anyhow::Result<Demo>
         secret_hash: Some(idp::ids::hash(&portal_secret)),
         redirect_uris: vec![format!("{}/callback", config.portal_public_url)],
         post_logout_redirect_uris: vec![format!("{}/", config.portal_public_url)],
-        scopes: vec!["openid".into(), "profile".into(), "hpki".into(), "license".into(), "roles".into()],
+        scopes: ["openid", "profile", "hpki", "license", "roles", "card:read"].map(String::from).to_vec(),
+        // The venue kiosk asks the idp about the cards tapped (POST /api/v1/card-reads).
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::ClientCredentials],
         skip_consent: true,
         ..Client::new(PORTAL_CLIENT_ID, id_token_alg, now)
     };

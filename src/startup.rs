@@ -61,6 +61,8 @@ pub fn idp_config(config: &Config) -> idp::IdpConfig {
         trusted_proxies: config.trusted_proxies.clone(),
         crl_fetch: crl_fetch_config(config),
         outbound: idp::outbound::Guard::new(config.outbound_allow_addresses.clone()),
+        // The portal's API (device attendance) takes tokens issued for its public URL.
+        resource_servers: vec![config.portal_public_url.clone()],
         cert_login: idp::signin::certificate::CertLoginConfig {
             trusted_proxies: config.mtls_trusted_proxies.clone(),
             public_url: config.mtls_public_url.clone(),

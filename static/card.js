@@ -7,7 +7,6 @@
   var status = document.getElementById("card-status");
   if (!form || !status) return;
   var csrf = document.querySelector('meta[name="csrf-token"]');
-  var ACK_TIMEOUT_MS = 2000;
   var USER_TIMEOUT_MS = 120000;
 
   var help = document.getElementById("card-help");
@@ -45,27 +44,10 @@
   }
 
   function authenticate(nonce) {
-    return new Promise(function (resolve, reject) {
-      var acked = false;
-      function onMessage(event) {
-        if (event.source !== window || !event.data || typeof event.data.action !== "string") return;
-        var action = event.data.action;
-        if (action === "web-eid:authenticate-ack") { acked = true; return; }
-        if (action === "web-eid:authenticate-success") { done(); resolve(event.data); }
-        if (action === "web-eid:authenticate-failure") { done(); reject(event.data.error || {}); }
-      }
-      function done() { window.removeEventListener("message", onMessage); clearTimeout(ack); clearTimeout(user); }
-      window.addEventListener("message", onMessage);
-      var ack = setTimeout(function () {
-        if (!acked) { done(); reject({ code: "ERR_WEBEID_EXTENSION_UNAVAILABLE" }); }
-      }, ACK_TIMEOUT_MS);
-      var user = setTimeout(function () { done(); reject({ code: "ERR_WEBEID_USER_TIMEOUT" }); }, USER_TIMEOUT_MS);
-      window.postMessage({
-        action: "web-eid:authenticate",
-        challengeNonce: nonce,
-        options: { lang: document.documentElement.lang, userInteractionTimeout: USER_TIMEOUT_MS }
-      }, window.location.origin);
-    });
+    return window.shikakuWebEid("web-eid:authenticate", {
+      challengeNonce: nonce,
+      options: { lang: document.documentElement.lang, userInteractionTimeout: USER_TIMEOUT_MS }
+    }, USER_TIMEOUT_MS);
   }
 
   async function signIn() {

@@ -10,25 +10,33 @@ use std::sync::OnceLock;
 /// The PIN typed on the simulated pad.
 pub const PAD_PIN_ENV: &str = "SHIKAKU_PINPAD_PIN";
 
+/// Builds with the cargo, the target folder and the profile of this test (`args`: what to
+/// build, e.g. `-p pinpad-sim`); returns the profile's folder, where the artifact is.
+pub fn cargo_build(args: &[&str]) -> PathBuf {
+    // <target>/<profile>/deps/<this test>
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
+    let target = profile_dir.parent().unwrap();
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()).unwrap() {
+        "debug" => "dev".to_owned(),
+        other => other.to_owned(),
+    };
+    let out = Command::new(env!("CARGO"))
+        .args(["build", "--locked", "--quiet"])
+        .args(args)
+        .args(["--profile", &profile, "--target-dir"])
+        .arg(target)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cargo build {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    profile_dir
+}
+
 /// The module's path, built once per test process.
 pub fn module() -> &'static str {
     static MODULE: OnceLock<String> = OnceLock::new();
     MODULE.get_or_init(|| {
-        // <target>/<profile>/deps/<this test>
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
-        let target = profile_dir.parent().unwrap();
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()).unwrap() {
-            "debug" => "dev".to_owned(),
-            other => other.to_owned(),
-        };
-        let out = Command::new(env!("CARGO"))
-            .args(["build", "--locked", "--quiet", "-p", "pinpad-sim", "--profile", &profile, "--target-dir"])
-            .arg(target)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "cargo build -p pinpad-sim: {}", String::from_utf8_lossy(&out.stderr));
-        let path: PathBuf = profile_dir.join("libshikaku_pinpad_sim.so");
+        let path = cargo_build(&["-p", "pinpad-sim"]).join("libshikaku_pinpad_sim.so");
         assert!(path.exists(), "no {}", path.display());
         path.to_str().unwrap().to_owned()
     })

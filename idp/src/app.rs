@@ -63,6 +63,9 @@ pub struct IdpConfig {
     pub cert_login: CertLoginConfig,
     /// Which internal addresses outbound requests (`jwks_uri`, back-channel logout) may reach.
     pub outbound: crate::outbound::Guard,
+    /// Resource servers a client may name as `resource` (RFC 8707) when it asks for a token of
+    /// its own, which then carries that URL as `aud`: the portal's API.
+    pub resource_servers: Vec<String>,
 }
 
 impl IdpConfig {
@@ -90,6 +93,7 @@ impl IdpConfig {
             crl_fetch: FetchConfig::default(),
             cert_login: CertLoginConfig::default(),
             outbound: crate::outbound::Guard::default(),
+            resource_servers: Vec::new(),
         }
     }
 }
@@ -209,7 +213,12 @@ pub async fn build(
         .route("/introspect", post(introspect::introspect))
         .route("/revoke", post(introspect::revoke))
         .route("/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
-        .layer(axum::middleware::from_fn(web::surface::oauth));
+        .layer(axum::middleware::from_fn(web::surface::oauth))
+        .merge(
+            Router::new()
+                .route("/api/v1/card-reads", post(crate::card_reads::read))
+                .layer(axum::middleware::from_fn(web::surface::api)),
+        );
     let browser = if app.config.demo_cards.is_empty() {
         browser
     } else {

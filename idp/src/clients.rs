@@ -79,8 +79,18 @@ pub enum SubjectType {
     Pairwise,
 }
 
-/// Scopes the idp knows.
+/// Scopes the idp knows for people's tokens.
 pub const SCOPES: [&str; 7] = ["openid", "profile", "hpki", "license", "roles", "offline_access", "email"];
+
+/// Scopes of a service's own tokens (client credentials only): `card:read` for the idp's card
+/// reads (`POST /api/v1/card-reads`), `attendance:read` / `attendance:write` for the portal's
+/// attendance API.
+pub const SERVICE_SCOPES: [&str; 3] = ["card:read", "attendance:read", "attendance:write"];
+
+/// Whether `scope` is one the idp knows ([`SCOPES`] or [`SERVICE_SCOPES`]).
+pub fn known_scope(scope: &str) -> bool {
+    SCOPES.contains(&scope) || SERVICE_SCOPES.contains(&scope)
+}
 
 /// A registered client.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

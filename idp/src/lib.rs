@@ -18,6 +18,7 @@
 pub mod accounts;
 pub mod app;
 pub mod audit;
+pub mod card_reads;
 pub mod clients;
 pub mod ids;
 pub mod kv_keys;

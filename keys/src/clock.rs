@@ -107,7 +107,7 @@ fn system_now() -> i64 {
 }
 
 /// Unix seconds of noon in Japan on `day`.
-fn noon_in_japan(day: Date) -> i64 {
+pub fn noon_in_japan(day: Date) -> i64 {
     day.with_hms(12, 0, 0).map_or(0, |t| t.assume_offset(JST).unix_timestamp())
 }
 

@@ -11,6 +11,7 @@
 
 pub mod clock;
 mod crypto;
+pub mod jwk;
 mod master;
 mod store;
 

@@ -137,6 +137,7 @@ async fn run(requests: usize) {
         hc_roles: vec!["Medical Doctor".into()],
         roles: vec![],
         medical_registration_number: None,
+        card: None,
         id_token: String::new(),
     };
     save_session(env.kv.as_ref(), &session).await.expect("session");

@@ -1,9 +1,11 @@
 //! The portal: doctors' training history, credits and attendance certificates. A relying party
 //! of the idp. This crate is a library: [`build`] gives the router, the `shikaku` binary serves it.
 
+pub mod api;
 pub mod credits;
 pub mod documents;
 pub mod history;
+pub mod idp_api;
 pub mod import;
 pub mod kv_keys;
 pub mod linking;
@@ -11,6 +13,7 @@ pub mod pages;
 pub mod roles;
 pub mod signin;
 pub mod store;
+pub mod taps;
 
 use std::sync::Arc;
 
@@ -54,6 +57,8 @@ pub struct App {
     pub clock: keys::Clock,
     /// Document signing and PDF drawing.
     pub documents: documents::routes::DocumentService,
+    /// The idp's service API (card reads), with the portal's own token.
+    pub idp_api: idp_api::IdpApi,
 }
 
 /// The shared state handed to handlers.
@@ -84,6 +89,7 @@ pub fn build(
         provider: signin::Provider::default(),
         clock,
         documents,
+        idp_api: idp_api::IdpApi::default(),
     });
     let pdf_font: Arc<dyn web::ops::OptionalCheck> = Arc::new(PdfFontCheck(app.clone()));
     let routes = Router::new()
@@ -111,13 +117,30 @@ pub fn build(
             get(pages::event_form::edit_form).post(pages::event_form::update),
         )
         .route("/organizer/events/{id}/attendance", post(pages::organizer_events::decide))
+        .route("/organizer/events/{id}/kiosk", get(pages::kiosk::page))
+        .route("/organizer/events/{id}/qr", get(pages::qr_check_in::show))
+        .route("/attend/{id}", get(pages::qr_check_in::attend_page).post(pages::qr_check_in::attend_submit))
+        .route(
+            "/organizer/events/{id}/kiosk/taps",
+            post(pages::kiosk::tap).layer(DefaultBodyLimit::max(pages::kiosk::MAX_TAP_BYTES)),
+        )
         .route("/organizer/events/{id}/attendance.csv", get(pages::organizer_events::export))
         .route("/operator/documents", get(pages::operator_documents::show))
         .route("/operator/documents/revoke", post(pages::operator_documents::revoke))
         .route("/jwks", get(documents::routes::jwks))
         .route("/v/{id}", get(documents::routes::verify))
-        .layer(from_fn_with_state(site.clone(), web::csrf::protect))
-        .with_state(AppState(app));
+        .layer(from_fn_with_state(site.clone(), web::csrf::protect));
+    // The API for programs: bearer tokens, no cookies, so no CSRF layer; problem+json refusals.
+    let api = Router::new()
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .route(
+            "/api/v1/events/{id}/attendance",
+            get(api::get_attendance)
+                .post(api::post_attendance)
+                .layer(DefaultBodyLimit::max(api::MAX_BODY_BYTES)),
+        )
+        .layer(axum::middleware::from_fn(web::surface::api));
+    let routes = routes.merge(api).with_state(AppState(app));
     web::service::wrap_with(routes, site, templates, probes, vec![pdf_font])
 }
 

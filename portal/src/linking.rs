@@ -49,8 +49,31 @@ pub fn parse_entry(text: &str) -> Result<String, EntryError> {
 }
 
 /// The session's link, creating a confirmed one first when the session carries a registration
-/// number claim that is in the registry and no confirmed link exists yet.
+/// number claim that is in the registry and no confirmed link exists yet. With a confirmed link,
+/// the unlinked kiosk taps of the session's card are resolved to its number (the doctor's own
+/// link, or a registry entry that reached the idp, links the card's earlier taps).
 pub async fn resolve(db: &Db, session: &PortalSession, now: i64) -> Result<Option<Link>, StoreError> {
+    let link = resolve_link(db, session, now).await?;
+    // Kiosk taps of the signed-in card that waited for a registration number.
+    if let (Some(card), Some(l)) = (&session.card, &link)
+        && l.status == crate::store::links::LinkStatus::Confirmed
+    {
+        let linked = crate::store::taps::resolve_card(
+            db,
+            &card.issuer,
+            &card.subscriber_id,
+            &l.registration_number,
+            now,
+        )
+        .await?;
+        if linked > 0 {
+            tracing::info!(linked, "unlinked kiosk taps resolved through the doctor's link");
+        }
+    }
+    Ok(link)
+}
+
+async fn resolve_link(db: &Db, session: &PortalSession, now: i64) -> Result<Option<Link>, StoreError> {
     let link = find_link(db, &session.sub).await?;
     if link.as_ref().is_some_and(|l| l.status == crate::store::links::LinkStatus::Confirmed) {
         return Ok(link);

@@ -49,8 +49,21 @@ pub struct HpkiClaims {
     /// 医籍登録番号, released with the `license` scope when the registry has it.
     #[serde(default)]
     pub medical_registration_number: Option<String>,
+    /// The card signed in with (`hpki` scope).
+    #[serde(default)]
+    pub hpki: Option<CardKey>,
 }
 impl AdditionalClaims for HpkiClaims {}
+
+/// A card as the idp's `hpki` claim names it: issuing CA and subscriber id (the key kiosk taps
+/// are recorded under).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardKey {
+    /// Issuing CA (DN).
+    pub issuer: String,
+    /// Subscriber id.
+    pub subscriber_id: String,
+}
 
 /// A signed-in person, as the portal keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,6 +81,9 @@ pub struct PortalSession {
     /// The registration number the idp released (`license` scope), as given.
     #[serde(default)]
     pub medical_registration_number: Option<String>,
+    /// The card signed in with, when the idp released it.
+    #[serde(default)]
+    pub card: Option<CardKey>,
     /// The ID token, as the hint for signing out at the idp.
     pub id_token: String,
 }
@@ -76,6 +92,25 @@ pub struct PortalSession {
 struct PendingLogin {
     verifier: String,
     nonce: String,
+    /// Where to go after the sign-in (a path of the portal), `/` by default.
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// Query of `GET /login`.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    /// A path of the portal to return to after the sign-in (`/attend/E1?s=…`).
+    next: Option<String>,
+}
+
+/// Whether `next` is a path of this site: one leading `/`, no scheme or host, no backslash.
+pub fn local_path(next: &str) -> bool {
+    next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && next.len() <= 2048
+        && next.bytes().all(|b| b.is_ascii_graphic())
 }
 
 fn http() -> Result<reqwest::Client, PageError> {
@@ -91,7 +126,7 @@ fn unavailable() -> PageError {
 }
 
 impl Provider {
-    async fn metadata(&self, issuer: &str) -> Result<Arc<ProviderMetadataWithLogout>, PageError> {
+    pub(crate) async fn metadata(&self, issuer: &str) -> Result<Arc<ProviderMetadataWithLogout>, PageError> {
         if let Some((at, m)) = self.cached.read().await.as_ref()
             && at.elapsed() < METADATA_TTL
         {
@@ -166,7 +201,10 @@ async fn client(state: &AppState) -> Result<(Rp, Arc<ProviderMetadataWithLogout>
 }
 
 /// `GET /login`: off to the idp.
-pub async fn login(State(state): State<AppState>) -> Result<Response, PageError> {
+pub async fn login(
+    State(state): State<AppState>,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, PageError> {
     let (client, _) = client(&state).await?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf, nonce) = client
@@ -181,7 +219,8 @@ pub async fn login(State(state): State<AppState>) -> Result<Response, PageError>
         .add_scope(Scope::new("roles".into()))
         .set_pkce_challenge(challenge)
         .url();
-    let pending = PendingLogin { verifier: verifier.secret().clone(), nonce: nonce.secret().clone() };
+    let next = q.next.filter(|n| local_path(n));
+    let pending = PendingLogin { verifier: verifier.secret().clone(), nonce: nonce.secret().clone(), next };
     let app = &state.0;
     app.probes
         .kv
@@ -269,16 +308,17 @@ pub async fn callback(
         hc_roles: info.additional_claims().hc_roles.clone(),
         roles: info.additional_claims().roles.clone(),
         medical_registration_number: info.additional_claims().medical_registration_number.clone(),
+        card: info.additional_claims().hpki.clone(),
         id_token: id_token.to_string(),
     };
     let ttl = SESSION_TTL;
     save_session(app.probes.kv.as_ref(), &session).await.map_err(PageError::internal)?;
-    if session.medical_registration_number.is_some()
+    if (session.medical_registration_number.is_some() || session.card.is_some())
         && let Err(e) = crate::linking::resolve(&app.probes.db, &session, app.clock.now()).await
     {
         tracing::warn!(error = %e, "linking from the registration number claim failed; retried on the next page");
     }
-    let mut res = Redirect::to("/").into_response();
+    let mut res = Redirect::to(pending.next.as_deref().unwrap_or("/")).into_response();
     res.headers_mut()
         .append(header::SET_COOKIE, cookie(&app.site, SESSION_COOKIE, &session.sid, ttl.as_secs()));
     res.headers_mut().append(header::SET_COOKIE, cookie(&app.site, LOGIN_COOKIE, "", 0));

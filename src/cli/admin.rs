@@ -112,6 +112,9 @@ pub enum AdminCommand {
     /// Verifiable documents of the portal (certificates, statements).
     #[command(subcommand)]
     Document(crate::cli::documents::DocumentCommand),
+    /// Credit systems of the portal and their rule for credits by time attended.
+    #[command(subcommand)]
+    Credits(crate::cli::credits::CreditsCommand),
 }
 
 /// `admin keys …`.
@@ -165,6 +168,7 @@ pub async fn run(args: AdminArgs, config: &Config) -> anyhow::Result<()> {
         AdminCommand::Audit(c) => crate::cli::accounts::run_audit(c, &db).await,
         AdminCommand::Document(c) => crate::cli::documents::run(c, config, &db, &actor, now).await,
         AdminCommand::Keys(c) => run_keys(c, config, &db, &actor, now).await,
+        AdminCommand::Credits(c) => crate::cli::credits::run(c, &db, &actor, now).await,
         AdminCommand::Import(_) => Ok(String::new()),
     };
     db.close().await;

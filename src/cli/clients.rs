@@ -1,7 +1,7 @@
 //! `shikaku admin client …`: registering relying parties.
 
 use anyhow::{Context, bail};
-use idp::clients::{AuthMethod, Client, GrantType, SCOPES, SubjectType};
+use idp::clients::{self as idp_clients, AuthMethod, Client, GrantType, SCOPES, SERVICE_SCOPES, SubjectType};
 use idp::outbound::Guard;
 use idp::store::clients as store;
 use keys::SigningAlg;
@@ -77,7 +77,8 @@ pub struct ClientFields {
     #[arg(long = "grant-type", value_parser = parse_grant)]
     grant_types: Vec<GrantType>,
     /// Allowed scope (repeat): openid, profile, hpki, license, roles, offline_access (default:
-    /// openid profile hpki).
+    /// openid profile hpki); for a service's own tokens (client_credentials): card:read,
+    /// attendance:read, attendance:write.
     #[arg(long = "scope", value_name = "SCOPE")]
     scopes: Vec<String>,
     /// Trusted first-party client: no consent page.
@@ -266,8 +267,8 @@ fn apply(
     for uri in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
         check_redirect_uri(uri)?;
     }
-    if let Some(bad) = c.scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
-        bail!("unknown scope {bad:?}: use {}", SCOPES.join(", "));
+    if let Some(bad) = c.scopes.iter().find(|s| !idp_clients::known_scope(s)) {
+        bail!("unknown scope {bad:?}: use {}, {}", SCOPES.join(", "), SERVICE_SCOPES.join(", "));
     }
     let has_keys = c.jwks.is_some() || c.jwks_uri.is_some();
     if c.auth_method == AuthMethod::PrivateKeyJwt && !has_keys {

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod clients;
 pub mod config;
+pub mod credits;
 pub mod documents;
 pub mod hpki;
 pub mod import;

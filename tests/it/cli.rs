@@ -416,3 +416,43 @@ fn crl_files_must_be_signed_by_a_trusted_ca() {
     assert_eq!(list.lines().count(), 1, "{list}");
     assert!(list.contains("\"source\":\"file:crl-jma-auth.crl\""), "{list}");
 }
+
+#[test]
+fn admin_credits_lists_systems_and_sets_the_time_rule() {
+    let w = Workdir::new();
+    let list = stdout(&w.run(&["admin", "credits", "list"]));
+    let systems: Vec<serde_json::Value> = list.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let cme = systems.iter().find(|s| s["id"] == "jma_cme").unwrap_or_else(|| panic!("{list}"));
+    assert_eq!((cme["name_ja"].as_str(), cme["unit_step"].as_str()), (Some("日医生涯教育制度"), Some("0.5")));
+    assert!(cme["minutes_per_unit"].is_null(), "per event by default: {cme}");
+
+    let out = w.run(&[
+        "admin",
+        "credits",
+        "time-rule",
+        "jma_cme",
+        "--minutes-per-unit",
+        "60",
+        "--minimum-minutes",
+        "30",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let set: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(
+        set,
+        serde_json::json!({ "system": "jma_cme", "minutes_per_unit": 60, "minimum_minutes": 30, "recomputed": 0 })
+    );
+    let list = stdout(&w.run(&["admin", "credits", "list"]));
+    assert!(list.contains("\"minutes_per_unit\":60"), "{list}");
+    let out = w.run(&["admin", "credits", "time-rule", "jma_cme", "--per-event"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("\"minutes_per_unit\":null"), "{}", stdout(&out));
+
+    let out = w.run(&["admin", "credits", "time-rule", "no_such", "--minutes-per-unit", "60"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out).trim(), "error: no credit system \"no_such\" (see `shikaku admin credits list`)");
+    let out = w.run(&["admin", "credits", "time-rule", "jma_cme"]);
+    assert_eq!(out.status.code(), Some(2), "a rule or --per-event is required: {}", stderr(&out));
+    let out = w.run(&["admin", "credits", "time-rule", "jma_cme", "--minutes-per-unit", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+}

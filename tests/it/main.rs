@@ -4,9 +4,11 @@
 mod audit_cli;
 mod cli;
 mod demo;
+mod device_api;
 mod documents_cli;
 mod hpki_cli;
 mod import_cli;
+mod kiosk;
 mod serve;
 mod staff;
 #[path = "../../portal/tests/it/webdriver.rs"]

@@ -25,5 +25,12 @@ pub async fn serve(Path(path): Path<String>) -> Response {
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    if let Some(scope) = WORKER_SCOPES.iter().find(|(file, _)| *file == path).map(|(_, scope)| *scope) {
+        h.insert("service-worker-allowed", HeaderValue::from_static(scope));
+    }
     res
 }
+
+/// Service workers served from `/static/` and the wider scope each may control
+/// (`Service-Worker-Allowed`): the venue kiosk's, for the portal's event pages.
+const WORKER_SCOPES: [(&str, &str); 1] = [("kiosk-sw.js", "/organizer/events/")];

@@ -62,6 +62,8 @@ pub enum OAuthErrorCode {
     RequestNotSupported,
     /// OIDC: the `request_uri` parameter is not supported for this client.
     RequestUriNotSupported,
+    /// RFC 8707: the `resource` is not one this server issues tokens for.
+    InvalidTarget,
 }
 
 impl OAuthErrorCode {
@@ -85,6 +87,7 @@ impl OAuthErrorCode {
             Self::InvalidRequestUri => "invalid_request_uri",
             Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
             Self::SlowDown => "slow_down",
+            Self::InvalidTarget => "invalid_target",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
         }

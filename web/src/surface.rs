@@ -42,6 +42,15 @@ pub async fn oauth(req: Request, next: Next) -> Response {
     }
 }
 
+/// Middleware for APIs called by programs (`/api/v1/…`): a refusal becomes problem+json
+/// (RFC 9457) with the refusal's status.
+pub async fn api(req: Request, next: Next) -> Response {
+    match rejection(next.run(req).await).await {
+        Ok((status, text)) => problem(status, text).into_response(),
+        Err(res) => res,
+    }
+}
+
 /// Whether the request comes from a person's page: it accepts HTML or is a form post.
 fn from_a_page(headers: &HeaderMap) -> bool {
     let form = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {

@@ -10,14 +10,13 @@
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
-use sha2::Sha256;
 
 use crate::app::App;
 use crate::clients::Client;
 use crate::{ids, kv_keys, outbound};
+
+pub use keys::jwk::{Unverified, verify_with};
 
 /// `client_assertion_type` of a JWT assertion.
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -35,35 +34,18 @@ const JWKS_MAX_BYTES: usize = 64 * 1024;
 const JWKS_CACHE: Duration = Duration::from_secs(300);
 /// Shortest time between two early refetches (an unknown `kid`) of one client's `jwks_uri`.
 const JWKS_REFETCH: Duration = Duration::from_secs(30);
-/// Smallest RSA modulus accepted.
-const MIN_RSA_BITS: usize = 2048;
 
-/// The parts of a compact JWS, decoded but not verified.
-#[derive(Debug)]
-pub struct Unverified {
-    header: Value,
-    /// The claims (not yet trusted).
-    pub claims: Value,
-    signing_input: String,
-    signature: Vec<u8>,
-}
-
-/// Splits and decodes a compact JWS without checking anything.
+/// Splits and decodes a compact JWS assertion without checking anything.
 pub fn parse(jws: &str) -> Result<Unverified, &'static str> {
     if jws.len() > MAX_ASSERTION {
         return Err("assertion too long");
     }
-    let mut parts = jws.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err("assertion is not a compact JWS");
-    };
-    let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| "assertion is not base64url");
-    let header: Value = serde_json::from_slice(&decode(h)?).map_err(|_| "assertion header is not JSON")?;
-    let claims: Value = serde_json::from_slice(&decode(p)?).map_err(|_| "assertion claims are not JSON")?;
-    if !claims.is_object() {
-        return Err("assertion claims are not an object");
-    }
-    Ok(Unverified { header, claims, signing_input: format!("{h}.{p}"), signature: decode(s)? })
+    keys::jwk::parse(jws).map_err(|e| match e {
+        keys::jwk::ParseError::NotCompact => "assertion is not a compact JWS",
+        keys::jwk::ParseError::NotBase64 => "assertion is not base64url",
+        keys::jwk::ParseError::HeaderNotJson => "assertion header is not JSON",
+        keys::jwk::ParseError::ClaimsNotObject => "assertion claims are not an object",
+    })
 }
 
 /// Verifies `assertion` for `client` at `now`; `audiences` are the accepted `aud` values.
@@ -184,53 +166,6 @@ async fn client_keys(app: &App, client: &Client, fresh: bool) -> Result<(Value, 
     Ok((jwks, false))
 }
 
-fn member(jwk: &Value, name: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(jwk[name].as_str()?).ok()
-}
-
-/// Checks `signature` over `message` with a public JWK for `alg` (raw r‖s for ES256).
-pub fn verify_with(jwk: &Value, alg: &str, message: &[u8], signature: &[u8]) -> bool {
-    use p256::ecdsa::signature::Verifier;
-    match alg {
-        "ES256" => {
-            if jwk["kty"] != "EC" || jwk["crv"] != "P-256" {
-                return false;
-            }
-            let (Some(x), Some(y)) = (member(jwk, "x"), member(jwk, "y")) else { return false };
-            if x.len() != 32 || y.len() != 32 {
-                return false;
-            }
-            let point =
-                p256::EncodedPoint::from_affine_coordinates(x.as_slice().into(), y.as_slice().into(), false);
-            let Ok(key) = p256::ecdsa::VerifyingKey::from_encoded_point(&point) else { return false };
-            p256::ecdsa::Signature::from_slice(signature).is_ok_and(|sig| key.verify(message, &sig).is_ok())
-        }
-        "RS256" | "PS256" => {
-            if jwk["kty"] != "RSA" {
-                return false;
-            }
-            let (Some(n), Some(e)) = (member(jwk, "n"), member(jwk, "e")) else { return false };
-            let Ok(key) =
-                rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n), rsa::BigUint::from_bytes_be(&e))
-            else {
-                return false;
-            };
-            if rsa::traits::PublicKeyParts::n(&key).bits() < MIN_RSA_BITS {
-                return false;
-            }
-            if alg == "PS256" {
-                rsa::pss::Signature::try_from(signature)
-                    .is_ok_and(|sig| rsa::pss::VerifyingKey::<Sha256>::new(key).verify(message, &sig).is_ok())
-            } else {
-                rsa::pkcs1v15::Signature::try_from(signature).is_ok_and(|sig| {
-                    rsa::pkcs1v15::VerifyingKey::<Sha256>::new(key).verify(message, &sig).is_ok()
-                })
-            }
-        }
-        _ => false,
-    }
-}
-
 /// Checks registered keys (CLI): a JWK Set whose keys are usable for the accepted algorithms.
 pub fn check_jwks(jwks: &Value) -> Result<(), String> {
     let keys = jwks["keys"].as_array().ok_or("not a JWK Set: no \"keys\" array")?;
@@ -242,10 +177,13 @@ pub fn check_jwks(jwks: &Value) -> Result<(), String> {
             return Err("the JWK Set holds a private key: register public keys only".into());
         }
         match k["kty"].as_str() {
-            Some("EC") if k["crv"] == "P-256" && member(k, "x").is_some() && member(k, "y").is_some() => {}
+            Some("EC")
+                if k["crv"] == "P-256"
+                    && keys::jwk::member(k, "x").is_some()
+                    && keys::jwk::member(k, "y").is_some() => {}
             Some("RSA")
-                if member(k, "n").is_some_and(|n| n.len() * 8 >= MIN_RSA_BITS)
-                    && member(k, "e").is_some() => {}
+                if keys::jwk::member(k, "n").is_some_and(|n| n.len() * 8 >= keys::jwk::MIN_RSA_BITS)
+                    && keys::jwk::member(k, "e").is_some() => {}
             _ => return Err(format!("unsupported key {k}: use EC P-256 or RSA ≥ 2048 bits")),
         }
     }

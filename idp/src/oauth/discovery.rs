@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::clients::SCOPES;
+use crate::clients::{SCOPES, SERVICE_SCOPES};
 use crate::oauth::authorize::ACR_VALUES;
 
 /// Handler.
@@ -50,7 +50,7 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
         "introspection_endpoint_auth_signing_alg_values_supported": crate::oauth::client_jwt::ALGS,
         "revocation_endpoint_auth_signing_alg_values_supported": crate::oauth::client_jwt::ALGS,
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": SCOPES.iter().filter(|s| **s != "email").collect::<Vec<_>>(),
+        "scopes_supported": SCOPES.iter().chain(&SERVICE_SCOPES).filter(|s| **s != "email").collect::<Vec<_>>(),
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid", "azp",
                              "name", "name#ja-Latn", "hc_roles", "hpki", "roles",
                              "medical_registration_number", "birthdate", "name#ja-Kana-JP"],

@@ -31,6 +31,8 @@ pub struct Grant {
     pub sid: Option<String>,
     /// Refresh-token family to continue (a refresh), or `None` to start one.
     pub family_id: Option<String>,
+    /// The resource server the access token is for (RFC 8707): its `aud`; `None`: the client.
+    pub resource: Option<String>,
 }
 
 /// What was minted, for bookkeeping (revocation on code replay).
@@ -222,7 +224,7 @@ pub async fn mint(
     let at = AccessClaims {
         iss: issuer,
         sub: &sub,
-        aud: &client.client_id,
+        aud: grant.resource.as_deref().unwrap_or(&client.client_id),
         client_id: &client.client_id,
         iat: now,
         exp: now + access_ttl as i64,

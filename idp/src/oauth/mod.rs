@@ -3,6 +3,7 @@
 //! minting the tokens every grant issues.
 
 pub mod authorize;
+pub mod bearer;
 pub mod client_auth;
 pub mod client_jwt;
 pub mod client_tls;

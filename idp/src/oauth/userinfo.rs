@@ -5,71 +5,24 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::app::AppState;
+use crate::oauth::bearer::{self, error as bearer_error};
 use crate::oauth::mint;
-
-fn bearer_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let challenge =
-        format!("Bearer realm=\"shikaku\", error=\"{error}\", error_description=\"{description}\"");
-    let mut res = (status, Json(json!({ "error": error, "error_description": description }))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-    }
-    res
-}
 
 /// Handler.
 pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let app = &state.0;
     let now = state.0.clock.now();
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-    else {
-        let mut res = (StatusCode::UNAUTHORIZED, "").into_response();
-        res.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"shikaku\""));
-        return res;
+    let bearer = match bearer::verify(app, &headers, now).await {
+        Ok(b) => b,
+        Err(res) => return res,
     };
-    let claims = match app.keys.verify_jws(token.trim(), "at+jwt", now).await {
-        Ok(c) => c,
-        Err(_) => {
-            return bearer_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                "the access token is invalid or expired",
-            );
-        }
-    };
-    if claims["iss"] != json!(app.site.public_url()) {
-        return bearer_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "the access token was issued by another issuer",
-        );
-    }
-    let scopes: Vec<String> = claims["scope"].as_str().unwrap_or("").split(' ').map(str::to_owned).collect();
-    if !scopes.iter().any(|s| s == "openid") {
+    if !bearer.has_scope("openid") {
         return bearer_error(StatusCode::FORBIDDEN, "insufficient_scope", "the openid scope is required");
     }
-    // The token's server-side record: gone when revoked; it names the account behind a
-    // (possibly pairwise) subject.
-    let Some(record_key) = mint::record_key(&claims) else {
-        return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", "the access token has no jti");
-    };
-    let record = match app.kv.get(&record_key).await {
-        Ok(Some(r)) => match mint::AccessRecord::parse(&r) {
-            Ok(record) => record,
-            Err(e) => return web::ApiError::internal(e).into_response(),
-        },
-        Ok(None) => {
-            return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", "the access token was revoked");
-        }
-        Err(e) => return web::ApiError::internal(e).into_response(),
-    };
+    let (claims, record, scopes) = (bearer.claims, bearer.record, bearer.scopes);
     let Some(account_id) = record.account_id else {
         return bearer_error(StatusCode::UNAUTHORIZED, "invalid_token", "the access token names no person");
     };

@@ -10,6 +10,7 @@ use hpki::{CardTokenValidator, CheckOptions, Crl, Profile, RevocationMode, RoleF
 use storage::Db;
 use tokio::sync::RwLock;
 
+use crate::app::App;
 use crate::store::trust as store;
 
 /// How long a loaded trust set is used before the database is read again.
@@ -24,6 +25,48 @@ pub struct Loaded {
     pub crls: Vec<Crl>,
     /// CAs of relying parties' `tls_client_auth` certificates.
     pub client_cas: TrustStore,
+}
+
+/// Checks an authentication certificate read from a card, with no signature from it (a TLS
+/// handshake proved possession, or none is asked, as for a card read at a venue): purpose,
+/// HPKI profile, validity, chain to a trusted CA and revocation (docs/design.md §5, steps 4–8
+/// and 10). The outer error is the database's; the inner one the refusal, whose detail is
+/// logged. Where only revocation could not be decided, the certificate's CRL distribution
+/// points are recorded for fetching.
+pub async fn check_certificate(
+    app: &App,
+    der: &[u8],
+    now: i64,
+) -> Result<Result<hpki::HpkiCertificate, hpki::ErrorCode>, TrustError> {
+    let cert = match hpki::HpkiCertificate::from_der(der) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!(code = e.code(), detail = %e.detail, "certificate refused");
+            return Ok(Err(e.code));
+        }
+    };
+    let trust = app.trust.load().await?;
+    let at = time::OffsetDateTime::from_unix_timestamp(now).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let v = &trust.validator;
+    match hpki::verify_certificate(
+        &cert,
+        &v.trust,
+        &trust.crls,
+        at,
+        hpki::Purpose::Authentication,
+        &v.profile,
+        &v.options,
+    ) {
+        Ok(_) => Ok(Ok(cert)),
+        Err(e) => {
+            if e.code == hpki::ErrorCode::RevocationUnavailable {
+                // The chain held (revocation is checked last): remember where its CRL lives.
+                crl_fetch::record_points(app, &cert, now).await;
+            }
+            tracing::info!(code = e.code(), detail = %e.detail, "certificate refused");
+            Ok(Err(e.code))
+        }
+    }
 }
 
 /// The trust set, cached.

@@ -8,6 +8,7 @@ mod backchannel;
 mod browser;
 mod cache;
 mod card_page;
+mod card_reads;
 mod cards;
 mod certificate;
 mod client_jwt;

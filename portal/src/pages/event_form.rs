@@ -16,7 +16,7 @@ use crate::credits::dates;
 use crate::import::attendance::{Catalog, valid_event_id};
 use crate::pages::Organizer;
 use crate::pages::organizer_events::credits_text;
-use crate::pages::{render_form, store_error};
+use crate::pages::{event_or_404, render_form, store_error};
 use crate::store::events::{Event, create_event, find_event};
 use crate::store::organizer::update_event;
 
@@ -169,8 +169,7 @@ pub async fn edit_form(
     lang: Lang,
     csrf: CsrfToken,
 ) -> Result<Response, PageError> {
-    let event =
-        find_event(&state.0.probes.db, &id).await.map_err(store_error)?.ok_or_else(PageError::not_found)?;
+    let event = event_or_404(&state, &id).await?;
     page(&state, lang, &csrf, &from_event(&event), Some(&event.id))
 }
 

@@ -2,10 +2,12 @@
 //! organizer's review of links. The history page lives in [`crate::history`].
 
 pub mod event_form;
+pub mod kiosk;
 pub mod operator_documents;
 pub mod organizer_events;
 pub mod organizer_import;
 pub mod organizer_links;
+pub mod qr_check_in;
 pub mod registration;
 
 use axum::extract::FromRequestParts;
@@ -121,6 +123,14 @@ pub fn notice(done: Option<(&str, u64)>) -> Option<std::collections::HashMap<&'s
     done.map(|(key, count)| {
         std::collections::HashMap::from([("key", key.to_owned()), ("count", count.to_string())])
     })
+}
+
+/// The event `id`, or the 404 page.
+pub async fn event_or_404(state: &AppState, id: &str) -> Result<crate::store::events::Event, PageError> {
+    crate::store::events::find_event(&state.0.probes.db, id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(PageError::not_found)
 }
 
 /// Store failures become the internal-error page (logged with an id).

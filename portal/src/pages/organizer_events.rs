@@ -17,7 +17,7 @@ use crate::credits::FiscalYear;
 use crate::credits::rules::{CreditCode, CreditSystem};
 use crate::import::attendance::record_id;
 use crate::import::cell;
-use crate::pages::{Organizer, notice as notice_of, render, render_form, store_error};
+use crate::pages::{Organizer, event_or_404, notice as notice_of, render, render_form, store_error};
 use crate::store::attendance::Status;
 use crate::store::events::{Credit, find_event};
 use crate::store::organizer::{
@@ -103,7 +103,7 @@ struct ListRow {
     rejected: u64,
 }
 
-fn dates_text(start: time::Date, end: time::Date) -> String {
+pub(crate) fn dates_text(start: time::Date, end: time::Date) -> String {
     if start == end { start.to_string() } else { format!("{start} – {end}") }
 }
 
@@ -147,9 +147,18 @@ struct AttendanceRow {
     registration_number: String,
     doctor_name: Option<String>,
     date: String,
+    /// Check-in and check-out (Japan time, HH:MM) of records made by kiosk taps.
+    checked_in: Option<String>,
+    checked_out: Option<String>,
     status: &'static str,
     status_key: &'static str,
     credits: String,
+}
+
+/// `HH:MM` in Japan time.
+fn clock_text(unix: i64) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp(unix).ok()?.to_offset(keys::clock::JST);
+    Some(format!("{:02}:{:02}", t.hour(), t.minute()))
 }
 
 async fn event_page(
@@ -161,7 +170,7 @@ async fn event_page(
     error: Option<&'static str>,
 ) -> Result<Response, PageError> {
     let db = &state.0.probes.db;
-    let event = find_event(db, id).await.map_err(store_error)?.ok_or_else(PageError::not_found)?;
+    let event = event_or_404(state, id).await?;
     let records = find_event_attendances(db, id).await.map_err(store_error)?;
     let systems = find_systems(db).await.map_err(store_error)?;
     let codes = find_codes(db).await.map_err(store_error)?;
@@ -173,6 +182,8 @@ async fn event_page(
             registration_number: a.registration_number.clone(),
             doctor_name: a.doctor_name.clone(),
             date: a.attended_on.to_string(),
+            checked_in: a.checked_in_at.and_then(clock_text),
+            checked_out: a.checked_out_at.and_then(clock_text),
             status: a.status.as_str(),
             status_key: match a.status {
                 Status::Provisional => "events_status_provisional",
@@ -191,6 +202,7 @@ async fn event_page(
     ctx.insert("venue", &event.venue);
     ctx.insert("online", &event.online);
     ctx.insert("event_credits", &readable(&event.credits));
+    ctx.insert("has_times", &rows.iter().any(|r| r.checked_in.is_some()));
     ctx.insert("rows", &rows);
     ctx.insert("has_provisional", &records.iter().any(|a| a.status == Status::Provisional));
     ctx.insert("notice", &notice_of(notice));
@@ -314,7 +326,7 @@ pub async fn export(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let db = &state.0.probes.db;
-    let event = find_event(db, &id).await.map_err(store_error)?.ok_or_else(PageError::not_found)?;
+    let event = event_or_404(&state, &id).await?;
     let records = find_event_attendances(db, &id).await.map_err(store_error)?;
     let body = export_csv(&event, &records).map_err(PageError::internal)?;
     let mut res = body.into_response();

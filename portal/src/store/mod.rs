@@ -11,6 +11,7 @@ pub mod events;
 pub mod links;
 pub mod organizer;
 pub mod systems;
+pub mod taps;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

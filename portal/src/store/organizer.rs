@@ -114,6 +114,10 @@ pub struct EventAttendance {
     pub doctor_name: Option<String>,
     /// Day of attendance.
     pub attended_on: Date,
+    /// Check-in and check-out (Unix seconds), for records made by kiosk taps.
+    pub checked_in_at: Option<i64>,
+    /// Check-out, once there is one.
+    pub checked_out_at: Option<i64>,
     /// Status.
     pub status: Status,
     /// Credits carried, in the catalog's order.
@@ -122,10 +126,11 @@ pub struct EventAttendance {
 
 /// Every attendance of an event, by date then registration number, with credits.
 pub async fn find_event_attendances(db: &Db, event_id: &str) -> Result<Vec<EventAttendance>, StoreError> {
-    type Row = (String, String, String, Option<String>, i64, String);
+    type Row = (String, String, String, Option<String>, i64, String, Option<i64>, Option<i64>);
     let mut conn = db.pool().acquire().await?;
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT a.id, a.idempotency_key, a.registration_number, d.name, a.attended_on, a.status \
+        "SELECT a.id, a.idempotency_key, a.registration_number, d.name, a.attended_on, a.status, \
+         a.checked_in_at, a.checked_out_at \
          FROM attendances a LEFT JOIN doctors d ON d.registration_number = a.registration_number \
          WHERE a.event_id = $1 ORDER BY a.attended_on, a.registration_number, a.id",
     )
@@ -134,7 +139,7 @@ pub async fn find_event_attendances(db: &Db, event_id: &str) -> Result<Vec<Event
     .await?;
     let mut out = Vec::with_capacity(rows.len());
     let mut index = std::collections::HashMap::new();
-    for (id, key, number, name, on, status) in rows {
+    for (id, key, number, name, on, status, checked_in_at, checked_out_at) in rows {
         index.insert(id.clone(), out.len());
         out.push(EventAttendance {
             attended_on: dates::from_int(on)
@@ -144,6 +149,8 @@ pub async fn find_event_attendances(db: &Db, event_id: &str) -> Result<Vec<Event
             idempotency_key: key,
             registration_number: number,
             doctor_name: name,
+            checked_in_at,
+            checked_out_at,
             credits: Vec::new(),
         });
     }

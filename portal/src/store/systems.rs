@@ -70,3 +70,73 @@ pub async fn find_rules(db: &Db) -> Result<Vec<Rule>, StoreError> {
         })
         .collect()
 }
+
+/// A system's rule for credits by time attended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeRule {
+    /// Minutes of attendance per 1 unit.
+    pub minutes_per_unit: i64,
+    /// Less attendance than this grants nothing.
+    pub minimum_minutes: i64,
+    /// The system's unit step (hundredths).
+    pub unit_step: i64,
+}
+
+impl TimeRule {
+    /// The units (hundredths) that `seconds` of attendance grant, at most `cap` (the event's).
+    pub fn units(&self, seconds: i64, cap: i64) -> i64 {
+        let minutes = seconds.max(0) / 60;
+        if minutes < self.minimum_minutes || self.minutes_per_unit <= 0 {
+            return 0;
+        }
+        let step = self.unit_step.max(1);
+        let raw = minutes * 100 / self.minutes_per_unit;
+        (raw / step * step).min(cap)
+    }
+}
+
+/// The systems that grant credits by time attended, by id.
+pub async fn find_time_rules(db: &Db) -> Result<std::collections::HashMap<String, TimeRule>, StoreError> {
+    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, minutes_per_unit, COALESCE(minimum_minutes, 0), unit_step FROM credit_systems \
+         WHERE minutes_per_unit IS NOT NULL",
+    )
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, minutes_per_unit, minimum_minutes, unit_step)| {
+            (id, TimeRule { minutes_per_unit, minimum_minutes, unit_step })
+        })
+        .collect())
+}
+
+/// Sets (`Some((minutes per unit, minimum minutes))`) or clears (`None`: per event) a system's
+/// rule for credits by time attended. Returns false for an unknown system.
+pub async fn update_time_rule(
+    db: &Db,
+    system_id: &str,
+    rule: Option<(i64, i64)>,
+) -> Result<bool, StoreError> {
+    let res =
+        sqlx::query("UPDATE credit_systems SET minutes_per_unit = $1, minimum_minutes = $2 WHERE id = $3")
+            .bind(rule.map(|r| r.0))
+            .bind(rule.map(|r| r.1))
+            .bind(system_id)
+            .execute(db.pool())
+            .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Every system with its time rule: (id, name_ja, name_en, unit_step, minutes_per_unit,
+/// minimum_minutes), in display order.
+pub async fn find_system_rows(
+    db: &Db,
+) -> Result<Vec<(String, String, String, i64, Option<i64>, Option<i64>)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, name_ja, name_en, unit_step, minutes_per_unit, minimum_minutes FROM credit_systems \
+         ORDER BY sort_order, id",
+    )
+    .fetch_all(db.pool())
+    .await?)
+}

@@ -12,9 +12,11 @@ mod operator;
 mod organizer;
 mod pages;
 mod pdf_font;
+mod qr;
 mod screens;
 mod seed;
 mod served;
+mod taps;
 mod upload;
 mod webdriver;
 
@@ -135,6 +137,7 @@ impl TestApp {
             hc_roles: vec!["Medical Doctor".into()],
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
             medical_registration_number: claim.map(str::to_owned),
+            card: None,
             id_token: "not-a-token".into(),
         };
         save_session(self.env.kv.as_ref(), &session).await.unwrap();

@@ -26,6 +26,9 @@ fn every_template_parses_and_renders_in_every_language() {
         "portal/organizer_event.html",
         "portal/organizer_event_form.html",
         "portal/organizer_import.html",
+        "portal/kiosk.html",
+        "portal/qr.html",
+        "portal/attend.html",
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }
@@ -97,7 +100,8 @@ fn every_template_parses_and_renders_in_every_language() {
             // Organizer events list and event page.
             "id": "E1", "title": "講習会", "organizer": "東京都医師会", "dates": "2026-06-01", "venue": "東京",
             "online": true, "provisional": 1, "confirmed": 2, "rejected": 0, "doctor_name": "日本　太郎",
-            "date": "2026-06-01", "status": "provisional", "status_key": "events_status_provisional", "credits": "jma_cme:76=1" })],
+            "date": "2026-06-01", "status": "provisional", "status_key": "events_status_provisional", "credits": "jma_cme:76=1",
+            "checked_in": "09:58", "checked_out": null })],
     );
     ctx.insert("q", "講習");
     ctx.insert("year", "20x6");
@@ -109,6 +113,17 @@ fn every_template_parses_and_renders_in_every_language() {
     ctx.insert("online", &false);
     ctx.insert("event_credits", "jma_cme:76=1");
     ctx.insert("has_provisional", &true);
+    ctx.insert("has_times", &true);
+    // QR check-in: the organizer's code page and the doctor's confirmation.
+    ctx.insert("url", "http://127.0.0.1:8081/attend/E1?c=x");
+    ctx.insert("qr_svg", "<svg></svg>");
+    ctx.insert("refresh", &12);
+    ctx.insert("today", &true);
+    ctx.insert("proof", "p");
+    ctx.insert("name", "日本　太郎");
+    ctx.insert("linked", &true);
+    ctx.insert("done", &false);
+    ctx.insert("again", &false);
     ctx.insert("editing", "E1");
     ctx.insert("values", &serde_json::json!({ "id": "E1", "title": "講習会", "online": "1" }));
     ctx.insert("errors", &serde_json::json!({ "credits": "event_form_error_credits", "ends_on": "event_form_error_end_before_start" }));

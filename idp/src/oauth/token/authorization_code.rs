@@ -96,6 +96,7 @@ pub(super) async fn exchange(
         auth: Some(grant.auth),
         sid: Some(grant.sid),
         family_id: None,
+        resource: None,
     };
     let (response, minted) = mint::mint(app, client, &g, now).await?;
     let record = storage::kv::encode(&minted);

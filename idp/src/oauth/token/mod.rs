@@ -29,6 +29,8 @@ pub struct TokenForm {
     code_verifier: Option<String>,
     refresh_token: Option<String>,
     scope: Option<String>,
+    /// RFC 8707 resource indicator (client credentials).
+    resource: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
     client_assertion: Option<String>,

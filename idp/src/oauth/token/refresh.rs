@@ -93,6 +93,7 @@ pub(super) async fn exchange(
         auth: stored.grant_info.auth.clone(),
         sid: stored.grant_info.sid.clone(),
         family_id: Some(stored.family_id.clone()),
+        resource: None,
     };
     Ok(mint::mint(app, client, &g, now).await?.0)
 }

@@ -23,7 +23,7 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header as http_header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use hpki::{ErrorCode, HpkiCertificate, Purpose};
+use hpki::{ErrorCode, HpkiCertificate};
 use serde::{Deserialize, Serialize};
 use web::{Lang, PageError};
 
@@ -311,38 +311,10 @@ async fn hand_off(
     Ok(format!("{}/login/certificate/complete?code={code}", app.site.origin()))
 }
 
-/// Validates a client certificate for sign-in: authentication purpose, HPKI profile, validity,
-/// chain to a trusted CA, revocation. The outer error is internal; the inner one the refusal.
+/// Validates a client certificate for sign-in ([`crate::trust::check_certificate`]). The outer
+/// error is internal; the inner one the refusal.
 async fn validate(app: &App, der: &[u8], now: i64) -> Result<Result<HpkiCertificate, ErrorCode>, Refusal> {
-    let cert = match HpkiCertificate::from_der(der) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::info!(code = e.code(), detail = %e.detail, "client certificate refused");
-            return Ok(Err(e.code));
-        }
-    };
-    let trust = app.trust.load().await.map_err(internal)?;
-    let at = time::OffsetDateTime::from_unix_timestamp(now).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let v = &trust.validator;
-    match hpki::verify_certificate(
-        &cert,
-        &v.trust,
-        &trust.crls,
-        at,
-        Purpose::Authentication,
-        &v.profile,
-        &v.options,
-    ) {
-        Ok(_) => Ok(Ok(cert)),
-        Err(e) => {
-            if e.code == ErrorCode::RevocationUnavailable {
-                // The chain held (revocation is checked last): remember where its CRL lives.
-                crate::trust::crl_fetch::record_points(app, &cert, now).await;
-            }
-            tracing::info!(code = e.code(), detail = %e.detail, "client certificate refused");
-            Ok(Err(e.code))
-        }
-    }
+    crate::trust::check_certificate(app, der, now).await.map_err(internal)
 }
 
 /// Query of step 3.

@@ -1,0 +1,138 @@
+//! `POST /api/v1/card-reads`: a trusted service (the portal's venue kiosk, an in-person check)
+//! asks whether a certificate read from a card without its PIN is a genuine, current HPKI
+//! authentication certificate, and whose it is. The idp holds the trust set and the CRLs, so it
+//! decides, with the checks of a TLS-certificate sign-in (docs/design.md §5, steps 4–8 and 10):
+//! a card read proves which card was presented, not that its holder knows the PIN, so it opens
+//! no session and makes no account.
+//!
+//! The caller presents an access token of this idp (client credentials) with the scope
+//! `card:read`; with `license` as well, the answer carries the holder's medical registration
+//! number when the registry names the card. Answers: 200 with the holder; problem+json `400`
+//! (`cert_malformed`: not JSON, not base64), `422` with the validator's code (`cert_revoked`,
+//! `cert_expired`, `cert_untrusted`, …), `503` `revocation_unavailable`. Each read is an audit
+//! entry `card_read` (the certificate's issuer, serial and subscriber id, never the
+//! certificate).
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hpki::ErrorCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use web::ApiError;
+
+use crate::app::{App, AppState};
+use crate::audit;
+use crate::oauth::bearer;
+use crate::rate_limit::ClientIp;
+use crate::store::identities;
+
+/// Largest certificate accepted, as base64 (real HPKI certificates are about 2 KB of DER).
+pub const MAX_CERTIFICATE_CHARS: usize = 16 * 1024;
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+pub struct CardRead {
+    /// The authentication certificate, base64 DER (the bridge's `get-certificate` answer).
+    certificate: String,
+}
+
+fn refused(code: ErrorCode) -> ApiError {
+    let status = match code {
+        ErrorCode::CertMalformed => StatusCode::BAD_REQUEST,
+        ErrorCode::RevocationUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    ApiError::status(status, code.message_en()).with_code(code.code())
+}
+
+/// Handler.
+pub async fn read(
+    State(state): State<AppState>,
+    client_ip: ClientIp,
+    headers: HeaderMap,
+    body: Result<Json<CardRead>, JsonRejection>,
+) -> Response {
+    let app = &state.0;
+    let now = app.clock.now();
+    let token = match bearer::verify(app, &headers, now).await {
+        Ok(b) => b,
+        Err(res) => return res,
+    };
+    if !token.has_scope("card:read") {
+        return bearer::error(StatusCode::FORBIDDEN, "insufficient_scope", "the card:read scope is required");
+    }
+    let client_id = token.record.client_id.clone();
+    if let Err(e) = &body
+        && e.status() == StatusCode::PAYLOAD_TOO_LARGE
+    {
+        return web::surface::too_large_problem().into_response();
+    }
+    let der = match body {
+        Ok(Json(b)) if b.certificate.len() <= MAX_CERTIFICATE_CHARS => {
+            STANDARD.decode(b.certificate.trim()).ok()
+        }
+        _ => None,
+    };
+    let Some(der) = der else {
+        audit_read(app, now, &client_ip, &client_id, ErrorCode::CertMalformed.code(), json!({})).await;
+        return ApiError::status(
+            StatusCode::BAD_REQUEST,
+            "the body must be JSON {\"certificate\": \"<base64 DER>\"} of at most 16 KiB",
+        )
+        .with_code(ErrorCode::CertMalformed.code())
+        .into_response();
+    };
+    let cert = match crate::trust::check_certificate(app, &der, now).await {
+        Ok(Ok(cert)) => cert,
+        Ok(Err(code)) => {
+            audit_read(app, now, &client_ip, &client_id, code.code(), json!({})).await;
+            return refused(code).into_response();
+        }
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let facts = json!({ "issuer": cert.issuer, "serial": cert.serial, "subscriber_id": cert.subscriber_id });
+    let mut holder = json!({
+        "issuer": cert.issuer,
+        "subscriber_id": cert.subscriber_id.as_deref().unwrap_or(&cert.serial),
+        "serial": cert.serial,
+        "not_after": cert.not_after.unix_timestamp(),
+        "hc_roles": cert.hc_roles,
+        "name": cert.kanji_name,
+        "name#ja-Latn": cert.romaji_name,
+    });
+    if token.has_scope("license")
+        && let Some(id) = match registry_number(app, &cert).await {
+            Ok(n) => n,
+            Err(e) => return ApiError::internal(e).into_response(),
+        }
+    {
+        holder["medical_registration_number"] = Value::String(id);
+    }
+    audit_read(app, now, &client_ip, &client_id, "success", facts).await;
+    let mut res = Json(holder).into_response();
+    res.headers_mut()
+        .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    res
+}
+
+async fn registry_number(app: &App, cert: &hpki::HpkiCertificate) -> Result<Option<String>, sqlx::Error> {
+    let Some(subscriber) = cert.subscriber_id.as_deref() else { return Ok(None) };
+    Ok(identities::find_identity(&app.db, &cert.issuer, subscriber).await?.map(|i| i.registration_number))
+}
+
+async fn audit_read(app: &App, now: i64, ip: &ClientIp, client_id: &str, outcome: &str, detail: Value) {
+    let entry = audit::Entry {
+        event: "card_read".into(),
+        outcome: outcome.into(),
+        client_id: Some(client_id.to_owned()),
+        ip: ip.audit(),
+        detail,
+        ..audit::Entry::default()
+    };
+    app.audit.log(now, entry).await;
+}

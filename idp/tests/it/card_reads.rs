@@ -1,0 +1,147 @@
+//! `POST /api/v1/card-reads` (idp::card_reads): a service with a `card:read` token asks about a
+//! certificate read from a card without its PIN; the answer names the holder or refuses the
+//! card with the validator's code, on both storage backends.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use idp::store::clients as client_store;
+use idp::store::identities::{Identity, upsert_identities};
+use serde_json::{Value, json};
+use storage::testing::TestEnv;
+
+use crate::live::{self, CLIENT_ID, Live, pki};
+
+storage::each_backend!(
+    a_card_read_names_the_holder_or_refuses_the_card,
+    without_a_current_crl_a_card_read_is_unavailable,
+);
+
+/// The test client allowed `scopes` for its own tokens; returns a token of `scope`.
+async fn service_token(live: &Live, allowed: &[&str], scope: &str) -> String {
+    let db = &live.env.db.db;
+    let mut client = client_store::find_client(db, CLIENT_ID).await.unwrap().unwrap();
+    client.scopes.extend(allowed.iter().map(|s| (*s).to_owned()));
+    live.app.clients.update(db, &client).await.unwrap();
+    let (status, tokens) =
+        live::post_as(live, "/token", CLIENT_ID, &[("grant_type", "client_credentials"), ("scope", scope)])
+            .await;
+    assert_eq!(status, 200, "{tokens}");
+    tokens["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn read(live: &Live, token: Option<&str>, body: Value) -> (u16, Option<String>, Value) {
+    let mut req = reqwest::Client::new().post(live.url("/api/v1/card-reads")).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let kind = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+    (status, kind, res.json().await.unwrap_or(Value::Null))
+}
+
+fn certificate(card: &str) -> Value {
+    json!({ "certificate": STANDARD.encode(&pki().card(card).unwrap().issued.der) })
+}
+
+async fn a_card_read_names_the_holder_or_refuses_the_card(env: TestEnv) {
+    let live = Live::start(env).await;
+    let db = &live.env.db.db;
+
+    // Without a token, or with one lacking card:read: refused (RFC 6750).
+    let (status, _, _) = read(&live, None, certificate("doctor-auth")).await;
+    assert_eq!(status, 401);
+    let plain = service_token(&live, &[], "").await;
+    let (status, _, body) = read(&live, Some(&plain), certificate("doctor-auth")).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("insufficient_scope")), "{body}");
+    // A person's authorization request cannot ask for a service scope.
+    let (status, body) = live::post_as(
+        &live,
+        "/token",
+        CLIENT_ID,
+        &[("grant_type", "client_credentials"), ("scope", "attendance:write")],
+    )
+    .await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")), "{body}");
+
+    let token = service_token(&live, &["card:read"], "card:read").await;
+    let (status, kind, holder) = read(&live, Some(&token), certificate("doctor-auth")).await;
+    assert_eq!(status, 200, "{holder}");
+    assert_eq!(kind.as_deref(), Some("application/json"));
+    let cert = hpki::HpkiCertificate::parse(&pki().card("doctor-auth").unwrap().issued.der).unwrap();
+    assert_eq!(holder["issuer"], cert.issuer.as_str());
+    assert_eq!(holder["subscriber_id"], "TESTJ00001");
+    assert_eq!(holder["name"], "日本　太郎");
+    assert_eq!(holder["name#ja-Latn"], "Taro Nihon");
+    assert_eq!(holder["hc_roles"], json!(["Medical Doctor"]));
+    assert!(holder.get("medical_registration_number").is_none(), "no license scope: {holder}");
+
+    // With license and a registry entry: the registration number too.
+    upsert_identities(
+        db,
+        &[Identity {
+            issuer: cert.issuer.clone(),
+            subscriber_id: "TESTJ00001".into(),
+            registration_number: "512345".into(),
+            birth_date: "1978-04-12".into(),
+            kana_name: "ニホン　タロウ".into(),
+        }],
+        0,
+    )
+    .await
+    .unwrap();
+    let licensed = service_token(&live, &["license"], "card:read license").await;
+    let (status, _, holder) = read(&live, Some(&licensed), certificate("doctor-auth")).await;
+    assert_eq!((status, holder["medical_registration_number"].as_str()), (200, Some("512345")), "{holder}");
+
+    // Refusals: problem+json with the validator's code.
+    let (status, kind, body) = read(&live, Some(&token), certificate("revoked-doctor-auth")).await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("cert_revoked")), "{body}");
+    assert_eq!(kind.as_deref(), Some("application/problem+json"));
+    let (status, _, body) = read(&live, Some(&token), certificate("doctor-sign")).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("wrong_purpose")),
+        "a signature certificate: {body}"
+    );
+    let (status, _, body) = read(&live, Some(&token), json!({ "certificate": "not base64!" })).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("cert_malformed")), "{body}");
+    let (status, _, body) =
+        read(&live, Some(&token), json!({ "certificate": STANDARD.encode(b"not DER") })).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("cert_malformed")), "{body}");
+    let (status, _, body) = read(&live, Some(&token), json!({ "cert": 1 })).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("cert_malformed")), "{body}");
+    let big = json!({ "certificate": "A".repeat(3 * 1024 * 1024) });
+    let (status, kind, _) = read(&live, Some(&token), big).await;
+    assert_eq!((status, kind.as_deref()), (413, Some("application/problem+json")));
+
+    // Each read is audited, with the client and the outcome, never the certificate.
+    let rows: Vec<(String, Option<String>, String)> = sqlx::query_as(
+        "SELECT outcome, client_id, detail FROM audit_log WHERE event = 'card_read' ORDER BY seq",
+    )
+    .fetch_all(db.pool())
+    .await
+    .unwrap();
+    let outcomes: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        outcomes,
+        [
+            "success",
+            "success",
+            "cert_revoked",
+            "wrong_purpose",
+            "cert_malformed",
+            "cert_malformed",
+            "cert_malformed"
+        ]
+    );
+    assert!(rows.iter().all(|r| r.1.as_deref() == Some(CLIENT_ID)));
+    assert!(rows[0].2.contains("TESTJ00001") && !rows[0].2.contains("MII"), "{}", rows[0].2);
+}
+
+async fn without_a_current_crl_a_card_read_is_unavailable(env: TestEnv) {
+    let live = Live::start_opts(env, false, |c| c).await;
+    let token = service_token(&live, &["card:read"], "card:read").await;
+    let (status, _, body) = read(&live, Some(&token), certificate("doctor-auth")).await;
+    assert_eq!((status, body["code"].as_str()), (503, Some("revocation_unavailable")), "{body}");
+}
