@@ -17,7 +17,7 @@ CREATE TABLE attendance_taps (
     method              TEXT NOT NULL
 );
 CREATE INDEX attendance_taps_card ON attendance_taps (card_issuer, card_subscriber, event_id, tapped_at);
-CREATE INDEX attendance_taps_event ON attendance_taps (event_id, tapped_at);
+CREATE INDEX attendance_taps_event ON attendance_taps (event_id, registration_number, tapped_at);
 
 -- Check-in and check-out (Unix seconds) of attendances recorded by taps; NULL for imports.
 ALTER TABLE attendances ADD COLUMN checked_in_at BIGINT;

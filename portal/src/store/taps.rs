@@ -117,22 +117,28 @@ pub async fn record_tap(db: &Db, tap: &NewTap, event: &Event, now: i64) -> Resul
         resolve_card(db, &tap.card_issuer, &tap.card_subscriber, number, now).await?;
         derive_attendance(db, event, number, now).await?;
     }
+    // Each aggregate on its own, so that each is one look-up in the index on (card, event, time).
     let times = sqlx::query(
-        "SELECT MIN(tapped_at) AS first, MAX(tapped_at) AS last, \
-         MAX(CASE WHEN tapped_at < $4 THEN tapped_at END) AS previous, \
-         MAX(CASE WHEN registration_number IS NULL THEN 0 ELSE 1 END) AS linked \
-         FROM attendance_taps WHERE card_issuer = $1 AND card_subscriber = $2 AND event_id = $3",
+        "SELECT \
+         (SELECT MIN(tapped_at) FROM attendance_taps WHERE card_issuer = $1 AND card_subscriber = $2 AND event_id = $3) AS first, \
+         (SELECT MAX(tapped_at) FROM attendance_taps WHERE card_issuer = $1 AND card_subscriber = $2 AND event_id = $3) AS last, \
+         (SELECT MAX(tapped_at) FROM attendance_taps WHERE card_issuer = $1 AND card_subscriber = $2 AND event_id = $3 \
+          AND tapped_at < $4) AS previous, \
+         (SELECT registration_number FROM attendance_taps WHERE id = $5) AS number",
     )
     .bind(&tap.card_issuer)
     .bind(&tap.card_subscriber)
     .bind(&tap.event_id)
     .bind(tapped_at)
+    .bind(&tap.id)
     .fetch_one(db.pool())
     .await?;
     let first: i64 = times.try_get("first")?;
     let last: i64 = times.try_get("last")?;
     let previous: Option<i64> = times.try_get("previous")?;
-    let linked: i64 = times.try_get("linked")?;
+    // Linking a card links all its taps at once, so this tap's own row tells.
+    let number: Option<String> = times.try_get("number")?;
+    let linked = number.is_some();
     let kind = match previous {
         None => TapKind::CheckIn,
         Some(p) if tapped_at - p < REPEAT_SECS => TapKind::Repeat,
@@ -143,7 +149,7 @@ pub async fn record_tap(db: &Db, tap: &NewTap, event: &Event, now: i64) -> Resul
         tapped_at,
         checked_in_at: first,
         checked_out_at: (last - first >= REPEAT_SECS).then_some(last),
-        linked: linked == 1,
+        linked,
     })
 }
 
@@ -226,11 +232,14 @@ async fn derive(db: &Db, event: &Event, number: &str, now: i64, recompute: bool)
     let rules = crate::store::systems::find_time_rules(db).await?;
     let mut conn = db.pool().acquire().await?;
     attendance::create_attendances(&mut conn, std::slice::from_ref(&record), now).await?;
+    // MIN and MAX in subqueries of their own: each one look-up in the index on (event, number,
+    // time), however many taps there are.
     sqlx::query(
         "UPDATE attendances SET \
          checked_in_at = (SELECT MIN(tapped_at) FROM attendance_taps WHERE event_id = $1 AND registration_number = $2), \
-         checked_out_at = (SELECT CASE WHEN MAX(tapped_at) - MIN(tapped_at) >= $3 THEN MAX(tapped_at) END \
-                           FROM attendance_taps WHERE event_id = $1 AND registration_number = $2), \
+         checked_out_at = (SELECT CASE WHEN t.last - t.first >= $3 THEN t.last END FROM (SELECT \
+             (SELECT MAX(tapped_at) FROM attendance_taps WHERE event_id = $1 AND registration_number = $2) AS last, \
+             (SELECT MIN(tapped_at) FROM attendance_taps WHERE event_id = $1 AND registration_number = $2) AS first) t), \
          updated_at = $4 WHERE id = $5",
     )
     .bind(&event.id)
