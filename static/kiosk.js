@@ -132,6 +132,19 @@
     beep(false);
   }
 
+  // A tap that waited in the queue and was then refused (a revoked card read while the server was
+  // down): the doctor has gone, so the organizer sees it in a list under the panel.
+  var lateList = document.getElementById("kiosk-late");
+  var lateItems = document.getElementById("kiosk-late-items");
+  function noteLateRefusal(tap, answer) {
+    var code = answer.body && answer.body.code ? answer.body.code : "refused";
+    var li = document.createElement("li");
+    li.textContent = clock(Math.floor(tap.at / 1000)) + " " + msg[REFUSAL_TEXTS[code] || "msgRefused"] + " (" + code + ")";
+    lateItems.appendChild(li);
+    lateList.hidden = false;
+    root.dataset.lateRefused = String(lateItems.children.length);
+  }
+
   // Sending runs in one lane: a tap waits for a sync in progress (and the other way round), so
   // the same tap is never sent twice at once and the server sees taps in the order made.
   var lane = Promise.resolve();
@@ -155,6 +168,7 @@
         }
         await store("readwrite", function (s) { s.delete(all[i].id); });
         if (all[i].id === focus) { showAnswer(answer); shown = true; }
+        else if (!answer.ok) noteLateRefusal(all[i], answer);
       }
       if (focus && !shown) { result("pending", "", msg.msgQueued, "queued"); beep(true); }
       await showQueue();

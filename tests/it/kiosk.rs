@@ -241,16 +241,23 @@ async fn an_organizer_runs_the_kiosk_through_a_server_outage() {
     waiting(&wd, 1).await;
     let (last, _) = tap(&wd, &reader, "doctor-auth-p256", 2).await;
     assert_eq!(last, "queued");
-    waiting(&wd, 2).await;
+    // A revoked card read while offline cannot be refused yet: it waits too.
+    let (last, _) = tap(&wd, &reader, "revoked-doctor-auth", 3).await;
+    assert_eq!(last, "queued");
+    waiting(&wd, 3).await;
     wd.find("#kiosk-queue").await;
     let queue = wd.execute("return document.getElementById('kiosk-queue').innerText;", vec![]).await;
-    assert_eq!(queue.as_str(), Some("送信待ち: 2件"));
+    assert_eq!(queue.as_str(), Some("送信待ち: 3件"));
 
     // Back up (sessions were in memory: the organizer signs in again); the kiosk sends them.
     let server = w.start_on(&["demo"], idp_port, portal_port).await;
     organizer_signs_in(&wd, &portal).await;
     open_kiosk(&wd, &portal).await;
     waiting(&wd, 0).await;
+    // The revoked card's late refusal is listed for the organizer.
+    wd.wait_for("#kiosk[data-late-refused='1']").await;
+    let late = wd.execute("return document.getElementById('kiosk-late').innerText;", vec![]).await;
+    assert!(late.as_str().is_some_and(|t| t.contains("失効しています") && t.contains("cert_revoked")), "{late}");
 
     // Exactly the taps made: three doctors' records, none doubled, with check-in and check-out.
     let page = wd.goto(&format!("{portal}/organizer/events/KIOSK-1?lang=ja")).await;
