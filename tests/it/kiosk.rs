@@ -257,7 +257,10 @@ async fn an_organizer_runs_the_kiosk_through_a_server_outage() {
     // The revoked card's late refusal is listed for the organizer.
     wd.wait_for("#kiosk[data-late-refused='1']").await;
     let late = wd.execute("return document.getElementById('kiosk-late').innerText;", vec![]).await;
-    assert!(late.as_str().is_some_and(|t| t.contains("失効しています") && t.contains("cert_revoked")), "{late}");
+    assert!(
+        late.as_str().is_some_and(|t| t.contains("失効しています") && t.contains("cert_revoked")),
+        "{late}"
+    );
 
     // Exactly the taps made: three doctors' records, none doubled, with check-in and check-out.
     let page = wd.goto(&format!("{portal}/organizer/events/KIOSK-1?lang=ja")).await;
