@@ -1,9 +1,13 @@
-//! `shikaku admin credits list|time-rule`: the credit systems and their rule for credits by time
-//! attended (docs/portal.md, "Credits by time attended"). A change of rule computes the credits of
-//! every attendance recorded by card taps again, so history pages and documents follow.
+//! `shikaku admin credits list|apply|export|time-rule`: the credit systems as data (a TOML
+//! definition per system: codes with names, certificate rules; docs/portal.md, "Credit systems as
+//! data") and their rule for credits by time attended. Totals, history pages and new documents
+//! read the stored rules, so they follow a change at once; a change of time rule computes the
+//! credits of every attendance recorded by card taps again.
 
-use anyhow::bail;
-use portal::store::systems::{find_system_rows, update_time_rule};
+use anyhow::{Context, bail};
+use portal::credits::definition::SystemDef;
+use portal::store::StoreError;
+use portal::store::systems::{apply_system, export_system, find_system_rows, update_time_rule};
 use portal::store::taps::recompute_tap_attendances;
 use serde_json::json;
 use storage::Db;
@@ -15,6 +19,17 @@ use crate::cli::admin::Actor;
 pub enum CreditsCommand {
     /// List the credit systems, one JSON object per line: id, names, unit step and time rule.
     List,
+    /// Add or update a credit system from a TOML definition (its codes with names, its
+    /// certificate rules): no release needed. Codes missing from the file are kept.
+    Apply {
+        /// The definition (format: docs/portal.md, "Credit systems as data"; `export` writes one).
+        file: std::path::PathBuf,
+    },
+    /// Print a credit system as a TOML definition, to edit and apply again.
+    Export {
+        /// The system's id.
+        system: String,
+    },
     /// Grant a system's credits by time attended (check-in to check-out of card taps) or, with
     /// --per-event, by the event's units; computes the tap-recorded attendances again.
     TimeRule {
@@ -49,6 +64,26 @@ pub async fn run(cmd: CreditsCommand, db: &Db, actor: &Actor, now: i64) -> anyho
                 .collect();
             Ok(lines.join("\n"))
         }
+        CreditsCommand::Apply { file } => {
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let def: SystemDef =
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", file.display(), e.message()))?;
+            def.validate().map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let applied = match apply_system(db, &def).await {
+                Ok(a) => a,
+                Err(StoreError::Conflict(e)) => bail!("{}: {e}", file.display()),
+                Err(e) => return Err(e.into()),
+            };
+            let detail = json!({ "system": def.id, "created": applied.created, "codes": applied.codes,
+                                 "codes_kept": applied.codes_kept, "rules": applied.rules });
+            actor.audit(db, now, "credits.apply", None, detail.clone()).await?;
+            Ok(detail.to_string())
+        }
+        CreditsCommand::Export { system } => match export_system(db, &system).await? {
+            Some(def) => Ok(toml::to_string(&def)?.trim_end().to_owned()),
+            None => bail!("no credit system {system:?} (see `shikaku admin credits list`)"),
+        },
         CreditsCommand::TimeRule { system, minutes_per_unit, minimum_minutes, per_event } => {
             let rule = if per_event { None } else { minutes_per_unit.map(|m| (m, minimum_minutes)) };
             if !update_time_rule(db, &system, rule).await? {

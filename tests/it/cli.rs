@@ -456,3 +456,77 @@ fn admin_credits_lists_systems_and_sets_the_time_rule() {
     let out = w.run(&["admin", "credits", "time-rule", "jma_cme", "--minutes-per-unit", "0"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn admin_credits_apply_and_export_credit_systems_as_data() {
+    let w = Workdir::new();
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/credit-systems/jmsb.toml");
+    let out = w.run(&["admin", "credits", "apply", shipped]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let applied: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(
+        applied,
+        serde_json::json!({ "system": "jmsb", "created": true, "codes": 5, "codes_kept": 0, "rules": 1 })
+    );
+    assert!(stdout(&w.run(&["admin", "credits", "list"])).contains("\"id\":\"jmsb\""));
+
+    // Export, edit, apply again: updated in place; a code left out of the file is kept.
+    let exported = stdout(&w.run(&["admin", "credits", "export", "jmsb"]));
+    assert!(
+        exported.contains("code = \"common.safety\"") && exported.contains("minimum = \"20\""),
+        "{exported}"
+    );
+    let edited = exported
+        .replace("共通講習 医療安全（必修）", "共通講習 医療安全（必修・医療事故調査を含む）")
+        .replace("minimum = \"20\"", "minimum = \"25\"")
+        .replace(
+            "[[codes]]\ncode = \"common.other\"\nname_ja = \"共通講習 その他\"\nname_en = \"Common course: other topics\"\n",
+            "",
+        );
+    assert_ne!(edited, exported);
+    let file = w.file("jmsb.toml", &edited);
+    let out = w.run(&["admin", "credits", "apply", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("\"created\":false") && stdout(&out).contains("\"codes_kept\":1"),
+        "{}",
+        stdout(&out)
+    );
+    let again = stdout(&w.run(&["admin", "credits", "export", "jmsb"]));
+    assert!(again.contains("医療事故調査を含む") && again.contains("minimum = \"25\""), "{again}");
+    assert!(again.contains("code = \"common.other\""), "kept: {again}");
+
+    // The shipped JMA system exports and applies back unchanged.
+    let cme = stdout(&w.run(&["admin", "credits", "export", "jma_cme"]));
+    assert!(cme.contains("code = \"76\"\nname_ja = \"糖尿病\""), "{cme}");
+    let file = w.file("cme.toml", &cme);
+    assert!(w.run(&["admin", "credits", "apply", file.to_str().unwrap()]).status.success());
+    assert_eq!(stdout(&w.run(&["admin", "credits", "export", "jma_cme"])), cme);
+
+    // Refusals name the file and the field.
+    let refused = |text: &str| {
+        let file = w.file("bad.toml", text);
+        let out = w.run(&["admin", "credits", "apply", file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        stderr(&out)
+    };
+    let head = "name_ja = \"x\"\nname_en = \"x\"\nunit_step = \"0.5\"\n";
+    assert!(refused(&format!("id = \"Bad-Id\"\n{head}")).contains("id \"Bad-Id\": 1 to 32 of a-z 0-9 _"));
+    assert!(refused(&format!("id = \"x1\"\n{head}colour = \"red\"\n")).contains("unknown field `colour`"));
+    let stolen = format!(
+        "id = \"x1\"\n{head}[[rules]]\nid = \"jma_cme_certificate\"\nname_ja = \"x\"\nname_en = \"x\"\n\
+         window = \"all_time\"\nrequirements = [{{ measure = \"units\", minimum = \"1\" }}]\n"
+    );
+    assert!(refused(&stolen).contains("rule \"jma_cme_certificate\" belongs to another credit system"));
+    let wrong_code = format!(
+        "id = \"x1\"\n{head}[[rules]]\nid = \"x1_rule\"\nname_ja = \"x\"\nname_en = \"x\"\nwindow = \"fiscal_years\"\n\
+         years = 3\nrequirements = [{{ measure = \"units\", code = \"nope\", minimum = \"1\" }}]\n"
+    );
+    assert!(refused(&wrong_code).contains("code \"nope\" is not a code of the system"));
+    assert!(
+        !stdout(&w.run(&["admin", "credits", "list"])).contains("\"x1\""),
+        "nothing of a refused file is stored"
+    );
+    let out = w.run(&["admin", "credits", "export", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+}

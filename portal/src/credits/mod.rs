@@ -6,6 +6,7 @@
 
 pub mod coverage;
 pub mod dates;
+pub mod definition;
 pub mod progress;
 pub mod rules;
 pub mod totals;

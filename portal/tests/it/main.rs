@@ -16,6 +16,7 @@ mod qr;
 mod screens;
 mod seed;
 mod served;
+mod systems;
 mod taps;
 mod upload;
 mod webdriver;
