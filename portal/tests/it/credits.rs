@@ -49,6 +49,19 @@ async fn seeded_systems_codes_and_rules(env: TestEnv) {
     assert_eq!(basic.requirements.len(), 12);
     let kakari = rules.iter().find(|r| r.id == "jma_kakaritsuke_completion").unwrap();
     assert_eq!(kakari.prerequisite.as_deref(), Some("jma_cme_certificate"));
+    // Occupational-physician renewal: 20 units of 生涯研修, at least 1 of each kind.
+    let renewal = rules.iter().find(|r| r.id == "jma_sangyoui_renewal").unwrap();
+    let scopes: Vec<(Option<&str>, Units)> =
+        renewal.requirements.iter().map(|q| (q.code_scope.as_deref(), q.minimum)).collect();
+    assert_eq!(
+        scopes,
+        [
+            (Some("life"), Units::whole(20)),
+            (Some("life.renewal"), Units::whole(1)),
+            (Some("life.practical"), Units::whole(1)),
+            (Some("life.specialty"), Units::whole(1)),
+        ]
+    );
 }
 
 /// A doctor, and an event granting `credits` on `on`; returns the doctor's number.
