@@ -67,15 +67,11 @@ pub async fn read(
         return bearer::error(StatusCode::FORBIDDEN, "insufficient_scope", "the card:read scope is required");
     }
     let client_id = token.record.client_id.clone();
-    if let Err(e) = &body
-        && e.status() == StatusCode::PAYLOAD_TOO_LARGE
-    {
-        return web::surface::too_large_problem().into_response();
-    }
-    let der = match body {
-        Ok(Json(b)) if b.certificate.len() <= MAX_CERTIFICATE_CHARS => {
+    let der = match web::surface::json_body(body) {
+        Ok(Some(b)) if b.certificate.len() <= MAX_CERTIFICATE_CHARS => {
             STANDARD.decode(b.certificate.trim()).ok()
         }
+        Err(too_large) => return too_large.into_response(),
         _ => None,
     };
     let Some(der) = der else {

@@ -58,14 +58,10 @@ fn token_error(status: StatusCode, error: &'static str, detail: &'static str) ->
 /// The caller of a request with an access token carrying `scope`, or the answer to send.
 pub async fn caller(app: &App, headers: &HeaderMap, scope: &str) -> Result<Caller, Response> {
     let invalid = |detail| token_error(StatusCode::UNAUTHORIZED, "invalid_token", detail);
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-    else {
+    let Some(token) = web::surface::bearer_token(headers) else {
         return Err(invalid("an access token of the idp is required (Authorization: Bearer …)"));
     };
-    let Ok(jws) = keys::jwk::parse(token.trim()) else {
+    let Ok(jws) = keys::jwk::parse(token) else {
         return Err(invalid("the access token is not a JWT"));
     };
     let alg = jws.header["alg"].as_str().unwrap_or("");
@@ -175,12 +171,10 @@ pub async fn post_attendance(
         Ok(e) => e,
         Err(res) => return res,
     };
-    let batch = match body {
-        Ok(Json(b)) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            return web::surface::too_large_problem().into_response();
-        }
-        Err(_) => {
+    let batch = match web::surface::json_body(body) {
+        Ok(Some(b)) => b,
+        Err(too_large) => return too_large.into_response(),
+        Ok(None) => {
             return malformed(
                 "the body must be JSON {\"records\": [{\"id\", \"certificate\", \"tapped_at\"}, …]}",
             );

@@ -51,6 +51,28 @@ pub async fn api(req: Request, next: Next) -> Response {
     }
 }
 
+/// A JSON body that a handler reads itself, so as to answer malformed input with its own code:
+/// `Ok(Some(value))`, `Ok(None)` when the body is not the JSON expected, or `Err` with the 413
+/// problem when it is larger than the route accepts (which no handler code should turn into a
+/// "malformed" answer).
+pub fn json_body<T>(
+    body: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<Option<T>, ApiError> {
+    match body {
+        Ok(axum::Json(value)) => Ok(Some(value)),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large_problem()),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header (RFC 6750 §2.1; the scheme is
+/// case-insensitive), trimmed.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+}
+
 /// Whether the request comes from a person's page: it accepts HTML or is a form post.
 fn from_a_page(headers: &HeaderMap) -> bool {
     let form = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {

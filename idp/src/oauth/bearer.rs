@@ -42,18 +42,14 @@ pub fn error(status: StatusCode, error: &str, description: &str) -> Response {
 /// The bearer token of `headers`, verified; or the answer to send (401 without a token or with
 /// an invalid, expired, foreign or revoked one).
 pub async fn verify(app: &App, headers: &HeaderMap, now: i64) -> Result<Bearer, Response> {
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-    else {
+    let Some(token) = web::surface::bearer_token(headers) else {
         let mut res = (StatusCode::UNAUTHORIZED, "").into_response();
         res.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"shikaku\""));
         return Err(res);
     };
     let invalid = |description: &str| error(StatusCode::UNAUTHORIZED, "invalid_token", description);
-    let Ok(claims) = app.keys.verify_jws(token.trim(), "at+jwt", now).await else {
+    let Ok(claims) = app.keys.verify_jws(token, "at+jwt", now).await else {
         return Err(invalid("the access token is invalid or expired"));
     };
     if claims["iss"] != json!(app.site.public_url()) {

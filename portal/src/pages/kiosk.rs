@@ -88,13 +88,9 @@ pub async fn tap(
         Ok(None) => return problem(StatusCode::NOT_FOUND, "event_unknown", "no such event"),
         Err(e) => return ApiError::internal(e).into_response(),
     };
-    if let Err(e) = &body
-        && e.status() == StatusCode::PAYLOAD_TOO_LARGE
-    {
-        return web::surface::too_large_problem().into_response();
-    }
-    let tap = match body {
-        Ok(Json(t)) if valid_id(&t.id) && t.certificate.len() <= MAX_CERTIFICATE_CHARS => t,
+    let tap = match web::surface::json_body(body) {
+        Ok(Some(t)) if valid_id(&t.id) && t.certificate.len() <= MAX_CERTIFICATE_CHARS => t,
+        Err(too_large) => return too_large.into_response(),
         _ => {
             return problem(
                 StatusCode::BAD_REQUEST,
