@@ -3,6 +3,8 @@
 //! (`POST /api/v1/card-reads`), and the registry links the holder's registration number when it
 //! has the doctor; then [`crate::store::taps::record_tap`] records it.
 
+use std::borrow::Cow;
+
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use web::ApiError;
@@ -39,12 +41,19 @@ pub struct Refusal {
     /// Stable code (`tap_outside_event`, `cert_revoked`, `idp_unavailable`, …).
     pub code: String,
     /// What went wrong, in English.
-    pub detail: &'static str,
+    pub detail: Cow<'static, str>,
 }
 
 impl Refusal {
     fn new(status: StatusCode, code: &str, detail: &'static str) -> Self {
-        Self { status, code: code.to_owned(), detail }
+        Self { status, code: code.to_owned(), detail: Cow::Borrowed(detail) }
+    }
+
+    /// 500, the cause logged with an error id that the detail names (as [`ApiError::internal`]).
+    fn internal(cause: impl std::fmt::Display) -> Self {
+        let e = ApiError::internal(cause);
+        let detail = e.detail.unwrap_or(Cow::Borrowed("internal error"));
+        Self { status: StatusCode::INTERNAL_SERVER_ERROR, code: "internal".to_owned(), detail }
     }
 
     /// Whether sending the tap again later can succeed (the idp or revocation data is down).
@@ -54,7 +63,7 @@ impl Refusal {
 
     /// The problem+json answer.
     pub fn problem(&self) -> ApiError {
-        ApiError::status(self.status, self.detail).with_code(self.code.clone())
+        ApiError::status(self.status, self.detail.clone()).with_code(self.code.clone())
     }
 }
 
@@ -82,11 +91,6 @@ pub async fn take(
             "the tap's time is not on a day of the event (or the reader's clock is wrong)",
         ));
     }
-    let internal = |e: &dyn std::fmt::Display| {
-        let id = ApiError::internal(e);
-        tracing::error!(detail = ?id.detail, "tap not recorded");
-        Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
-    };
     let holder = match app.idp_api.read_card(app, &tap.certificate).await {
         Ok(h) => h,
         Err(CardReadError::Refused(code)) => {
@@ -109,7 +113,7 @@ pub async fn take(
     // A registration number links the tap only when the portal's registry has the doctor.
     let number = match &holder.medical_registration_number {
         Some(n) => {
-            find_doctor(&app.probes.db, n).await.map_err(|e| internal(&e))?.map(|d| d.registration_number)
+            find_doctor(&app.probes.db, n).await.map_err(Refusal::internal)?.map(|d| d.registration_number)
         }
         None => None,
     };
@@ -138,6 +142,6 @@ pub async fn take(
             "tap_conflict",
             "this tap id was recorded for another card or event",
         )),
-        Err(e) => Err(internal(&e)),
+        Err(e) => Err(Refusal::internal(e)),
     }
 }

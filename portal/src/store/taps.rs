@@ -163,6 +163,18 @@ pub async fn resolve_card(
     number: &str,
     now: i64,
 ) -> Result<u64, StoreError> {
+    // Read first: the doctor's pages call this on every view, and nearly always nothing waits.
+    let waiting: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM attendance_taps \
+         WHERE card_issuer = $1 AND card_subscriber = $2 AND registration_number IS NULL LIMIT 1",
+    )
+    .bind(issuer)
+    .bind(subscriber)
+    .fetch_optional(db.pool())
+    .await?;
+    if waiting.is_none() {
+        return Ok(0);
+    }
     let linked = sqlx::query(
         "UPDATE attendance_taps SET registration_number = $1 \
          WHERE card_issuer = $2 AND card_subscriber = $3 AND registration_number IS NULL",
