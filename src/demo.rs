@@ -232,8 +232,8 @@ fn portal_files(pki: &TestPki) -> (String, String) {
         for i in 0..*events {
             let day =
                 time::macros::date!(2026 - 11 - 20) - time::Duration::days(35 * i as i64 + 3 * d as i64);
-            let code_a = (i * 7 + d * 11) % 84 + 1;
-            let code_b = (i * 13 + d * 5 + 40) % 84 + 1;
+            let code_a = (i * 7 + d * 11) % 84;
+            let code_b = (i * 13 + d * 5 + 40) % 84;
             let units = if i % 3 == 0 { "1.5" } else { "1" };
             let title = TITLES[i % TITLES.len()];
             let status = if i < 2 { "provisional" } else { "confirmed" };

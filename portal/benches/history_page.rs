@@ -50,8 +50,8 @@ async fn seed(db: &storage::Db) {
     for i in 0..EVENTS {
         let on = first + Days::days(i64::try_from(i * 7).unwrap_or(0));
         let mut credits = vec![
-            Credit { system_id: "jma_cme".into(), code: ((i % 84) + 1).to_string(), units: Units(100) },
-            Credit { system_id: "jma_cme".into(), code: (((i + 7) % 84) + 1).to_string(), units: Units(50) },
+            Credit { system_id: "jma_cme".into(), code: (i % 84).to_string(), units: Units(100) },
+            Credit { system_id: "jma_cme".into(), code: ((i + 7) % 84).to_string(), units: Units(50) },
         ];
         if i % 5 == 0 {
             credits.push(Credit {

@@ -22,7 +22,7 @@ fn content() -> Content {
             ),
             system: "jma_cme".into(),
             units: Units(50),
-            codes: vec![(i % 84 + 1).to_string()],
+            codes: vec![(i % 84).to_string()],
         })
         .collect();
     Content {

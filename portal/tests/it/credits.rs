@@ -35,9 +35,14 @@ async fn seeded_systems_codes_and_rules(env: TestEnv) {
     let codes = find_codes(db).await.unwrap();
     let jma: Vec<_> = codes.iter().filter(|c| c.system_id == "jma_cme").collect();
     assert_eq!(jma.len(), 84);
-    assert_eq!(jma[0].code, "1");
-    assert_eq!(jma[83].code, "84");
-    assert_eq!(jma[75].name_ja.as_deref(), Some("糖尿病"));
+    // 0 (最新のトピックス・その他) and 1–83, each with its official name and an English one.
+    let numbers: Vec<String> = jma.iter().map(|c| c.code.clone()).collect();
+    assert_eq!(numbers, (0..84).map(|n| n.to_string()).collect::<Vec<_>>());
+    assert!(jma.iter().all(|c| c.name_ja.is_some() && c.name_en.is_some()), "{jma:?}");
+    assert_eq!(jma[0].name_ja.as_deref(), Some("最新のトピックス・その他"));
+    assert_eq!(jma[1].name_ja.as_deref(), Some("医師のプロフェッショナリズム"));
+    assert_eq!(jma[76].name_ja.as_deref(), Some("糖尿病"));
+    assert_eq!(jma[83].name_en.as_deref(), Some("Counselling, support and guidance"));
     let rules = find_rules(db).await.unwrap();
     let jma_rule = rules.iter().find(|r| r.id == "jma_cme_certificate").unwrap();
     assert_eq!(jma_rule.window, WindowKind::FiscalYears(3));
@@ -154,7 +159,7 @@ async fn jma_certificate_boundary_59_5_vs_60(env: TestEnv) {
     let grid = coverage::grid("jma_cme", &codes, &lines, None);
     assert_eq!(grid.len(), 84);
     assert_eq!(grid.iter().filter(|c| c.filled()).count(), 40);
-    assert_eq!(grid[1].units, Units(100), "code 2 earned twice 0.5");
+    assert_eq!((grid[2].code.as_str(), grid[2].units), ("2", Units(100)), "code 2 earned twice 0.5");
     // Totals per fiscal year.
     let t = totals::by_fiscal_year(&lines);
     let fy: Vec<(FiscalYear, Units, usize)> =

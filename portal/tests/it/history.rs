@@ -169,7 +169,13 @@ async fn filters_narrow_records_totals_and_chart(env: TestEnv) {
     assert!(all.contains("84コード中2コード取得（2024年度–2026年度）"), "{all}");
     assert_eq!(all.matches("<li class=\"filled\"").count(), 2);
     assert_eq!(all.matches("<li class=\"empty\"").count(), 82);
-    assert!(all.contains("糖尿病 取得済み 1 単位") && all.contains("未取得"), "{all}");
+    assert!(all.contains("取得済み 1 単位") && all.contains("未取得"), "{all}");
+    // Every cell shows its code's official name in the page's language, code 0 first.
+    assert_eq!(all.matches("<span class=\"name\">").count(), 84, "{all}");
+    assert!(all.contains("<span class=\"name\">糖尿病</span>"), "{all}");
+    let cell = |name: &str| all.find(&format!("<span class=\"name\">{name}</span>"));
+    assert!(cell("最新のトピックス・その他").is_some());
+    assert!(cell("最新のトピックス・その他") < cell("医師のプロフェッショナリズム"), "{all}");
     // Chart: JMA lifelong education per fiscal year, with <title> and text labels.
     assert!(all.contains("<title id=\"chart-svg-title\">年度別の取得単位</title>"));
     assert!(
@@ -211,6 +217,7 @@ async fn filters_narrow_records_totals_and_chart(env: TestEnv) {
 
     let (_, _, en) = app.get("/history?lang=en&year=2026", &format!("{doctor}; lang=en")).await;
     assert!(en.contains("<h3>FY2026</h3>") && en.contains("Provisional (awaiting confirmation)"), "{en}");
+    assert!(en.contains("<span class=\"name\">Diabetes</span>"), "the grid in English: {en}");
     assert!(
         en.contains("2 of 84 codes covered (FY2026)") || en.contains("1 of 84 codes covered (FY2026)"),
         "{en}"
