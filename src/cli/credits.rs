@@ -76,7 +76,8 @@ pub async fn run(cmd: CreditsCommand, db: &Db, actor: &Actor, now: i64) -> anyho
                 Err(e) => return Err(e.into()),
             };
             let detail = json!({ "system": def.id, "created": applied.created, "codes": applied.codes,
-                                 "codes_kept": applied.codes_kept, "rules": applied.rules });
+                                 "codes_kept": applied.codes_kept, "rules": applied.rules,
+                                 "caps": applied.caps });
             actor.audit(db, now, "credits.apply", None, detail.clone()).await?;
             Ok(detail.to_string())
         }

@@ -466,7 +466,8 @@ fn admin_credits_apply_and_export_credit_systems_as_data() {
     let applied: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
     assert_eq!(
         applied,
-        serde_json::json!({ "system": "jmsb", "created": true, "codes": 5, "codes_kept": 0, "rules": 1 })
+        serde_json::json!({ "system": "jmsb", "created": true, "codes": 5, "codes_kept": 0, "rules": 1,
+                            "caps": null })
     );
     assert!(stdout(&w.run(&["admin", "credits", "list"])).contains("\"id\":\"jmsb\""));
 
@@ -503,6 +504,13 @@ fn admin_credits_apply_and_export_credit_systems_as_data() {
     assert!(w.run(&["admin", "credits", "apply", file.to_str().unwrap()]).status.success());
     assert_eq!(stdout(&w.run(&["admin", "credits", "export", "jma_cme"])), cme);
 
+    // A cap: at most 6 units per event of the JMA system; exported with the system.
+    let capped = w.file("cme-capped.toml", &format!("{cme}\n\n[[caps]]\nper = \"event\"\nmaximum = \"6\"\n"));
+    let out = w.run(&["admin", "credits", "apply", capped.to_str().unwrap()]);
+    assert!(stdout(&out).contains("\"caps\":1"), "{}{}", stdout(&out), stderr(&out));
+    let exported = stdout(&w.run(&["admin", "credits", "export", "jma_cme"]));
+    assert!(exported.trim_end().ends_with("[[caps]]\nper = \"event\"\nmaximum = \"6\""), "{exported}");
+
     // Refusals name the file and the field.
     let refused = |text: &str| {
         let file = w.file("bad.toml", text);
@@ -523,6 +531,8 @@ fn admin_credits_apply_and_export_credit_systems_as_data() {
          years = 3\nrequirements = [{{ measure = \"units\", code = \"nope\", minimum = \"1\" }}]\n"
     );
     assert!(refused(&wrong_code).contains("code \"nope\" is not a code of the system"));
+    let wrong_cap = format!("id = \"x1\"\n{head}[[caps]]\nper = \"day\"\nmaximum = \"1\"\n");
+    assert!(refused(&wrong_cap).contains("bad.toml: cap 1: per \"day\": event or fiscal_year"));
     assert!(
         !stdout(&w.run(&["admin", "credits", "list"])).contains("\"x1\""),
         "nothing of a refused file is stored"

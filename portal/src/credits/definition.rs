@@ -23,6 +23,10 @@
 //! years = 5
 //! requirements = [ { measure = "units", minimum = "3" },
 //!                  { measure = "units", code = "safety", minimum = "1" } ]
+//!
+//! [[caps]]
+//! per = "event"        # or "fiscal_year"
+//! maximum = "6"        # code = "safety" limits the cap to a code and its branch
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -51,6 +55,22 @@ pub struct SystemDef {
     /// Certificate (or completion) rules.
     #[serde(default)]
     pub rules: Vec<RuleDef>,
+    /// Caps on the credits that count. Absent: the stored caps stay; `caps = []` removes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caps: Option<Vec<CapDef>>,
+}
+
+/// A cap: at most `maximum` units of the codes within `code` count per event or fiscal year.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapDef {
+    /// `event` or `fiscal_year`.
+    pub per: String,
+    /// A code and its dotted descendants; absent: every code of the system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The most that counts, in units (`"6"`, `"1.5"`).
+    pub maximum: String,
 }
 
 /// One code of a system.
@@ -187,6 +207,22 @@ impl SystemDef {
                 };
                 parsed.map_err(|e| format!("rule {:?}: minimum: {e}", r.id))?;
             }
+        }
+        let caps = self.caps.as_deref().unwrap_or_default();
+        if caps.len() > 20 {
+            return Err("caps: at most 20".to_owned());
+        }
+        for (i, c) in caps.iter().enumerate() {
+            let n = i + 1;
+            if c.per.parse::<crate::credits::caps::CapPeriod>().is_err() {
+                return Err(format!("cap {n}: per {:?}: event or fiscal_year", c.per));
+            }
+            if let Some(code) = &c.code
+                && !self.codes.iter().any(|x| x.code == *code || x.code.starts_with(&format!("{code}.")))
+            {
+                return Err(format!("cap {n}: code {code:?} is not a code of the system"));
+            }
+            Units::parse_with_step(&c.maximum, step).map_err(|e| format!("cap {n}: maximum: {e}"))?;
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! Everything here works on [`CreditLine`]s — one confirmed credit (system, code, units, date) —
 //! so it is tested without a database and reused by pages, documents and imports.
 
+pub mod caps;
 pub mod coverage;
 pub mod dates;
 pub mod definition;
@@ -28,6 +29,8 @@ pub struct CreditLine {
     pub units: Units,
     /// Day of attendance.
     pub date: Date,
+    /// The event attended (caps per event count over it).
+    pub event_id: String,
 }
 
 /// Whether `code` lies within `scope`: the scope itself or a dotted descendant of it

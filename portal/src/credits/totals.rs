@@ -70,7 +70,13 @@ mod tests {
     use super::*;
 
     fn line(system: &str, code: &str, units: i64, date: time::Date) -> CreditLine {
-        CreditLine { system_id: system.into(), code: code.into(), units: Units(units), date }
+        CreditLine {
+            system_id: system.into(),
+            code: code.into(),
+            units: Units(units),
+            date,
+            event_id: "e".into(),
+        }
     }
 
     #[test]

@@ -232,10 +232,12 @@ pub async fn update_attendance_status(
     }
 }
 
-/// Every confirmed credit of a doctor, oldest first.
+/// Every confirmed credit of a doctor as it counts, oldest first: the systems' caps
+/// (`credit_caps`) are applied, so totals, the coverage grid, progress and documents all see the
+/// same counted credits.
 ///
 /// The database answers one row per (system, code) with its dated units packed as
-/// `YYYYMMDD:UNITS,…`: sqlx's SQLite driver hands rows one at a time from its worker thread,
+/// `YYYYMMDD:UNITS:EVENT,…` (event ids have no `:` or `,`): sqlx's SQLite driver hands rows one at a time from its worker thread,
 /// so a doctor's ~10,000 credit lines as rows cost tens of milliseconds of thread hand-offs,
 /// and a hundred packed rows almost nothing.
 pub async fn find_confirmed_credits(
@@ -243,8 +245,10 @@ pub async fn find_confirmed_credits(
     registration_number: &str,
 ) -> Result<Vec<CreditLine>, StoreError> {
     let pack = match db.backend() {
-        storage::Backend::Sqlite => "group_concat(a.attended_on || ':' || c.units, ',')",
-        storage::Backend::Postgres => "string_agg(a.attended_on::text || ':' || c.units::text, ',')",
+        storage::Backend::Sqlite => "group_concat(a.attended_on || ':' || c.units || ':' || a.event_id, ',')",
+        storage::Backend::Postgres => {
+            "string_agg(a.attended_on::text || ':' || c.units::text || ':' || a.event_id, ',')"
+        }
     };
     let sql = format!(
         "SELECT c.system_id, c.code, {pack} FROM attendances a \
@@ -257,11 +261,13 @@ pub async fn find_confirmed_credits(
     let mut out = Vec::new();
     for (system_id, code, packed) in rows {
         for item in packed.split(',') {
-            let parsed = item.split_once(':').and_then(|(on, units)| {
-                let date = dates::from_int(on.parse().ok()?)?;
-                Some((date, units.parse::<i64>().ok()?))
-            });
-            let Some((date, units)) = parsed else {
+            let mut parts = item.splitn(3, ':');
+            let parsed = (|| {
+                let date = dates::from_int(parts.next()?.parse().ok()?)?;
+                let units = parts.next()?.parse::<i64>().ok()?;
+                Some((date, units, parts.next()?))
+            })();
+            let Some((date, units, event_id)) = parsed else {
                 return Err(StoreError::Corrupt(format!("credit `{item}` of {system_id}:{code}")));
             };
             out.push(CreditLine {
@@ -269,11 +275,15 @@ pub async fn find_confirmed_credits(
                 code: code.clone(),
                 units: Units(units),
                 date,
+                event_id: event_id.to_owned(),
             });
         }
     }
-    out.sort_by(|a, b| (a.date, &a.system_id, &a.code).cmp(&(b.date, &b.system_id, &b.code)));
-    Ok(out)
+    out.sort_by(|a, b| {
+        (a.date, &a.system_id, &a.code, &a.event_id).cmp(&(b.date, &b.system_id, &b.code, &b.event_id))
+    });
+    let caps = crate::store::systems::find_caps(db).await?;
+    Ok(crate::credits::caps::apply(&caps, out))
 }
 
 /// One stored attendance as a list shows it.

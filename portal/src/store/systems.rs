@@ -3,6 +3,7 @@
 use storage::Db;
 
 use crate::credits::Units;
+use crate::credits::caps::{Cap, CapPeriod};
 use crate::credits::rules::{CreditCode, CreditSystem, Measure, Requirement, Rule, WindowKind};
 use crate::store::StoreError;
 
@@ -67,6 +68,22 @@ pub async fn find_rules(db: &Db) -> Result<Vec<Rule>, StoreError> {
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             Ok(Rule { id, system_id, name_ja, name_en, window, prerequisite, requirements })
+        })
+        .collect()
+}
+
+/// Every cap on counted credits, by system and order.
+pub async fn find_caps(db: &Db) -> Result<Vec<Cap>, StoreError> {
+    let rows: Vec<(String, String, Option<String>, i64)> =
+        sqlx::query_as("SELECT system_id, per, code_scope, maximum FROM credit_caps ORDER BY system_id, seq")
+            .fetch_all(db.pool())
+            .await?;
+    rows.into_iter()
+        .map(|(system_id, per, code_scope, maximum)| {
+            let per = per
+                .parse::<CapPeriod>()
+                .map_err(|()| StoreError::Corrupt(format!("cap of {system_id}: per {per}")))?;
+            Ok(Cap { system_id, per, code_scope, maximum: Units(maximum) })
         })
         .collect()
 }
@@ -152,6 +169,8 @@ pub struct Applied {
     pub codes_kept: i64,
     /// Rules written.
     pub rules: usize,
+    /// Caps written (`None`: the definition has no `caps`, the stored ones stay).
+    pub caps: Option<usize>,
 }
 
 /// Adds or updates a credit system from a (validated) definition, in one transaction: the system,
@@ -254,12 +273,30 @@ pub async fn apply_system(
             .await?;
         }
     }
+    if let Some(caps) = &def.caps {
+        sqlx::query("DELETE FROM credit_caps WHERE system_id = $1").bind(&def.id).execute(&mut *tx).await?;
+        for (seq, c) in caps.iter().enumerate() {
+            let maximum =
+                Units::parse(&c.maximum).map_err(|e| StoreError::Conflict(format!("maximum: {e}")))?;
+            sqlx::query(
+                "INSERT INTO credit_caps (system_id, seq, per, code_scope, maximum) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&def.id)
+            .bind(i64::try_from(seq).unwrap_or(0) + 1)
+            .bind(&c.per)
+            .bind(&c.code)
+            .bind(maximum.0)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
     tx.commit().await?;
     Ok(Applied {
         created: existed.is_none(),
         codes: def.codes.len(),
         codes_kept: total - i64::try_from(def.codes.len()).unwrap_or(0),
         rules: def.rules.len(),
+        caps: def.caps.as_ref().map(Vec::len),
     })
 }
 
@@ -268,7 +305,7 @@ pub async fn export_system(
     db: &Db,
     id: &str,
 ) -> Result<Option<crate::credits::definition::SystemDef>, StoreError> {
-    use crate::credits::definition::{CodeDef, RequirementDef, RuleDef, SystemDef};
+    use crate::credits::definition::{CapDef, CodeDef, RequirementDef, RuleDef, SystemDef};
     let row: Option<(String, String, i64, i64)> =
         sqlx::query_as("SELECT name_ja, name_en, unit_step, sort_order FROM credit_systems WHERE id = $1")
             .bind(id)
@@ -313,6 +350,16 @@ pub async fn export_system(
                 .collect(),
         });
     }
+    let caps: Vec<CapDef> = find_caps(db)
+        .await?
+        .into_iter()
+        .filter(|c| c.system_id == id)
+        .map(|c| CapDef {
+            per: c.per.as_str().to_owned(),
+            code: c.code_scope,
+            maximum: c.maximum.to_string(),
+        })
+        .collect();
     Ok(Some(SystemDef {
         id: id.to_owned(),
         name_ja,
@@ -321,5 +368,6 @@ pub async fn export_system(
         sort_order,
         codes,
         rules,
+        caps: if caps.is_empty() { None } else { Some(caps) },
     }))
 }
