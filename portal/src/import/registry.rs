@@ -149,7 +149,34 @@ pub async fn import_with_card_holders(
         progress(end);
     }
     report.errors.sort_by_key(|e| e.line);
+    if !opts.dry_run && !holders.is_empty() {
+        link_waiting_taps(db, &holders, opts.now).await?;
+    }
     Ok((report, holders))
+}
+
+/// Links the kiosk taps of cards that were read before the registry named them (design §9:
+/// an unlinked card is resolved when its link appears). Reads the few waiting cards first, so
+/// a large registry costs one query when nothing waits.
+async fn link_waiting_taps(db: &Db, holders: &[CardHolder], now: i64) -> Result<(), ImportError> {
+    let waiting = crate::store::taps::find_unlinked_cards(db).await?;
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    let waiting: std::collections::HashSet<(String, String)> = waiting.into_iter().collect();
+    for h in holders {
+        if waiting.contains(&(h.issuer.clone(), h.subscriber_id.clone())) {
+            crate::store::taps::resolve_card(
+                db,
+                &h.issuer,
+                &h.subscriber_id,
+                &h.doctor.registration_number,
+                now,
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn write_batch(

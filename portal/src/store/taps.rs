@@ -153,6 +153,15 @@ pub async fn record_tap(db: &Db, tap: &NewTap, event: &Event, now: i64) -> Resul
     })
 }
 
+/// The cards (issuer, subscriber id) that have taps waiting for a registration number.
+pub async fn find_unlinked_cards(db: &Db) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT DISTINCT card_issuer, card_subscriber FROM attendance_taps WHERE registration_number IS NULL",
+    )
+    .fetch_all(db.pool())
+    .await?)
+}
+
 /// Links the unlinked taps of a card to registration number `number` and makes the attendances
 /// they give (a registry entry or the doctor's own link appeared). Returns how many taps were
 /// linked.

@@ -16,6 +16,7 @@ storage::each_backend!(
     taps_check_in_repeat_and_check_out_once_each,
     taps_arriving_late_and_out_of_order_give_the_same_record,
     an_unlinked_card_is_resolved_when_its_number_appears,
+    a_registry_import_links_the_taps_of_a_card_it_names,
     credits_by_time_attended_follow_the_system_rule,
 );
 
@@ -145,6 +146,35 @@ async fn an_unlinked_card_is_resolved_when_its_number_appears(env: TestEnv) {
         record_tap(db, &tap("linked-03", "J4", Some("623456"), T0 + 4100), &event, T0 + 6000).await.unwrap();
     assert!(r.linked);
     assert_eq!(r.kind, TapKind::Repeat);
+}
+
+async fn a_registry_import_links_the_taps_of_a_card_it_names(env: TestEnv) {
+    use portal::import::{Options, registry};
+    let app = crate::TestApp::new(env).await;
+    let db = app.db();
+    let event = seed::event(db, "K1", date!(2026 - 12 - 04), &[("jma_cme", "76", 100)]).await;
+    record_tap(db, &tap("unlinked-1", "J7", None, T0), &event, T0).await.unwrap();
+    record_tap(db, &tap("unlinked-2", "J8", None, T0 + 10), &event, T0 + 10).await.unwrap();
+    let csv = "registration_number,kana_name,birth_date,name,issuer,subscriber_id\n\
+               723456,ニホン　シチロウ,1970-01-01,日本　七郎,\"C=JP, O=JMA, CN=HPKI Test CA\",J7\n\
+               823456,ニホン　ハチロウ,1970-01-01,日本　八郎,\"C=JP, O=JMA, CN=Other CA\",J8\n";
+    // A dry run writes nothing, and links nothing.
+    let mut dry = Options::new(T0 + 100);
+    dry.dry_run = true;
+    registry::import_with_card_holders(db, csv.as_bytes(), &dry, &mut |_| {}).await.unwrap();
+    assert!(records(db).await.is_empty());
+    let (report, holders) =
+        registry::import_with_card_holders(db, csv.as_bytes(), &Options::new(T0 + 100), &mut |_| {})
+            .await
+            .unwrap();
+    assert!(report.errors.is_empty() && holders.len() == 2, "{report:?}");
+    // J7's tap is linked; J8 belongs to another CA's card and still waits.
+    assert_eq!(
+        records(db).await,
+        [("723456".into(), Some(T0), None, "provisional".into(), "card_read".into())]
+    );
+    let waiting = portal::store::taps::find_unlinked_cards(db).await.unwrap();
+    assert_eq!(waiting, [("C=JP, O=JMA, CN=HPKI Test CA".to_owned(), "J8".to_owned())]);
 }
 
 /// The units of each doctor's credit at event K1: (registration number, units in hundredths).
