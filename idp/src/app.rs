@@ -217,6 +217,7 @@ pub async fn build(
         .merge(
             Router::new()
                 .route("/api/v1/card-reads", post(crate::card_reads::read))
+                .route("/api/v1/card-status", post(crate::card_reads::status))
                 .layer(axum::middleware::from_fn(web::surface::api)),
         );
     let browser = if app.config.demo_cards.is_empty() {

@@ -29,7 +29,7 @@ use crate::app::{App, AppState};
 use crate::audit;
 use crate::oauth::bearer;
 use crate::rate_limit::ClientIp;
-use crate::store::identities;
+use crate::store::{accounts, identities};
 
 /// Largest certificate accepted, as base64 (real HPKI certificates are about 2 KB of DER).
 pub const MAX_CERTIFICATE_CHARS: usize = 16 * 1024;
@@ -75,7 +75,16 @@ pub async fn read(
         _ => None,
     };
     let Some(der) = der else {
-        audit_read(app, now, &client_ip, &client_id, ErrorCode::CertMalformed.code(), json!({})).await;
+        audit_entry(
+            app,
+            now,
+            &client_ip,
+            &client_id,
+            "card_read",
+            ErrorCode::CertMalformed.code(),
+            json!({}),
+        )
+        .await;
         return ApiError::status(
             StatusCode::BAD_REQUEST,
             "the body must be JSON {\"certificate\": \"<base64 DER>\"} of at most 16 KiB",
@@ -83,10 +92,82 @@ pub async fn read(
         .with_code(ErrorCode::CertMalformed.code())
         .into_response();
     };
-    let cert = match crate::trust::check_certificate(app, &der, now).await {
+    checked(app, &token, &der, now, &client_ip, "card_read").await
+}
+
+/// The request body of `POST /api/v1/card-status`.
+#[derive(Debug, Deserialize)]
+pub struct CardStatus {
+    /// Issuing CA of the card, as the idp's claims name it (`hpki.issuer`).
+    issuer: String,
+    /// The card's subscriber id (`hpki.subscriber_id`).
+    subscriber_id: String,
+}
+
+/// `POST /api/v1/card-status`: the card named by issuer and subscriber id, as of now. The idp
+/// checks the card's latest authentication certificate (recorded at its last card sign-in)
+/// again, with the checks of a card read: a share a doctor made last week says whether the card
+/// is still valid and unrevoked today. Same scope, answers and audit as a card read (event
+/// `card_status`), plus `404` `card_unknown` when no certificate of the card is recorded.
+pub async fn status(
+    State(state): State<AppState>,
+    client_ip: ClientIp,
+    headers: HeaderMap,
+    body: Result<Json<CardStatus>, JsonRejection>,
+) -> Response {
+    let app = &state.0;
+    let now = app.clock.now();
+    let token = match bearer::verify(app, &headers, now).await {
+        Ok(b) => b,
+        Err(res) => return res,
+    };
+    if !token.has_scope("card:read") {
+        return bearer::error(StatusCode::FORBIDDEN, "insufficient_scope", "the card:read scope is required");
+    }
+    let client_id = token.record.client_id.clone();
+    let asked = match web::surface::json_body(body) {
+        Ok(Some(b)) if (1..=500).contains(&b.issuer.len()) && (1..=100).contains(&b.subscriber_id.len()) => b,
+        Err(too_large) => return too_large.into_response(),
+        _ => {
+            return ApiError::status(
+                StatusCode::BAD_REQUEST,
+                "the body must be JSON {\"issuer\": \"…\", \"subscriber_id\": \"…\"}",
+            )
+            .with_code("request_malformed")
+            .into_response();
+        }
+    };
+    let stored = match accounts::find_card_certificate(&app.db, &asked.issuer, &asked.subscriber_id).await {
+        Ok(c) => c.and_then(|b64| STANDARD.decode(b64).ok()),
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let Some(der) = stored else {
+        let detail = json!({ "issuer": asked.issuer, "subscriber_id": asked.subscriber_id });
+        audit_entry(app, now, &client_ip, &client_id, "card_status", "card_unknown", detail).await;
+        return ApiError::status(
+            StatusCode::NOT_FOUND,
+            "no certificate of this card is recorded: it has not signed in here",
+        )
+        .with_code("card_unknown")
+        .into_response();
+    };
+    checked(app, &token, &der, now, &client_ip, "card_status").await
+}
+
+/// Checks `der` and answers with its holder (or the refusal), audited as `event`.
+async fn checked(
+    app: &App,
+    token: &bearer::Bearer,
+    der: &[u8],
+    now: i64,
+    client_ip: &ClientIp,
+    event: &str,
+) -> Response {
+    let client_id = token.record.client_id.as_str();
+    let cert = match crate::trust::check_certificate(app, der, now).await {
         Ok(Ok(cert)) => cert,
         Ok(Err(code)) => {
-            audit_read(app, now, &client_ip, &client_id, code.code(), json!({})).await;
+            audit_entry(app, now, client_ip, client_id, event, code.code(), json!({})).await;
             return refused(code).into_response();
         }
         Err(e) => return ApiError::internal(e).into_response(),
@@ -100,6 +181,7 @@ pub async fn read(
         "hc_roles": cert.hc_roles,
         "name": cert.kanji_name,
         "name#ja-Latn": cert.romaji_name,
+        "checked_at": now,
     });
     if token.has_scope("license")
         && let Some(id) = match registry_number(app, &cert).await {
@@ -109,7 +191,7 @@ pub async fn read(
     {
         holder["medical_registration_number"] = Value::String(id);
     }
-    audit_read(app, now, &client_ip, &client_id, "success", facts).await;
+    audit_entry(app, now, client_ip, client_id, event, "success", facts).await;
     let mut res = Json(holder).into_response();
     res.headers_mut()
         .insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
@@ -121,9 +203,17 @@ async fn registry_number(app: &App, cert: &hpki::HpkiCertificate) -> Result<Opti
     Ok(identities::find_identity(&app.db, &cert.issuer, subscriber).await?.map(|i| i.registration_number))
 }
 
-async fn audit_read(app: &App, now: i64, ip: &ClientIp, client_id: &str, outcome: &str, detail: Value) {
+async fn audit_entry(
+    app: &App,
+    now: i64,
+    ip: &ClientIp,
+    client_id: &str,
+    event: &str,
+    outcome: &str,
+    detail: Value,
+) {
     let entry = audit::Entry {
-        event: "card_read".into(),
+        event: event.into(),
         outcome: outcome.into(),
         client_id: Some(client_id.to_owned()),
         ip: ip.audit(),

@@ -78,6 +78,7 @@ pub(crate) async fn request_client(app: &App, request: Option<&str>) -> Option<S
 pub(crate) async fn account_for(app: &App, id: &HpkiCertificate, now: i64) -> Result<Account, StoreError> {
     let subscriber = id.subscriber_id.clone().unwrap_or_else(|| format!("serial:{}", id.serial));
     let not_after = id.not_after.unix_timestamp();
+    let certificate = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, id.der());
     for _ in 0..3 {
         if let Some((mut card, mut account)) =
             accounts::find_card_with_account(&app.db, &id.issuer, &subscriber).await?
@@ -102,7 +103,7 @@ pub(crate) async fn account_for(app: &App, id: &HpkiCertificate, now: i64) -> Re
             if kanji || romaji {
                 account.updated_at = now;
             }
-            accounts::update_card_use(&app.db, &card, kanji || romaji).await?;
+            accounts::update_card_use(&app.db, &card, &certificate, kanji || romaji).await?;
             return Ok(account);
         }
         let account = Account {
@@ -126,7 +127,7 @@ pub(crate) async fn account_for(app: &App, id: &HpkiCertificate, now: i64) -> Re
             created_at: now,
             last_used_at: now,
         };
-        if accounts::create_account_with_card(&app.db, &account, &card).await? {
+        if accounts::create_account_with_card(&app.db, &account, &card, &certificate).await? {
             tracing::info!(account = %account.id, "created account at first card sign-in");
             return Ok(account);
         }

@@ -175,6 +175,22 @@ pub async fn find_card(db: &Db, issuer: &str, subscriber_id: &str) -> Result<Opt
     row.as_ref().map(row_to_card).transpose()
 }
 
+/// The latest authentication certificate recorded for a card (base64 DER), if any.
+pub async fn find_card_certificate(
+    db: &Db,
+    issuer: &str,
+    subscriber_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    Ok(sqlx::query_scalar::<_, Option<String>>(
+        "SELECT certificate FROM cards WHERE issuer = $1 AND subscriber_id = $2",
+    )
+    .bind(issuer)
+    .bind(subscriber_id)
+    .fetch_optional(db.pool())
+    .await?
+    .flatten())
+}
+
 /// Cards of an account.
 pub async fn find_cards(db: &Db, account_id: &str) -> Result<Vec<Card>, sqlx::Error> {
     let rows = sqlx::query(
@@ -210,13 +226,18 @@ pub(crate) async fn insert_account(
 
 /// Creates an account with its first card in one transaction. `Ok(false)` when the card was
 /// created concurrently by another sign-in (the caller reads it again).
-pub async fn create_account_with_card(db: &Db, account: &Account, card: &Card) -> Result<bool, sqlx::Error> {
+pub async fn create_account_with_card(
+    db: &Db,
+    account: &Account,
+    card: &Card,
+    certificate: &str,
+) -> Result<bool, sqlx::Error> {
     let mut conn = db.pool().acquire().await?;
     let mut tx = conn.begin().await?;
     insert_account(&mut tx, account).await?;
     let inserted = sqlx::query(
         "INSERT INTO cards (issuer, subscriber_id, account_id, serial, not_after, hc_roles, kanji_name, \
-         romaji_name, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         romaji_name, created_at, last_used_at, certificate) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&card.issuer)
     .bind(&card.subscriber_id)
@@ -228,6 +249,7 @@ pub async fn create_account_with_card(db: &Db, account: &Account, card: &Card) -
     .bind(&card.romaji_name)
     .bind(card.created_at)
     .bind(card.last_used_at)
+    .bind(certificate)
     .execute(&mut *tx)
     .await;
     match inserted {
@@ -277,9 +299,17 @@ pub async fn find_card_with_account(
 /// Records a sign-in with a (possibly renewed) certificate of a known card. With
 /// `refresh_names`, also takes the account's names from it (in the same transaction); without,
 /// it is one statement.
-pub async fn update_card_use(db: &Db, card: &Card, refresh_names: bool) -> Result<(), sqlx::Error> {
+pub async fn update_card_use(
+    db: &Db,
+    card: &Card,
+    certificate: &str,
+    refresh_names: bool,
+) -> Result<(), sqlx::Error> {
+    // The certificate is rewritten only when the serial changes (SET reads the old values).
     const UPDATE_CARD: &str = "UPDATE cards SET serial = $3, not_after = $4, hc_roles = $5, kanji_name = $6, \
-         romaji_name = $7, last_used_at = $8 WHERE issuer = $1 AND subscriber_id = $2";
+         romaji_name = $7, last_used_at = $8, \
+         certificate = CASE WHEN serial = $3 AND certificate IS NOT NULL THEN certificate ELSE $9 END \
+         WHERE issuer = $1 AND subscriber_id = $2";
     let update_card = sqlx::query(UPDATE_CARD)
         .bind(&card.issuer)
         .bind(&card.subscriber_id)
@@ -288,7 +318,8 @@ pub async fn update_card_use(db: &Db, card: &Card, refresh_names: bool) -> Resul
         .bind(json(&card.hc_roles))
         .bind(&card.kanji_name)
         .bind(&card.romaji_name)
-        .bind(card.last_used_at);
+        .bind(card.last_used_at)
+        .bind(certificate);
     if !refresh_names {
         update_card.execute(db.pool()).await?;
         return Ok(());

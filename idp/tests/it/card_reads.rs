@@ -14,6 +14,7 @@ use crate::live::{self, CLIENT_ID, Live, pki};
 storage::each_backend!(
     a_card_read_names_the_holder_or_refuses_the_card,
     without_a_current_crl_a_card_read_is_unavailable,
+    a_card_status_checks_the_card_of_its_last_sign_in_again,
 );
 
 /// The test client allowed `scopes` for its own tokens; returns a token of `scope`.
@@ -38,6 +39,80 @@ async fn read(live: &Live, token: Option<&str>, body: Value) -> (u16, Option<Str
     let status = res.status().as_u16();
     let kind = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
     (status, kind, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn card_status(live: &Live, token: &str, body: Value) -> (u16, Option<String>, Value) {
+    let res = reqwest::Client::new()
+        .post(live.url("/api/v1/card-status"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let kind = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+    (status, kind, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn a_card_status_checks_the_card_of_its_last_sign_in_again(env: TestEnv) {
+    let live = Live::start(env).await;
+    let db = &live.env.db.db;
+    let cert = hpki::HpkiCertificate::parse(&pki().card("doctor-auth").unwrap().issued.der).unwrap();
+    let asked = json!({ "issuer": cert.issuer, "subscriber_id": "TESTJ00001" });
+    let token = service_token(&live, &["card:read"], "card:read").await;
+
+    // Before the card signs in here, the idp has no certificate of it.
+    let (status, kind, body) = card_status(&live, &token, asked.clone()).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("card_unknown")), "{body}");
+    assert_eq!(kind.as_deref(), Some("application/problem+json"));
+
+    let (status, body) = live::card_sign_in(&live, &live::browser(), "/login", "doctor-auth").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, holder) = card_status(&live, &token, asked.clone()).await;
+    assert_eq!(status, 200, "{holder}");
+    assert_eq!(
+        (holder["name"].as_str(), holder["serial"].as_str()),
+        (Some("日本　太郎"), Some(cert.serial.as_str()))
+    );
+    assert_eq!(holder["hc_roles"], json!(["Medical Doctor"]));
+    assert_eq!(holder["not_after"], cert.not_after.unix_timestamp());
+    assert!(holder["checked_at"].as_i64().is_some(), "{holder}");
+
+    // Later the CA revokes the card: the same question gets the refusal, without the card.
+    let now = live.app.clock.now();
+    let spec = hpki::testpki::CrlSpec {
+        this_update: hpki::testpki::TestPki::CRL_THIS_UPDATE + time::Duration::days(1),
+        next_update: Some(hpki::testpki::TestPki::CRL_NEXT_UPDATE),
+        revoked: vec![(
+            pki().card("doctor-auth").unwrap().issued.serial,
+            hpki::testpki::TestPki::CRL_THIS_UPDATE,
+        )],
+        number: 5,
+        delta: false,
+    };
+    let crl = hpki::testpki::issue_crl(&spec, &pki().jma_auth, None).unwrap();
+    let cas = idp::trust::crl_fetch::trusted_cas(db).await.unwrap();
+    idp::trust::crl_fetch::store_verified(db, &cas, &crl, "test", now).await.unwrap();
+    live.app.trust.invalidate().await;
+    let (status, _, body) = card_status(&live, &token, asked.clone()).await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("cert_revoked")), "{body}");
+
+    // Wrong requests, and a token without card:read.
+    let (status, _, body) = card_status(&live, &token, json!({ "issuer": cert.issuer })).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("request_malformed")), "{body}");
+    let (status, _, body) =
+        card_status(&live, &token, json!({ "issuer": "x".repeat(501), "subscriber_id": "TESTJ00001" })).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("request_malformed")), "{body}");
+    let plain = service_token(&live, &[], "").await;
+    let (status, _, body) = card_status(&live, &plain, asked).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("insufficient_scope")), "{body}");
+
+    let outcomes: Vec<String> =
+        sqlx::query_scalar("SELECT outcome FROM audit_log WHERE event = 'card_status' ORDER BY seq")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(outcomes, ["card_unknown", "success", "cert_revoked"]);
 }
 
 fn certificate(card: &str) -> Value {

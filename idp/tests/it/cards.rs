@@ -2,7 +2,7 @@
 //! the card in one statement, and the account's names only when the card's differ.
 
 use idp::store::accounts::{
-    Account, AccountKind, AccountStatus, Card, create_account_with_card, find_account,
+    Account, AccountKind, AccountStatus, Card, create_account_with_card, find_account, find_card_certificate,
     find_card_with_account, update_card_use,
 };
 use storage::testing::TestEnv;
@@ -32,21 +32,29 @@ async fn card_use_updates_the_account_only_when_names_change(env: TestEnv) {
         created_at: 100,
         last_used_at: 100,
     };
-    assert!(create_account_with_card(db, &account, &card).await.unwrap());
+    assert!(create_account_with_card(db, &account, &card, "MIIB").await.unwrap());
     let found = find_card_with_account(db, &card.issuer, "TESTJ00001").await.unwrap();
     assert_eq!(found, Some((card.clone(), account.clone())));
     assert_eq!(find_card_with_account(db, &card.issuer, "TESTJ00002").await.unwrap(), None);
+    let certificate = |db| find_card_certificate(db, "CN=Test JMA Auth CA", "TESTJ00001");
+    assert_eq!(certificate(db).await.unwrap().as_deref(), Some("MIIB"));
 
     // A renewed certificate with the same names: the card changes, the account does not.
     let renewed = Card { serial: "2001".into(), not_after: 3_000, last_used_at: 200, ..card.clone() };
-    update_card_use(db, &renewed, false).await.unwrap();
+    update_card_use(db, &renewed, "MIIC", false).await.unwrap();
     let found = find_card_with_account(db, &card.issuer, "TESTJ00001").await.unwrap();
     assert_eq!(found, Some((renewed.clone(), account.clone())));
+    assert_eq!(certificate(db).await.unwrap().as_deref(), Some("MIIC"), "a new serial, a new certificate");
 
     // A new kanji name on the card: the account takes it and keeps its romaji name.
     let renamed =
         Card { kanji_name: Some("山田　太郎".into()), romaji_name: None, last_used_at: 300, ..renewed };
-    update_card_use(db, &renamed, true).await.unwrap();
+    update_card_use(db, &renamed, "MIIX", true).await.unwrap();
+    assert_eq!(
+        certificate(db).await.unwrap().as_deref(),
+        Some("MIIC"),
+        "the same serial keeps its certificate"
+    );
     let updated = find_account(db, "acct-1").await.unwrap().unwrap();
     assert_eq!(updated.name.as_deref(), Some("山田　太郎"));
     assert_eq!(updated.romaji_name.as_deref(), Some("Taro Nihon"));
