@@ -20,7 +20,9 @@ pub enum CreditsCommand {
     /// List the credit systems, one JSON object per line: id, names, unit step and time rule.
     List,
     /// Add or update a credit system from a TOML definition (its codes with names, its
-    /// certificate rules): no release needed. Codes missing from the file are kept.
+    /// certificate rules, its caps per event or fiscal year): no release needed. Codes missing
+    /// from the file are kept; a file without `caps` keeps the stored caps, `caps = []` removes
+    /// them. Prints what was written as JSON (docs/portal.md, "Credit systems as data").
     Apply {
         /// The definition (format: docs/portal.md, "Credit systems as data"; `export` writes one).
         file: std::path::PathBuf,
