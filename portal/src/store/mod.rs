@@ -10,6 +10,7 @@ pub mod documents;
 pub mod events;
 pub mod links;
 pub mod organizer;
+pub mod shares;
 pub mod systems;
 pub mod taps;
 

@@ -16,6 +16,7 @@ mod qr;
 mod screens;
 mod seed;
 mod served;
+mod shares;
 mod systems;
 mod taps;
 mod upload;
