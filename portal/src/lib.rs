@@ -101,6 +101,8 @@ pub fn build(
         .route("/documents", get(documents::page::show).post(documents::page::submit))
         .route("/documents/{file}", get(documents::download::pdf))
         .route("/me/registration", get(pages::registration::show).post(pages::registration::submit))
+        .route("/shares", get(pages::shares::show).post(pages::shares::create))
+        .route("/shares/{id}/revoke", post(pages::shares::revoke))
         .route("/organizer/links", get(pages::organizer_links::show).post(pages::organizer_links::decide))
         .route(
             "/organizer/import",

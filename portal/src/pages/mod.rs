@@ -9,6 +9,7 @@ pub mod organizer_import;
 pub mod organizer_links;
 pub mod qr_check_in;
 pub mod registration;
+pub mod shares;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

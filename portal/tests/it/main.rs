@@ -16,6 +16,7 @@ mod qr;
 mod screens;
 mod seed;
 mod served;
+mod share_pages;
 mod shares;
 mod systems;
 mod taps;
@@ -140,6 +141,25 @@ impl TestApp {
             roles: roles.iter().map(|r| (*r).to_owned()).collect(),
             medical_registration_number: claim.map(str::to_owned),
             card: None,
+            id_token: "not-a-token".into(),
+        };
+        save_session(self.env.kv.as_ref(), &session).await.unwrap();
+        session_cookie(&Site::new("portal", PUBLIC_URL), &session.sid)
+    }
+
+    /// [`Self::sign_in`] as a doctor who signed in with a card (the idp's `hpki` claim).
+    pub async fn sign_in_with_card(&self, sub: &str, name: &str, subscriber: &str) -> String {
+        let session = PortalSession {
+            sid: format!("sid-{sub}-{}", rand_suffix()),
+            sub: sub.into(),
+            name: Some(name.into()),
+            hc_roles: vec!["Medical Doctor".into()],
+            roles: vec![],
+            medical_registration_number: None,
+            card: Some(portal::signin::CardKey {
+                issuer: "C=JP, O=JMA, CN=HPKI Test CA".into(),
+                subscriber_id: subscriber.into(),
+            }),
             id_token: "not-a-token".into(),
         };
         save_session(self.env.kv.as_ref(), &session).await.unwrap();
