@@ -22,7 +22,40 @@ storage::each_backend!(
     organizer_uploads_an_import_file_in_chromium,
     doctor_issues_a_document_in_chromium,
     operator_revokes_a_document_in_chromium,
+    doctor_makes_and_revokes_a_share_in_chromium,
 );
+
+/// A doctor signed in with a card opens `/shares`, ticks the registration number besides the
+/// default fields, chooses one hour and "any number", makes the share (the link, QR code and code
+/// are shown), then revokes it with its button.
+async fn doctor_makes_and_revokes_a_share_in_chromium(env: TestEnv) {
+    let app = TestApp::new(env).await;
+    app.linked_doctor("doc-share", "123456", "山田　太郎").await;
+    let doctor = app.sign_in_with_card("doc-share", "山田　太郎", "TESTJ00001").await;
+    let served = Served::signed_in(app.router(), &sid(&doctor)).await;
+    let wd = WebDriver::start().await;
+
+    wd.goto(&served.url("/shares?lang=ja")).await.assert_not_error();
+    wd.click(&wd.find("input[name=field][value=registration_number]").await).await;
+    wd.click(&wd.find("input[name=uses][value=many]").await).await;
+    wd.execute("document.getElementById('share-lifetime').value = '3600';", vec![]).await;
+    let page = wd.submit("#share-create").await;
+    page.assert_not_error();
+    page.assert_text("共有を作成しました");
+    let link = wd.text_of(&wd.find("#share-link").await).await;
+    assert!(link.starts_with(&format!("{}/verify/", crate::PUBLIC_URL)), "{link}");
+    assert_eq!(wd.text_of(&wd.find("#share-code").await).await.len(), 9);
+    let stored = portal::store::shares::find_shares(app.db(), "doc-share").await.unwrap();
+    assert_eq!(stored.len(), 1, "{page}");
+    assert_eq!(stored[0].disclose, ["name", "qualification", "registration_number", "validity"]);
+    assert_eq!((stored[0].max_uses, stored[0].expires_at - stored[0].created_at), (None, 3600));
+
+    let page = wd.submit("#share-list form button[type=submit]").await;
+    page.assert_not_error();
+    page.assert_text("取り消し済み");
+    let stored = portal::store::shares::find_shares(app.db(), "doc-share").await.unwrap();
+    assert!(stored[0].revoked_at.is_some());
+}
 
 /// The session id of a `name=sid` cookie header.
 fn sid(cookie: &str) -> String {
