@@ -60,7 +60,7 @@ async fn a_system_is_applied_exported_and_updated_in_place(env: TestEnv) {
     let rules = find_rules(db).await.unwrap();
     let rule = rules.iter().find(|r| r.id == "jmsb_renewal").unwrap();
     assert_eq!(rule.requirements.len(), 2);
-    assert_eq!(rule.requirements[0].minimum, portal::credits::Units(2000));
+    assert_eq!(rule.requirements[0].minimum, Units(2000));
 
     // Renamed, a minimum raised, one code left out (kept), one requirement dropped.
     let mut changed = def.clone();
