@@ -198,6 +198,7 @@ pub async fn run(config: Config, sides: Sides, demo: bool) -> anyhow::Result<()>
                 Some(d) => Some(d.portal_secret.clone()),
                 None => config.portal_client_secret.as_ref().map(|s| s.expose_secret().to_owned()),
             },
+            trusted_proxies: config.trusted_proxies.clone(),
         };
         let documents = portal_documents(&config, &db, master, clock.now()).await?;
         if let Err(e) = documents.font_status() {

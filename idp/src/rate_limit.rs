@@ -6,10 +6,10 @@
 //! error page for the demo virtual-card form. When the store is down the limit is not applied
 //! (logged): sign-in and tokens then depend on the store anyway.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use crate::app::{App, AppState};
@@ -121,21 +121,6 @@ impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let trusted = &state.0.config.trusted_proxies;
-        let Some(peer) = peer else { return Ok(Self(None)) };
-        if !trusted.contains(&peer) {
-            return Ok(Self(Some(peer)));
-        }
-        let forwarded = parts
-            .headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-            .collect::<Vec<_>>();
-        let client = forwarded.into_iter().rev().find(|ip| !trusted.contains(ip));
-        Ok(Self(Some(client.unwrap_or(peer))))
+        Ok(Self(web::client_ip(parts, &state.0.config.trusted_proxies)))
     }
 }

@@ -118,6 +118,7 @@ async fn run(requests: usize) {
         idp_url: "http://127.0.0.1:8080".into(),
         client_id: "portal".into(),
         client_secret: None,
+        trusted_proxies: Vec::new(),
     };
     let today = Date::from_calendar_date(2026, Month::December, 1).expect("date");
     let templates = Arc::new(web::Templates::load().expect("templates"));

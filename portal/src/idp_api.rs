@@ -1,7 +1,8 @@
 //! The portal as a client of the idp's service API: an access token of its own (client
 //! credentials with the scopes `card:read license`, kept until shortly before it expires) and
 //! the card read `POST /api/v1/card-reads` (docs/idp.md, "Card reads"), which tells whether a
-//! certificate read from a card is genuine and current, and whose it is.
+//! certificate read from a card is genuine and current, and whose it is, and the card status
+//! `POST /api/v1/card-status`, which checks a card that is not at hand (a doctor's share).
 
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,18 @@ pub struct CardHolder {
     /// 医籍登録番号, when the idp's registry names the card.
     #[serde(default)]
     pub medical_registration_number: Option<String>,
+    /// Serial of the certificate checked (hex).
+    #[serde(default)]
+    pub serial: Option<String>,
+    /// End of the certificate's validity, Unix seconds.
+    #[serde(default)]
+    pub not_after: Option<i64>,
+    /// hcRole values of the certificate (`Medical Doctor`, …).
+    #[serde(default)]
+    pub hc_roles: Vec<String>,
+    /// When the idp checked the certificate (chain, validity, revocation), Unix seconds.
+    #[serde(default)]
+    pub checked_at: Option<i64>,
 }
 
 /// Why a card read gave no holder.
@@ -152,14 +165,37 @@ impl IdpApi {
 
     /// Asks the idp about `certificate` (base64 DER, as the bridge's `get-certificate` gives).
     pub async fn read_card(&self, app: &App, certificate: &str) -> Result<CardHolder, CardReadError> {
-        let url = format!("{}/api/v1/card-reads", app.config.idp_url.trim_end_matches('/'));
+        self.ask(app, "/api/v1/card-reads", &serde_json::json!({ "certificate": certificate })).await
+    }
+
+    /// Asks the idp whether the card `issuer`/`subscriber_id` is valid now (its latest
+    /// certificate checked again: chain, validity, revocation; `card_unknown` when it never
+    /// signed in at the idp).
+    pub async fn card_status(
+        &self,
+        app: &App,
+        issuer: &str,
+        subscriber_id: &str,
+    ) -> Result<CardHolder, CardReadError> {
+        let body = serde_json::json!({ "issuer": issuer, "subscriber_id": subscriber_id });
+        self.ask(app, "/api/v1/card-status", &body).await
+    }
+
+    /// POSTs `body` to the idp's `path` with the portal's token (renewed once on a 401).
+    async fn ask(
+        &self,
+        app: &App,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<CardHolder, CardReadError> {
+        let url = format!("{}{path}", app.config.idp_url.trim_end_matches('/'));
         for attempt in 0..2 {
             let token = self.token(app).await?;
             let res = self
                 .http
                 .post(&url)
                 .bearer_auth(&token)
-                .json(&serde_json::json!({ "certificate": certificate }))
+                .json(body)
                 .send()
                 .await
                 .map_err(|e| CardReadError::Unavailable(e.to_string()))?;
@@ -179,7 +215,7 @@ impl IdpApi {
                 {
                     Err(CardReadError::Refused(code))
                 }
-                _ => Err(CardReadError::Unavailable(format!("card read: {status}"))),
+                _ => Err(CardReadError::Unavailable(format!("{path}: {status}"))),
             };
         }
         Err(CardReadError::Unavailable("the idp refused the portal's token".into()))

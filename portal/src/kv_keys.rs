@@ -10,3 +10,8 @@ pub fn session(sid: &str) -> String {
 pub fn import_job(id: &str) -> String {
     format!("import-job:{id}")
 }
+
+/// A rate-limit window of `bucket` for `subject` (a hash, never the address itself).
+pub fn rate_limit(bucket: &str, subject: &str) -> String {
+    format!("prate:{bucket}:{subject}")
+}

@@ -38,6 +38,8 @@ pub struct PortalConfig {
     pub client_id: String,
     /// The portal's client secret at the idp (`client_secret_basic`).
     pub client_secret: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`trusted_proxies`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Everything a handler can reach.
@@ -101,8 +103,11 @@ pub fn build(
         .route("/documents", get(documents::page::show).post(documents::page::submit))
         .route("/documents/{file}", get(documents::download::pdf))
         .route("/me/registration", get(pages::registration::show).post(pages::registration::submit))
+        .route("/account", get(pages::account::show))
         .route("/shares", get(pages::shares::show).post(pages::shares::create))
         .route("/shares/{id}/revoke", post(pages::shares::revoke))
+        .route("/verify", get(pages::verify::code_form).post(pages::verify::code_submit))
+        .route("/verify/{token}", get(pages::verify::link).post(pages::verify::link_submit))
         .route("/organizer/links", get(pages::organizer_links::show).post(pages::organizer_links::decide))
         .route(
             "/organizer/import",

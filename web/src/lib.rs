@@ -3,6 +3,7 @@
 //! endpoints (`/healthz`, `/readyz`, `/metrics`) and serving with graceful shutdown.
 
 pub mod assets;
+pub mod client_ip;
 pub mod cookies;
 pub mod csrf;
 pub mod errors;
@@ -16,6 +17,7 @@ pub mod site;
 pub mod surface;
 pub mod templates;
 
+pub use client_ip::client_ip;
 pub use errors::{ApiError, OAuthError, OAuthErrorCode, OAuthForm, PageError};
 pub use i18n::Lang;
 pub use site::Site;

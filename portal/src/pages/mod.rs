@@ -1,6 +1,7 @@
 //! The portal's pages for signed-in people: the doctor's registration link and the
 //! organizer's review of links. The history page lives in [`crate::history`].
 
+pub mod account;
 pub mod event_form;
 pub mod kiosk;
 pub mod operator_documents;
@@ -10,6 +11,7 @@ pub mod organizer_links;
 pub mod qr_check_in;
 pub mod registration;
 pub mod shares;
+pub mod verify;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -57,6 +59,26 @@ impl FromRequestParts<AppState> for Operator {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         operator(state, &parts.headers).await.map(Self)
+    }
+}
+
+/// Extractor: the client's address — the peer, or behind a trusted proxy the address it names
+/// ([`web::client_ip`], `trusted_proxies`); `None` when unknown (a router called in-process).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl ClientIp {
+    /// The address as the logs record it (`unknown` when not known).
+    pub fn text(&self) -> String {
+        self.0.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+    }
+}
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(web::client_ip(parts, &state.0.config.trusted_proxies)))
     }
 }
 

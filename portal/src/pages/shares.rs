@@ -41,8 +41,10 @@ struct ShareRow {
     status_label: String,
 }
 
+/// One verification-log entry as `/shares` and `/account` list it
+/// (`portal/_verification_log.html`).
 #[derive(Debug, Serialize)]
-struct LogRow {
+pub struct LogRow {
     at: String,
     kind: String,
     outcome: String,
@@ -51,7 +53,8 @@ struct LogRow {
     verifier: Option<String>,
 }
 
-fn when(unix: i64) -> String {
+/// Unix seconds as `YYYY-MM-DD HH:MM` in Japan.
+pub fn when(unix: i64) -> String {
     let jst = time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC);
     time::OffsetDateTime::from_unix_timestamp(unix)
         .map(|t| t.to_offset(jst))
@@ -69,15 +72,25 @@ fn when(unix: i64) -> String {
 }
 
 fn status(s: &Share, now: i64) -> &'static str {
-    if s.revoked_at.is_some() {
-        "revoked"
-    } else if s.expires_at <= now {
-        "expired"
-    } else if s.max_uses.is_some_and(|m| s.uses >= m) {
-        "used_up"
-    } else {
-        "active"
-    }
+    shares::refusal(s, now).map_or("active", shares::Refusal::as_str)
+}
+
+/// The latest entries of `sub`'s verification log, in `lang`.
+pub async fn log_rows(app: &crate::App, lang: Lang, sub: &str) -> Result<Vec<LogRow>, PageError> {
+    let t = |key: &str| app.templates.text(lang, key).to_owned();
+    Ok(shares::find_verifications(&app.probes.db, sub, LOG)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|e| LogRow {
+            at: when(e.at),
+            kind: t(&format!("shares_kind_{}", e.kind)),
+            outcome: t(&format!("shares_outcome_{}", e.outcome)),
+            shown: e.shown.iter().map(|f| t(&format!("shares_field_{f}"))).collect(),
+            verifier_ip: e.verifier_ip,
+            verifier: e.verifier,
+        })
+        .collect())
 }
 
 /// The page: the form, the doctor's shares and their verification log; `made` is a share just
@@ -113,19 +126,7 @@ async fn page(
             id: s.id,
         })
         .collect();
-    let log: Vec<LogRow> = shares::find_verifications(db, &session.sub, LOG)
-        .await
-        .map_err(store_error)?
-        .into_iter()
-        .map(|e| LogRow {
-            at: when(e.at),
-            kind: t(&format!("shares_kind_{}", e.kind)),
-            outcome: t(&format!("shares_outcome_{}", e.outcome)),
-            shown: e.shown.iter().map(|f| field_label(f)).collect(),
-            verifier_ip: e.verifier_ip,
-            verifier: e.verifier,
-        })
-        .collect();
+    let log = log_rows(app, lang, &session.sub).await?;
     let fields: Vec<(&str, String)> = FIELDS.iter().map(|f| (*f, field_label(f))).collect();
     let lifetimes: Vec<(i64, String)> =
         LIFETIMES.iter().map(|s| (*s, t(&format!("shares_lifetime_{s}")))).collect();

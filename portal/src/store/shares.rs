@@ -174,14 +174,42 @@ pub enum Secret<'a> {
     Code(&'a str),
 }
 
+impl Secret<'_> {
+    fn column_and_hash(self) -> (&'static str, String) {
+        match self {
+            Self::Token(t) => ("token_hash", secret_hash(t)),
+            Self::Code(c) => ("code_hash", secret_hash(c)),
+        }
+    }
+}
+
+/// Why `share` cannot be viewed at `now`, if it cannot.
+pub fn refusal(share: &Share, now: i64) -> Option<Refusal> {
+    if share.revoked_at.is_some() {
+        Some(Refusal::Revoked)
+    } else if share.expires_at <= now {
+        Some(Refusal::Expired)
+    } else if share.max_uses.is_some_and(|m| share.uses >= m) {
+        Some(Refusal::UsedUp)
+    } else {
+        None
+    }
+}
+
+/// The share with `secret`, without taking a view (`None`: no share has it).
+pub async fn find_share(db: &Db, secret: Secret<'_>) -> Result<Option<Share>, StoreError> {
+    let (column, hash) = secret.column_and_hash();
+    let sql = format!("SELECT {COLUMNS} FROM shares WHERE {column} = $1");
+    let row: Option<Row> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&hash).fetch_optional(db.pool()).await?;
+    Ok(row.map(from_row))
+}
+
 /// Takes one view of the share with `secret` at `now`: the share (with the view counted), or
 /// why it is refused. The use is taken by one conditional `UPDATE`, so concurrent views of a
 /// single-use share show it once.
 pub async fn use_share(db: &Db, secret: Secret<'_>, now: i64) -> Result<Result<Share, Refusal>, StoreError> {
-    let (column, hash) = match secret {
-        Secret::Token(t) => ("token_hash", secret_hash(t)),
-        Secret::Code(c) => ("code_hash", secret_hash(c)),
-    };
+    let (column, hash) = secret.column_and_hash();
     let taken = sqlx::query(sqlx::AssertSqlSafe(format!(
         "UPDATE shares SET uses = uses + 1 WHERE {column} = $1 AND revoked_at IS NULL AND expires_at > $2 \
          AND (max_uses IS NULL OR uses < max_uses)"
@@ -191,20 +219,12 @@ pub async fn use_share(db: &Db, secret: Secret<'_>, now: i64) -> Result<Result<S
     .execute(db.pool())
     .await?
     .rows_affected();
-    let sql = format!("SELECT {COLUMNS} FROM shares WHERE {column} = $1");
-    let row: Option<Row> =
-        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(&hash).fetch_optional(db.pool()).await?;
-    let Some(share) = row.map(from_row) else { return Ok(Err(Refusal::Unknown)) };
+    let Some(share) = find_share(db, secret).await? else { return Ok(Err(Refusal::Unknown)) };
     if taken == 1 {
         return Ok(Ok(share));
     }
-    Ok(Err(if share.revoked_at.is_some() {
-        Refusal::Revoked
-    } else if share.expires_at <= now {
-        Refusal::Expired
-    } else {
-        Refusal::UsedUp
-    }))
+    // Not taken: the share is refused now (a concurrent view may have taken the last use).
+    Ok(Err(refusal(&share, now).unwrap_or(Refusal::UsedUp)))
 }
 
 /// One entry of the verification log.

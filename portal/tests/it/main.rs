@@ -21,6 +21,7 @@ mod shares;
 mod systems;
 mod taps;
 mod upload;
+mod verify_pages;
 mod webdriver;
 
 use std::sync::Arc;
@@ -66,6 +67,7 @@ fn router(env: &TestEnv, signer: &portal::documents::Signer, clock: Clock, font:
         idp_url: "http://127.0.0.1:8080".into(),
         client_id: "portal".into(),
         client_secret: None,
+        trusted_proxies: Vec::new(),
     };
     let documents = portal::documents::routes::DocumentService::with_font_search(
         signer.clone(),

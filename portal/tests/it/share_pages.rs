@@ -11,7 +11,7 @@ storage::each_backend!(a_doctor_makes_lists_and_revokes_a_share, share_forms_tha
 const NOW: i64 = 1_796_346_000;
 
 /// The text between `open` (exclusive) and the next `<`.
-fn text_after<'h>(html: &'h str, open: &str) -> &'h str {
+pub fn text_after<'h>(html: &'h str, open: &str) -> &'h str {
     let start = html.find(open).unwrap_or_else(|| panic!("{open} not in {html}")) + open.len();
     let rest = &html[start..];
     &rest[..rest.find('<').unwrap_or(rest.len())]

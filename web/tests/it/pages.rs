@@ -29,6 +29,9 @@ fn every_template_parses_and_renders_in_every_language() {
         "portal/kiosk.html",
         "portal/qr.html",
         "portal/attend.html",
+        "portal/shares.html",
+        "portal/verify_share.html",
+        "portal/account.html",
     ] {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }
@@ -88,7 +91,7 @@ fn every_template_parses_and_renders_in_every_language() {
     );
     // Portal: registration link and the organizer's review (the history page renders its
     // "link first" branch here; portal tests render the rest).
-    ctx.insert("link", &serde_json::json!({ "status": "pending", "registration_number": "123456" }));
+    ctx.insert("link", &serde_json::json!({ "status": "pending", "status_label": "確認待ち", "registration_number": "123456" }));
     ctx.insert("entered", "12a");
     ctx.insert("field_error", "registration_error_digits");
     ctx.insert("notice", &serde_json::json!({ "key": "links_done_confirmed", "count": "2" }));
@@ -144,6 +147,13 @@ fn every_template_parses_and_renders_in_every_language() {
         "row_errors",
         &[serde_json::json!({ "line": 3, "column": "date", "reason": "`x` is not a date (YYYY-MM-DD)" })],
     );
+    // The verifier's page of a share (a refusal; portal tests render the other stages), the
+    // doctor's account page.
+    ctx.insert("stage", "refused");
+    ctx.insert("refused", "expired");
+    ctx.insert("refused_title", "期限切れ");
+    ctx.insert("refused_detail", "x");
+    ctx.insert("sub", "s");
     for name in &names {
         for lang in Lang::ALL {
             let html =
