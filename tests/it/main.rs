@@ -11,6 +11,7 @@ mod import_cli;
 mod kiosk;
 mod serve;
 mod staff;
+mod verify;
 #[path = "../../portal/tests/it/webdriver.rs"]
 mod webdriver;
 

@@ -248,13 +248,17 @@ pub struct LogEntry {
     pub at: i64,
 }
 
-/// Appends to the verification log.
+/// Appends to the verification log. The entry's id begins with the system clock's nanoseconds
+/// (hex), so entries of the same second list in the order they were made.
 pub async fn record_verification(db: &Db, entry: &LogEntry) -> Result<(), StoreError> {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let id = format!("{nanos:024x}{}", crate::documents::new_id());
     sqlx::query(
         "INSERT INTO verification_log (id, owner_sub, share_id, kind, outcome, shown, verifier_ip, verifier, at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(crate::documents::new_id())
+    .bind(id)
     .bind(&entry.owner_sub)
     .bind(&entry.share_id)
     .bind(&entry.kind)
@@ -273,7 +277,7 @@ pub async fn find_verifications(db: &Db, owner_sub: &str, limit: i64) -> Result<
     type LogRow = (String, Option<String>, String, String, String, String, Option<String>, i64);
     let rows: Vec<LogRow> = sqlx::query_as(
         "SELECT owner_sub, share_id, kind, outcome, shown, verifier_ip, verifier, at FROM verification_log \
-         WHERE owner_sub = $1 ORDER BY at DESC, id LIMIT $2",
+         WHERE owner_sub = $1 ORDER BY at DESC, id DESC LIMIT $2",
     )
     .bind(owner_sub)
     .bind(limit)

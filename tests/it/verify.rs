@@ -1,0 +1,114 @@
+//! Staff verify a doctor, end to end through the binary (`serve demo`) in headless Chromium: the
+//! doctor signs in with the (virtual) card and makes a share on `/shares`; a clerk with no
+//! account opens its link, confirms, and sees the card checked at the idp as of now — name,
+//! kana, qualification, registration number, validity, credits — on a printable page
+//! (screenshot); the short code works from another browser; the doctor revokes the share and the
+//! link is refused; the doctor's `/account` lists every check with the clerk's address.
+
+use std::path::PathBuf;
+
+use base64::Engine;
+use serde_json::Value;
+
+use crate::Workdir;
+use crate::webdriver::WebDriver;
+
+fn screenshot_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("screenshots")
+}
+
+#[tokio::test]
+async fn a_clerk_confirms_a_doctor_from_a_shared_link_and_the_doctor_sees_the_check() {
+    let w = Workdir::new();
+    let server = w.start(&["demo"]).await;
+    let portal = server.portal("");
+
+    let doctor = WebDriver::start().await;
+    let page = doctor.goto(&format!("{portal}/login")).await;
+    assert!(page.url.contains("/login?request="), "{page}");
+    let card = "form[action='/login/virtual-card']:has(input[name=card][value=doctor-auth]) button";
+    let page = doctor.submit(card).await;
+    assert_eq!(page.url, format!("{portal}/"), "{page}");
+    let page = doctor.click_to_next_page("#shares-link").await;
+    page.assert_not_error();
+    for field in ["kana", "registration_number", "credits"] {
+        doctor.click(&doctor.find(&format!("input[name=field][value={field}]")).await).await;
+    }
+    doctor.click(&doctor.find("input[name=uses][value=many]").await).await;
+    let page = doctor.submit("#share-create").await;
+    page.assert_not_error();
+    let link = doctor.execute("return document.getElementById('share-link').href;", vec![]).await;
+    let link = link.as_str().unwrap().to_owned();
+    assert!(link.starts_with(&format!("{portal}/verify/")), "{link}");
+    let code = doctor.text_of(&doctor.find("#share-code").await).await;
+
+    // The clerk: no account, a fresh browser.
+    let clerk = WebDriver::start().await;
+    let page = clerk.goto(&format!("{link}?lang=ja")).await;
+    page.assert_not_error();
+    page.assert_text("医師が資格の確認を共有しています");
+    let page = clerk.submit("#confirm-form button[type=submit]").await;
+    page.assert_not_error();
+    page.assert_text("医師資格証は有効です");
+    let fact = |id: &'static str| {
+        let clerk = &clerk;
+        async move { clerk.text_of(&clerk.find(id).await).await }
+    };
+    assert!(fact("#fact-name").await.starts_with("日本　太郎"), "{page}");
+    assert_eq!(fact("#fact-kana").await, "ニホン　タロウ");
+    assert_eq!(fact("#fact-qualification").await, "医師");
+    assert_eq!(fact("#fact-registration").await, "512345");
+    let validity = fact("#fact-validity").await;
+    assert!(validity.starts_with("有効・失効していません（証明書の有効期限 20"), "{validity}");
+    let credits = fact("#fact-credits").await;
+    let year = portal::credits::FiscalYear::of(keys::Clock::system().today()).0;
+    assert!(credits.contains(&format!("{year}年度")), "{credits}");
+    assert!(
+        credits.contains("日医生涯教育制度") && credits.contains("日医かかりつけ医機能研修制度"),
+        "{credits}"
+    );
+    let shot: Value = clerk.command("GET", "/screenshot", Value::Null).await;
+    let png = base64::engine::general_purpose::STANDARD.decode(shot.as_str().unwrap()).unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a screenshot");
+    std::fs::create_dir_all(screenshot_dir()).unwrap();
+    std::fs::write(screenshot_dir().join("verify-share.png"), png).unwrap();
+
+    // The short code, typed in another browser (lower case, without the dash), in English.
+    let other = WebDriver::start().await;
+    other.goto(&format!("{portal}/verify?lang=en")).await.assert_not_error();
+    other.fill("#share-code-input", &code.replace('-', "").to_lowercase()).await;
+    let page = other.submit("#code-form button[type=submit]").await;
+    page.assert_text("The doctor card is valid");
+    page.assert_text("Medical Doctor");
+
+    // The doctor revokes the share: the link is refused, unmistakably.
+    doctor.goto(&format!("{portal}/shares?lang=ja")).await;
+    let page = doctor.submit("#share-list tr[data-status=active] button[type=submit]").await;
+    page.assert_not_error();
+    let page = clerk.goto(&format!("{link}?lang=ja")).await;
+    page.assert_text("この共有は取り消されています");
+    assert_eq!(
+        clerk.execute("return document.getElementById('check-result').dataset.result;", vec![]).await,
+        "revoked"
+    );
+
+    // Every check on the doctor's account page, with the clerk's address.
+    doctor.goto(&format!("{portal}/")).await;
+    let page = doctor.click_to_next_page("#account-link").await;
+    page.assert_not_error();
+    let rows = doctor
+        .execute(
+            "return Array.from(document.querySelectorAll('#verification-log tbody tr')).map(r => r.innerText);",
+            vec![],
+        )
+        .await;
+    let rows: Vec<String> = rows.as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows[0].contains("取り消し済み") && rows[0].contains("127.0.0.1"), "{rows:?}");
+    assert!(rows[1..].iter().all(|r| r.contains("表示") && r.contains("医籍登録番号")), "{rows:?}");
+    drop((doctor, clerk, other));
+    assert_eq!(server.terminate(), Some(0));
+}
