@@ -218,6 +218,7 @@ pub async fn build(
             Router::new()
                 .route("/api/v1/card-reads", post(crate::card_reads::read))
                 .route("/api/v1/card-status", post(crate::card_reads::status))
+                .route("/api/v1/card-proofs", post(crate::card_reads::proof))
                 .layer(axum::middleware::from_fn(web::surface::api)),
         );
     let browser = if app.config.demo_cards.is_empty() {

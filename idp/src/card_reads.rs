@@ -154,6 +154,101 @@ pub async fn status(
     checked(app, &token, &der, now, &client_ip, "card_status").await
 }
 
+/// The request body of `POST /api/v1/card-proofs`.
+#[derive(Debug, Deserialize)]
+pub struct CardProof {
+    /// The Web eID authentication token the card made (`web-eid:authenticate`).
+    auth_token: Value,
+    /// The origin of the page that asked the card (the token's signature covers it).
+    origin: String,
+    /// The challenge nonce the caller gave the card, used once by the caller.
+    nonce: String,
+}
+
+/// Largest authentication token accepted, as JSON text.
+pub const MAX_TOKEN_CHARS: usize = 32 * 1024;
+
+/// `scheme://host[:port]` of an absolute URL.
+fn origin_of(url: &str) -> Option<&str> {
+    let rest = url.find("://")? + 3;
+    let end = url[rest..].find(['/', '?', '#']).map_or(url.len(), |i| rest + i);
+    Some(&url[..end])
+}
+
+/// `POST /api/v1/card-proofs`: a trusted service whose page asked the card holder to sign a
+/// fresh challenge with the card and PIN (an in-person check at a verifier's computer) has the
+/// idp validate the token — signature over the page's origin and the nonce, then the checks of a
+/// card read — proving that the card is at hand and its holder knows the PIN. The origin must
+/// be one of the calling client's redirect URIs' origins (`403` `origin_not_allowed`); the
+/// caller keeps the nonce and uses it once. Same scope and answer as a card read; refusals:
+/// `400` `request_malformed`, `422` with the validator's code (`signature_invalid`,
+/// `nonce_mismatch`, `cert_revoked`, …), `503` `revocation_unavailable`. Audit event
+/// `card_proof`.
+pub async fn proof(
+    State(state): State<AppState>,
+    client_ip: ClientIp,
+    headers: HeaderMap,
+    body: Result<Json<CardProof>, JsonRejection>,
+) -> Response {
+    let app = &state.0;
+    let now = app.clock.now();
+    let token = match bearer::verify(app, &headers, now).await {
+        Ok(b) => b,
+        Err(res) => return res,
+    };
+    if !token.has_scope("card:read") {
+        return bearer::error(StatusCode::FORBIDDEN, "insufficient_scope", "the card:read scope is required");
+    }
+    let client_id = token.record.client_id.clone();
+    let asked = match web::surface::json_body(body) {
+        Ok(Some(b)) if b.auth_token.is_object() && !b.origin.is_empty() && !b.nonce.is_empty() => b,
+        Err(too_large) => return too_large.into_response(),
+        _ => {
+            return ApiError::status(
+                StatusCode::BAD_REQUEST,
+                "the body must be JSON {\"auth_token\": {…}, \"origin\": \"https://…\", \"nonce\": \"…\"}",
+            )
+            .with_code("request_malformed")
+            .into_response();
+        }
+    };
+    let token_json = asked.auth_token.to_string();
+    if token_json.len() > MAX_TOKEN_CHARS {
+        return ApiError::status(StatusCode::BAD_REQUEST, "the authentication token is larger than 32 KiB")
+            .with_code("request_malformed")
+            .into_response();
+    }
+    let client = match crate::store::clients::find_client(&app.db, &client_id).await {
+        Ok(c) => c,
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let allowed = client
+        .is_some_and(|c| c.redirect_uris.iter().filter_map(|u| origin_of(u)).any(|o| o == asked.origin));
+    if !allowed {
+        let detail = json!({ "origin": asked.origin });
+        audit_entry(app, now, &client_ip, &client_id, "card_proof", "origin_not_allowed", detail).await;
+        return ApiError::status(
+            StatusCode::FORBIDDEN,
+            "the origin is not one of this client's redirect URIs' origins",
+        )
+        .with_code("origin_not_allowed")
+        .into_response();
+    }
+    let trust = match app.trust.load().await {
+        Ok(t) => t,
+        Err(e) => return ApiError::internal(e).into_response(),
+    };
+    let at = time::OffsetDateTime::from_unix_timestamp(now).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    match trust.validator.validate(&token_json, &asked.origin, &asked.nonce, &trust.crls, at) {
+        Ok(identity) => answer(app, &token, &identity.certificate, now, &client_ip, "card_proof").await,
+        Err(e) => {
+            tracing::info!(code = e.code(), detail = %e.detail, "card proof refused");
+            audit_entry(app, now, &client_ip, &client_id, "card_proof", e.code(), json!({})).await;
+            refused(e.code).into_response()
+        }
+    }
+}
+
 /// Checks `der` and answers with its holder (or the refusal), audited as `event`.
 async fn checked(
     app: &App,
@@ -172,6 +267,19 @@ async fn checked(
         }
         Err(e) => return ApiError::internal(e).into_response(),
     };
+    answer(app, token, &cert, now, client_ip, event).await
+}
+
+/// The holder of the checked certificate `cert`, audited as `event`.
+async fn answer(
+    app: &App,
+    token: &bearer::Bearer,
+    cert: &hpki::HpkiCertificate,
+    now: i64,
+    client_ip: &ClientIp,
+    event: &str,
+) -> Response {
+    let client_id = token.record.client_id.as_str();
     let facts = json!({ "issuer": cert.issuer, "serial": cert.serial, "subscriber_id": cert.subscriber_id });
     let mut holder = json!({
         "issuer": cert.issuer,
@@ -184,7 +292,7 @@ async fn checked(
         "checked_at": now,
     });
     if token.has_scope("license")
-        && let Some(id) = match registry_number(app, &cert).await {
+        && let Some(id) = match registry_number(app, cert).await {
             Ok(n) => n,
             Err(e) => return ApiError::internal(e).into_response(),
         }

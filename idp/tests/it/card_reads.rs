@@ -15,6 +15,7 @@ storage::each_backend!(
     a_card_read_names_the_holder_or_refuses_the_card,
     without_a_current_crl_a_card_read_is_unavailable,
     a_card_status_checks_the_card_of_its_last_sign_in_again,
+    a_card_proof_checks_the_signature_the_origin_and_the_card,
 );
 
 /// The test client allowed `scopes` for its own tokens; returns a token of `scope`.
@@ -219,4 +220,89 @@ async fn without_a_current_crl_a_card_read_is_unavailable(env: TestEnv) {
     let token = service_token(&live, &["card:read"], "card:read").await;
     let (status, _, body) = read(&live, Some(&token), certificate("doctor-auth")).await;
     assert_eq!((status, body["code"].as_str()), (503, Some("revocation_unavailable")), "{body}");
+}
+
+async fn card_proof(live: &Live, token: &str, body: Value) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .post(live.url("/api/v1/card-proofs"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+/// An in-person check: the service's page (on an origin of the client's redirect URIs) had the
+/// card sign the service's nonce with the PIN; the idp checks the signature, the origin and the
+/// card, and names the holder.
+async fn a_card_proof_checks_the_signature_the_origin_and_the_card(env: TestEnv) {
+    let live = Live::start(env).await;
+    let db = &live.env.db.db;
+    let token = service_token(&live, &["card:read"], "card:read").await;
+    let origin = "https://rp.example.jp";
+    let redirect = client_store::find_client(db, CLIENT_ID).await.unwrap().unwrap().redirect_uris[0].clone();
+    assert!(redirect.starts_with(&format!("{origin}/")), "{redirect}");
+    let nonce = STANDARD.encode([7u8; 32]);
+    let signed = |card: &str, origin: &str, nonce: &str| {
+        let card = pki().card(card).unwrap().virtual_card();
+        serde_json::from_str::<Value>(&card.token(origin, nonce, card.default_algorithm()).unwrap()).unwrap()
+    };
+
+    let (status, holder) = card_proof(
+        &live,
+        &token,
+        json!({ "auth_token": signed("doctor-auth", origin, &nonce), "origin": origin, "nonce": nonce }),
+    )
+    .await;
+    assert_eq!(status, 200, "{holder}");
+    assert_eq!(holder["name"], "日本　太郎");
+    assert_eq!(holder["hc_roles"], json!(["Medical Doctor"]));
+    assert!(holder["not_after"].as_i64().is_some() && holder["checked_at"].as_i64().is_some());
+
+    // Signed for another nonce, or on another page's origin; an origin the client does not have.
+    let other = STANDARD.encode([8u8; 32]);
+    let (status, body) = card_proof(
+        &live,
+        &token,
+        json!({ "auth_token": signed("doctor-auth", origin, &other), "origin": origin, "nonce": nonce }),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "signature_invalid", "{body}");
+    let (status, body) = card_proof(
+        &live,
+        &token,
+        json!({ "auth_token": signed("doctor-auth", "https://evil.example", &nonce), "origin": origin, "nonce": nonce }),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("signature_invalid")), "{body}");
+    let evil = "https://evil.example";
+    let (status, body) = card_proof(
+        &live,
+        &token,
+        json!({ "auth_token": signed("doctor-auth", evil, &nonce), "origin": evil, "nonce": nonce }),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("origin_not_allowed")), "{body}");
+    // A revoked card, with a valid signature.
+    let (status, body) = card_proof(
+        &live,
+        &token,
+        json!({ "auth_token": signed("revoked-doctor-auth", origin, &nonce), "origin": origin, "nonce": nonce }),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (422, Some("cert_revoked")), "{body}");
+    let (status, body) = card_proof(&live, &token, json!({ "origin": origin, "nonce": nonce })).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("request_malformed")), "{body}");
+
+    let outcomes: Vec<String> =
+        sqlx::query_scalar("SELECT outcome FROM audit_log WHERE event = 'card_proof' ORDER BY seq")
+            .fetch_all(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        outcomes,
+        ["success", "signature_invalid", "signature_invalid", "origin_not_allowed", "cert_revoked"]
+    );
 }
