@@ -1,6 +1,9 @@
-// Card sign-in page library: asks the card bridge extension (Web eID message protocol) to
-// sign the server's challenge, then posts the token. The PIN never reaches this page: the
-// bridge asks for it. All texts come from data-msg-* attributes of the localized page.
+// Card page library (the idp's sign-in, the portal's in-person check): asks the card bridge
+// extension (Web eID message protocol) to sign the server's challenge (fetched from the form's
+// data-challenge, by default /login/card/challenge), then posts the token: as JSON to
+// /login/card, or, with data-post="form", in the form's hidden fields auth_token and nonce by
+// submitting the form itself. The PIN never reaches this page: the bridge asks for it. All
+// texts come from data-msg-* attributes of the localized page.
 (function () {
   "use strict";
   var form = document.getElementById("card-login");
@@ -54,7 +57,7 @@
     say("msgWorking");
     var challenge;
     try {
-      var res = await fetch("/login/card/challenge", { credentials: "same-origin", cache: "no-store" });
+      var res = await fetch(form.dataset.challenge || "/login/card/challenge", { credentials: "same-origin", cache: "no-store" });
       challenge = await res.json();
     } catch (e) { say("msgNetwork"); return; }
     var token;
@@ -66,6 +69,12 @@
       };
     } catch (err) {
       sayFailure(err);
+      return;
+    }
+    if (form.dataset.post === "form") {
+      form.elements.auth_token.value = JSON.stringify(token);
+      form.elements.nonce.value = challenge.nonce;
+      form.submit();
       return;
     }
     try {

@@ -181,6 +181,20 @@ impl IdpApi {
         self.ask(app, "/api/v1/card-status", &body).await
     }
 
+    /// Has the idp validate a Web eID token the card made on the portal's page `origin` for
+    /// `nonce` (the PIN proved at the verifier's computer): signature, then the card-read
+    /// checks.
+    pub async fn card_proof(
+        &self,
+        app: &App,
+        auth_token: &serde_json::Value,
+        origin: &str,
+        nonce: &str,
+    ) -> Result<CardHolder, CardReadError> {
+        let body = serde_json::json!({ "auth_token": auth_token, "origin": origin, "nonce": nonce });
+        self.ask(app, "/api/v1/card-proofs", &body).await
+    }
+
     /// POSTs `body` to the idp's `path` with the portal's token (renewed once on a 401).
     async fn ask(
         &self,

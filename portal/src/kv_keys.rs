@@ -15,3 +15,8 @@ pub fn import_job(id: &str) -> String {
 pub fn rate_limit(bucket: &str, subject: &str) -> String {
     format!("prate:{bucket}:{subject}")
 }
+
+/// The challenge of an in-person check (kept 5 minutes, taken once), by the nonce's hash.
+pub fn check_nonce(nonce_hash: &str) -> String {
+    format!("check-nonce:{nonce_hash}")
+}

@@ -107,6 +107,8 @@ pub fn build(
         .route("/shares", get(pages::shares::show).post(pages::shares::create))
         .route("/shares/{id}/revoke", post(pages::shares::revoke))
         .route("/verify", get(pages::verify::code_form).post(pages::verify::code_submit))
+        .route("/verify/in-person", get(pages::verify::in_person).post(pages::verify::in_person_submit))
+        .route("/verify/in-person/challenge", get(pages::verify::in_person_challenge))
         .route("/verify/{token}", get(pages::verify::link).post(pages::verify::link_submit))
         .route("/organizer/links", get(pages::organizer_links::show).post(pages::organizer_links::decide))
         .route(

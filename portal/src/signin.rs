@@ -312,6 +312,18 @@ pub async fn callback(
         id_token: id_token.to_string(),
     };
     let ttl = SESSION_TTL;
+    if let Some(card) = &session.card {
+        // The card's holder: whose verification log its in-person checks go to.
+        crate::store::shares::record_card_owner(
+            &app.probes.db,
+            &card.issuer,
+            &card.subscriber_id,
+            &session.sub,
+            app.clock.now(),
+        )
+        .await
+        .map_err(PageError::internal)?;
+    }
     save_session(app.probes.kv.as_ref(), &session).await.map_err(PageError::internal)?;
     if (session.medical_registration_number.is_some() || session.card.is_some())
         && let Err(e) = crate::linking::resolve(&app.probes.db, &session, app.clock.now()).await

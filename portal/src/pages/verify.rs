@@ -18,7 +18,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use web::csrf::CsrfToken;
 use web::templates::Context;
@@ -162,11 +162,25 @@ async fn log(
     outcome: &str,
     shown: &[String],
 ) -> Result<(), PageError> {
+    let owner = (share.owner_sub.as_str(), Some(share.id.as_str()));
+    log_entry(state, headers, ip, owner, "share", outcome, shown).await
+}
+
+/// Appends to `owner`'s verification log (owner sub, share id) what the verifier at `ip` saw.
+async fn log_entry(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: &ClientIp,
+    owner: (&str, Option<&str>),
+    kind: &str,
+    outcome: &str,
+    shown: &[String],
+) -> Result<(), PageError> {
     let app = &state.0;
     let entry = LogEntry {
-        owner_sub: share.owner_sub.clone(),
-        share_id: Some(share.id.clone()),
-        kind: "share".into(),
+        owner_sub: owner.0.to_owned(),
+        share_id: owner.1.map(str::to_owned),
+        kind: kind.into(),
         outcome: outcome.into(),
         shown: shown.to_vec(),
         verifier_ip: ip.text(),
@@ -174,8 +188,134 @@ async fn log(
         at: app.clock.now(),
     };
     shares::record_verification(&app.probes.db, &entry).await.map_err(store_error)?;
-    tracing::info!(share = %share.id, outcome, verifier_ip = %entry.verifier_ip, "share viewed");
+    tracing::info!(share = ?owner.1, kind, outcome, verifier_ip = %entry.verifier_ip, "verification");
     Ok(())
+}
+
+/// How long the challenge of an in-person check may wait for the card.
+pub const CHECK_NONCE_TTL: Duration = Duration::from_secs(300);
+
+/// The fields an in-person check shows: the card's, no records.
+const IN_PERSON_FIELDS: [&str; 3] = ["name", "qualification", "validity"];
+
+fn in_person_form(
+    state: &AppState,
+    lang: Lang,
+    csrf: &CsrfToken,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Result<Response, PageError> {
+    let mut ctx = context(csrf, "in_person");
+    ctx.insert("bridge_url", &format!("{}/bridge", state.0.config.idp_url.trim_end_matches('/')));
+    ctx.insert("form_error", &error);
+    page(state, lang, status, &mut ctx)
+}
+
+/// `GET /verify/in-person`: the doctor, at the verifier's computer, holds the card to the reader
+/// and enters the PIN (the card bridge's `authenticate` over a fresh challenge).
+pub async fn in_person(
+    State(state): State<AppState>,
+    lang: Lang,
+    csrf: CsrfToken,
+) -> Result<Response, PageError> {
+    in_person_form(&state, lang, &csrf, StatusCode::OK, None)
+}
+
+/// `GET /verify/in-person/challenge`: `{"nonce"}`, kept [`CHECK_NONCE_TTL`] and usable once.
+pub async fn in_person_challenge(State(state): State<AppState>) -> Response {
+    use base64::Engine;
+    let nonce = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+    let key = kv_keys::check_nonce(&shares::secret_hash(&nonce));
+    if let Err(e) = state.0.probes.kv.set(&key, b"1", CHECK_NONCE_TTL).await {
+        tracing::warn!(error = %e, "in-person challenge: the key-value store is unavailable");
+        return web::ApiError::status(StatusCode::SERVICE_UNAVAILABLE, "the challenge cannot be kept now")
+            .with_code("unavailable")
+            .into_response();
+    }
+    let mut res = axum::Json(serde_json::json!({ "nonce": nonce })).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// `POST /verify/in-person`: `auth_token` (the card's Web eID token, JSON) and `nonce`, as the
+/// page's script puts them in the form. The idp checks the signature over this portal's origin
+/// and the nonce, and the card; the page shows the card's name, qualification and validity.
+/// Nothing is stored but the entry in the card holder's verification log.
+pub async fn in_person_submit(
+    State(state): State<AppState>,
+    lang: Lang,
+    csrf: CsrfToken,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let app = &state.0;
+    let (mut token, mut nonce) = (None, None);
+    for (k, v) in form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "auth_token" => {
+                token = serde_json::from_str::<serde_json::Value>(&v).ok().filter(|t| t.is_object())
+            }
+            "nonce" => nonce = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let (Some(token), Some(nonce)) = (token, nonce) else {
+        return in_person_form(
+            &state,
+            lang,
+            &csrf,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("check_in_person_error_form"),
+        );
+    };
+    let key = kv_keys::check_nonce(&shares::secret_hash(&nonce));
+    match app.probes.kv.take(&key).await {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            let error = Some("check_in_person_error_expired");
+            return in_person_form(&state, lang, &csrf, StatusCode::UNPROCESSABLE_ENTITY, error);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "in-person check: the key-value store is unavailable");
+            return page(&state, lang, StatusCode::SERVICE_UNAVAILABLE, &mut context(&csrf, "unavailable"));
+        }
+    }
+    let holder = match app.idp_api.card_proof(app, &token, app.site.origin(), &nonce).await {
+        Ok(holder) => holder,
+        Err(CardReadError::Refused(code)) if code != "revocation_unavailable" => {
+            // The token's certificate is not trusted here, so no one's log gets the entry.
+            tracing::info!(code = %code, "in-person check refused by the idp");
+            let why = match code.as_str() {
+                "cert_revoked" => Refused::CardRevoked,
+                "cert_expired" | "cert_not_yet_valid" => Refused::CardExpired,
+                _ => Refused::CardInvalid,
+            };
+            return refused_page(&state, lang, &csrf, why);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "in-person check: the card cannot be checked now");
+            return page(&state, lang, StatusCode::SERVICE_UNAVAILABLE, &mut context(&csrf, "unavailable"));
+        }
+    };
+    let owner = shares::card_owner(&app.probes.db, &holder.issuer, &holder.subscriber_id)
+        .await
+        .map_err(store_error)?;
+    let fields: Vec<String> = IN_PERSON_FIELDS.iter().map(|f| (*f).to_owned()).collect();
+    log_entry(&state, &headers, &ip, (&owner, None), "in_person", "shown", &fields).await?;
+    let shown = Shown {
+        name: holder.name.clone(),
+        name_latin: holder.name_latin.clone(),
+        qualification: Some(
+            holder.hc_roles.iter().map(|r| roles::hc_role_name(r, lang)).collect::<Vec<_>>().join("、"),
+        ),
+        valid_until: holder.not_after.map(date_jst),
+        ..Shown::default()
+    };
+    let mut ctx = context(&csrf, "in_person_shown");
+    ctx.insert("shown", &shown);
+    ctx.insert("checked_at", &time_jst(holder.checked_at.unwrap_or_else(|| app.clock.now())));
+    page(&state, lang, StatusCode::OK, &mut ctx)
 }
 
 /// `GET /verify`: the short-code form.

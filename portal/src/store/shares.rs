@@ -298,6 +298,53 @@ pub async fn find_verifications(db: &Db, owner_sub: &str, limit: i64) -> Result<
         .collect())
 }
 
+/// The verification-log owner of a card no portal account has signed in with yet: its entries
+/// move to the account at the card's first sign-in ([`record_card_owner`]).
+pub fn card_key(issuer: &str, subscriber: &str) -> String {
+    format!("card:{}", secret_hash(&format!("{issuer}\n{subscriber}")))
+}
+
+/// Records that `owner_sub` signed in with the card `issuer`/`subscriber` at `now`, and moves
+/// the card's earlier log entries (in-person checks before any sign-in) to them.
+pub async fn record_card_owner(
+    db: &Db,
+    issuer: &str,
+    subscriber: &str,
+    owner_sub: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO card_owners (card_issuer, card_subscriber, owner_sub, seen_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (card_issuer, card_subscriber) DO UPDATE SET owner_sub = excluded.owner_sub, \
+         seen_at = excluded.seen_at",
+    )
+    .bind(issuer)
+    .bind(subscriber)
+    .bind(owner_sub)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    sqlx::query("UPDATE verification_log SET owner_sub = $1 WHERE owner_sub = $2")
+        .bind(owner_sub)
+        .bind(card_key(issuer, subscriber))
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Who owns the card's log entries: the account that last signed in with it, else
+/// [`card_key`].
+pub async fn card_owner(db: &Db, issuer: &str, subscriber: &str) -> Result<String, StoreError> {
+    let owner: Option<String> = sqlx::query_scalar(
+        "SELECT owner_sub FROM card_owners WHERE card_issuer = $1 AND card_subscriber = $2",
+    )
+    .bind(issuer)
+    .bind(subscriber)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(owner.unwrap_or_else(|| card_key(issuer, subscriber)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,8 @@ storage::each_backend!(
     refused_shares_get_their_own_page_and_a_log_entry,
     a_share_keeps_its_view_when_the_card_cannot_be_checked,
     code_entries_are_limited_per_address,
+    in_person_checks_take_a_fresh_challenge_once,
+    a_cards_checks_before_its_first_sign_in_reach_its_holder,
 );
 
 /// 2026-12-04 10:00 in Japan.
@@ -135,4 +137,63 @@ async fn code_entries_are_limited_per_address(env: TestEnv) {
     }
     let (status, _, html) = app.post_form("/verify", "", &[("code", "ZZZZ-ZZZZ")]).await;
     assert!(status == 429 && html.contains("確認コードの入力が多すぎます"), "{status} {html}");
+}
+
+async fn in_person_checks_take_a_fresh_challenge_once(env: TestEnv) {
+    let app = crate::TestApp::at(env, NOW).await;
+    let (status, _, html) = app.get("/verify/in-person", "").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("id=\"card-login\"") && html.contains("data-post=\"form\""), "{html}");
+    assert!(html.contains("http:&#x2F;&#x2F;127.0.0.1:8080&#x2F;bridge"), "the idp's bridge check: {html}");
+    let (status, _, body) = app.get("/verify/in-person/challenge", "").await;
+    assert_eq!(status, 200);
+    let nonce =
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["nonce"].as_str().unwrap().to_owned();
+    assert_eq!(nonce.len(), 44);
+
+    // No token, or not JSON: the form again.
+    for fields in [vec![("nonce", nonce.as_str())], vec![("auth_token", "[1]"), ("nonce", nonce.as_str())]] {
+        let (status, _, html) = app.post_form("/verify/in-person", "", &fields).await;
+        assert!(status == 422 && html.contains("カードからの応答を受け取れませんでした"), "{status} {html}");
+    }
+    // A nonce the portal did not give.
+    let token = r#"{"format":"web-eid:1.0"}"#;
+    let (status, _, html) =
+        app.post_form("/verify/in-person", "", &[("auth_token", token), ("nonce", "made-up")]).await;
+    assert!(status == 422 && html.contains("確認の有効時間（5分）が過ぎたか"), "{status} {html}");
+    // The portal's nonce, the idp unreachable: 503, and the nonce is spent.
+    let (status, _, html) =
+        app.post_form("/verify/in-person", "", &[("auth_token", token), ("nonce", &nonce)]).await;
+    assert!(status == 503 && html.contains("現在、医師資格証を確認できません"), "{status} {html}");
+    let (status, _, _) =
+        app.post_form("/verify/in-person", "", &[("auth_token", token), ("nonce", &nonce)]).await;
+    assert_eq!(status, 422, "a nonce is used once");
+}
+
+async fn a_cards_checks_before_its_first_sign_in_reach_its_holder(env: TestEnv) {
+    use portal::store::shares::{LogEntry, card_key, card_owner, record_card_owner, record_verification};
+    let app = crate::TestApp::at(env, NOW).await;
+    let db = app.db();
+    let (issuer, subscriber) = ("C=JP, O=JMA, CN=HPKI Test CA", "TESTJ00005");
+    let owner = card_owner(db, issuer, subscriber).await.unwrap();
+    assert_eq!(owner, card_key(issuer, subscriber));
+    let entry = LogEntry {
+        owner_sub: owner,
+        share_id: None,
+        kind: "in_person".into(),
+        outcome: "shown".into(),
+        shown: vec!["name".into()],
+        verifier_ip: "198.51.100.4".into(),
+        verifier: None,
+        at: NOW,
+    };
+    record_verification(db, &entry).await.unwrap();
+    record_card_owner(db, issuer, subscriber, "doc-first", NOW + 5).await.unwrap();
+    assert_eq!(card_owner(db, issuer, subscriber).await.unwrap(), "doc-first");
+    let log = find_verifications(db, "doc-first", 10).await.unwrap();
+    assert_eq!(log.len(), 1, "moved to the holder");
+    assert_eq!((log[0].kind.as_str(), log[0].verifier_ip.as_str()), ("in_person", "198.51.100.4"));
+    // Another account signs in with the card later (a re-issued account): it owns the next checks.
+    record_card_owner(db, issuer, subscriber, "doc-second", NOW + 9).await.unwrap();
+    assert_eq!(card_owner(db, issuer, subscriber).await.unwrap(), "doc-second");
 }
