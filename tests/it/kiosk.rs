@@ -25,7 +25,7 @@ use crate::webdriver::WebDriver;
 
 /// The demo's test-PKI seed (`src/demo.rs`).
 const DEMO_SEED: u64 = 2026;
-const PIN: &str = "1234";
+pub(crate) const PIN: &str = "1234";
 
 /// The `shikaku-bridge` host, built once per test process into this test's target folder.
 fn host() -> &'static Path {
@@ -39,14 +39,14 @@ fn host() -> &'static Path {
 }
 
 /// The card reader: a SoftHSM2 token folder that holds the card being held to it, or none.
-struct Reader {
+pub(crate) struct Reader {
     dir: tempfile::TempDir,
     conf: PathBuf,
     pki: TestPki,
 }
 
 impl Reader {
-    async fn new() -> Reader {
+    pub(crate) async fn new() -> Reader {
         let pki = tokio::task::spawn_blocking(|| TestPki::generate(DEMO_SEED)).await.unwrap().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("softhsm2.conf");
@@ -60,7 +60,7 @@ impl Reader {
     }
 
     /// A doctor holds the card `name` (the authentication application of a demo card) to it.
-    fn hold(&self, name: &str) {
+    pub(crate) fn hold(&self, name: &str) {
         let card = self.pki.card(name).unwrap();
         let job = bridge::softhsm::Job {
             label: "HPKI CARD".into(),
@@ -72,7 +72,7 @@ impl Reader {
     }
 
     /// The card is taken away.
-    fn take_away(&self) {
+    pub(crate) fn take_away(&self) {
         for entry in std::fs::read_dir(self.dir.path().join("tokens")).unwrap() {
             std::fs::remove_dir_all(entry.unwrap().path()).unwrap();
         }
@@ -80,7 +80,10 @@ impl Reader {
 }
 
 /// Chromium with the extension and the host, which may read certificates for `origin`.
-async fn kiosk_browser(reader: &Reader, origin: &str) -> (WebDriver, tempfile::TempDir, std::fs::File) {
+pub(crate) async fn kiosk_browser(
+    reader: &Reader,
+    origin: &str,
+) -> (WebDriver, tempfile::TempDir, std::fs::File) {
     let system_host = tokio::task::spawn_blocking(|| system_host_lock::hold(false)).await.unwrap();
     let config_dir = tempfile::tempdir().unwrap();
     let config = config_dir.path().join("config.toml");

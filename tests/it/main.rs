@@ -2,6 +2,9 @@
 //! storage backends, shutdown, migrations and admin commands.
 
 mod audit_cli;
+#[path = "../../bridge/tests/browser/cdp.rs"]
+#[expect(dead_code, reason = "the bridge tests' DevTools client; not every helper is used here")]
+mod cdp;
 mod cli;
 mod demo;
 mod device_api;

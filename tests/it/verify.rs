@@ -112,3 +112,91 @@ async fn a_clerk_confirms_a_doctor_from_a_shared_link_and_the_doctor_sees_the_ch
     drop((doctor, clerk, other));
     assert_eq!(server.terminate(), Some(0));
 }
+
+/// The in-person check with real parts: the clerk's Chromium has the card bridge extension and
+/// the real host, the reader is SoftHSM2 holding the demo doctor's card; the doctor enters the
+/// PIN in the bridge's PIN window; the page shows who it is; a revoked card is refused; the check
+/// is in the doctor's log.
+#[tokio::test]
+async fn a_clerk_checks_a_doctor_in_person_with_the_card_and_pin() {
+    let w = Workdir::new();
+    let server = w.start(&["demo"]).await;
+    let portal = server.portal("");
+
+    // The doctor has signed in to the portal with this card before (it is theirs).
+    let doctor = WebDriver::start().await;
+    doctor.goto(&format!("{portal}/login")).await;
+    let card = "form[action='/login/virtual-card']:has(input[name=card][value=doctor-auth]) button";
+    let page = doctor.submit(card).await;
+    assert_eq!(page.url, format!("{portal}/"), "{page}");
+
+    let reader = crate::kiosk::Reader::new().await;
+    let (clerk, _config, _lock) = crate::kiosk::kiosk_browser(&reader, &portal).await;
+    let prompt_url = "chrome-extension://fagohgkpphfndknmajceahcohidaebje/prompt.html";
+    clerk.goto(&format!("{portal}/verify?lang=ja")).await.assert_not_error();
+    let page = clerk.click_to_next_page("#in-person-link").await;
+    page.assert_text("医師ご本人が暗証番号を入力します");
+
+    reader.hold("doctor-auth");
+    clerk.click(&clerk.find("#card-login button[type=submit]").await).await;
+    let mut pin = crate::cdp::wait_for_page(clerk.debugger_address(), prompt_url).await;
+    pin.wait_for("document.activeElement && document.activeElement.id === 'pin'").await;
+    let asked = pin.text().await;
+    let host = portal.trim_start_matches("http://");
+    assert!(asked.contains(host), "the PIN window names the page asking: {asked}");
+    pin.type_text(crate::kiosk::PIN).await;
+    pin.press("Enter", 13).await;
+    let result = clerk.wait_for("#check-result").await;
+    let page = clerk.page().await;
+    assert_eq!(clerk.property(&result, "dataset").await["result"], "in_person", "{page}");
+    page.assert_text("医師資格証と暗証番号で本人を確認しました");
+    assert!(clerk.text_of(&clerk.find("#fact-name").await).await.starts_with("日本　太郎"), "{page}");
+    assert_eq!(clerk.text_of(&clerk.find("#fact-qualification").await).await, "医師");
+    let validity = clerk.text_of(&clerk.find("#fact-validity").await).await;
+    assert!(validity.starts_with("有効・失効していません"), "{validity}");
+
+    // The doctor cancels in the PIN window: the page says so, and nothing is checked.
+    clerk.goto(&format!("{portal}/verify/in-person?lang=ja")).await;
+    clerk.click(&clerk.find("#card-login button[type=submit]").await).await;
+    let mut pin = crate::cdp::wait_for_page(clerk.debugger_address(), prompt_url).await;
+    pin.click("#cancel").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let status =
+            clerk.execute("return document.getElementById('card-status').textContent;", vec![]).await;
+        if status.as_str().is_some_and(|s| s == "確認を中止しました。 (ERR_WEBEID_USER_CANCELLED)")
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no cancel text: {status}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // A revoked card, with the right PIN: refused, unmistakably.
+    reader.take_away();
+    reader.hold("revoked-doctor-auth");
+    clerk.goto(&format!("{portal}/verify/in-person?lang=ja")).await;
+    clerk.click(&clerk.find("#card-login button[type=submit]").await).await;
+    let mut pin = crate::cdp::wait_for_page(clerk.debugger_address(), prompt_url).await;
+    pin.wait_for("document.activeElement && document.activeElement.id === 'pin'").await;
+    pin.type_text(crate::kiosk::PIN).await;
+    pin.press("Enter", 13).await;
+    clerk.wait_for("#check-result[data-result=card_revoked]").await;
+    clerk.page().await.assert_text("医師資格証は失効しています");
+
+    // The doctor's log: the check, in person, with what was shown.
+    let page = doctor.goto(&format!("{portal}/account?lang=ja")).await;
+    page.assert_not_error();
+    let rows = doctor
+        .execute(
+            "return Array.from(document.querySelectorAll('#verification-log tbody tr')).map(r => r.innerText);",
+            vec![],
+        )
+        .await;
+    let rows: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("対面（医師資格証）") && rows[0].contains("表示"), "{rows:?}");
+    assert!(rows[0].contains("資格（医師資格証の資格名）") && rows[0].contains("127.0.0.1"), "{rows:?}");
+    drop((doctor, clerk));
+    assert_eq!(server.terminate(), Some(0));
+}
