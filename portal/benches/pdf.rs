@@ -48,6 +48,7 @@ fn content() -> Content {
             achieved: Units(18_400),
             minimum: Units(6000),
         }),
+        qualification: None,
         verify_url: "https://portal.example.jp/v/q0bbbYzcOSJ4ECEbL9SDrA".into(),
     }
 }

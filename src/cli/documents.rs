@@ -66,6 +66,10 @@ fn request(a: &IssueArgs) -> anyhow::Result<Request> {
             Ok(Request::Statement { fiscal_year: a.year.context("--year is required for a statement")? })
         }
         "jma_certificate" => Ok(Request::JmaCertificate),
+        "qualification" => bail!(
+            "a qualification certificate is issued by the doctor on the portal's /documents page, signed in with \
+             the card: the card is checked at the idp then"
+        ),
         other => bail!("unknown --kind {other:?}: use attendance, statement or jma_certificate"),
     }
 }

@@ -28,6 +28,8 @@ pub enum Kind {
     Statement,
     /// 日医生涯教育認定証.
     JmaCertificate,
+    /// 資格確認書: the qualification on the doctor's card, checked at the idp at issue.
+    Qualification,
 }
 
 impl Kind {
@@ -37,12 +39,15 @@ impl Kind {
             Self::Attendance => "attendance",
             Self::Statement => "statement",
             Self::JmaCertificate => "jma_certificate",
+            Self::Qualification => "qualification",
         }
     }
 
     /// Parses the stored form.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Attendance, Self::Statement, Self::JmaCertificate].into_iter().find(|k| k.as_str() == s)
+        [Self::Attendance, Self::Statement, Self::JmaCertificate, Self::Qualification]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 
     /// Japanese title.
@@ -51,6 +56,7 @@ impl Kind {
             Self::Attendance => "受講証明書",
             Self::Statement => "単位取得状況証明書",
             Self::JmaCertificate => "日医生涯教育認定証",
+            Self::Qualification => "資格確認書",
         }
     }
 
@@ -60,6 +66,7 @@ impl Kind {
             Self::Attendance => "Certificate of attendance",
             Self::Statement => "Yearly credit statement",
             Self::JmaCertificate => "JMA lifelong-education certificate",
+            Self::Qualification => "Certificate of qualification",
         }
     }
 }
@@ -168,6 +175,22 @@ pub struct Certificate {
     pub minimum: Units,
 }
 
+/// What a 資格確認書 attests: the doctor's card as the idp checked it at issue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Qualification {
+    /// hcRole values of the card's certificate (`Medical Doctor`).
+    pub hc_roles: Vec<String>,
+    /// Issuing CA of the card.
+    pub card_issuer: String,
+    /// Subscriber id of the card.
+    pub card_subscriber: String,
+    /// Last day of the card certificate's validity.
+    #[serde(with = "ymd")]
+    pub card_valid_until: Date,
+    /// When the idp checked the card (chain, validity, revocation), Unix seconds.
+    pub checked_at: i64,
+}
+
 /// A document's whole content: the JWS payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Content {
@@ -190,6 +213,9 @@ pub struct Content {
     /// The certificate rule's standing (certificates only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<Certificate>,
+    /// The card's qualification (資格確認書 only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualification: Option<Qualification>,
     /// The public verification page.
     pub verify_url: String,
 }
@@ -251,6 +277,40 @@ pub async fn build(
         totals: totals(&rows, &names),
         rows,
         certificate,
+        qualification: None,
+        verify_url: verify_url(public_url, id),
+    })
+}
+
+/// The content of a new 資格確認書 `id`: the doctor's registry entry and the card's
+/// `qualification`, as of `now` (the period is the day of issue).
+pub async fn build_qualification(
+    db: &Db,
+    qualification: Qualification,
+    registration_number: &str,
+    id: &str,
+    public_url: &str,
+    now: i64,
+) -> Result<Content, DocumentError> {
+    let doctor = doctors::find_doctor(db, registration_number)
+        .await?
+        .ok_or_else(|| DocumentError::UnknownDoctor(registration_number.to_owned()))?;
+    let today = japan_date(now);
+    Ok(Content {
+        iss: public_url.trim_end_matches('/').to_owned(),
+        jti: id.to_owned(),
+        iat: now,
+        kind: Kind::Qualification,
+        period: Period { from: today, to: today },
+        doctor: Doctor {
+            registration_number: doctor.registration_number,
+            name: doctor.name.clone().unwrap_or_else(|| doctor.kana_name.clone()),
+            kana_name: doctor.kana_name,
+        },
+        rows: Vec::new(),
+        totals: Vec::new(),
+        certificate: None,
+        qualification: Some(qualification),
         verify_url: verify_url(public_url, id),
     })
 }

@@ -1,5 +1,5 @@
-//! Verifiable documents: 受講証明書 (attendances in a period), yearly credit statements and the
-//! 日医生涯教育認定証. A document is a signed record (compact JWS, ES256, the portal's key series
+//! Verifiable documents: 受講証明書 (attendances in a period), yearly credit statements, the
+//! 日医生涯教育認定証 and the 資格確認書 (the qualification on the doctor's card). A document is a signed record (compact JWS, ES256, the portal's key series
 //! published at `/jwks`) stored with its id; the PDF shows it with a QR code of the public
 //! verification URL `/v/{id}`, and an operator can revoke it.
 //!
@@ -23,7 +23,7 @@ use crate::credits::{Units, dates};
 use crate::store::StoreError;
 use crate::store::documents::{DocumentRecord, create_document};
 
-pub use content::{Content, Kind};
+pub use content::{Content, Kind, Qualification};
 pub use jws::Signer;
 
 /// What to issue: the kind with its period.
@@ -144,9 +144,30 @@ pub async fn issue(
 ) -> Result<Issued, DocumentError> {
     let id = new_id();
     let content = content::build(db, request, registration_number, &id, signer.public_url(), now).await?;
+    store_signed(db, signer, content, now).await
+}
+
+/// Issues a 資格確認書 for the doctor `registration_number`: the card's `qualification` as the
+/// idp checked it just now.
+pub async fn issue_qualification(
+    db: &Db,
+    signer: &Signer,
+    qualification: Qualification,
+    registration_number: &str,
+    now: i64,
+) -> Result<Issued, DocumentError> {
+    let id = new_id();
+    let content =
+        content::build_qualification(db, qualification, registration_number, &id, signer.public_url(), now)
+            .await?;
+    store_signed(db, signer, content, now).await
+}
+
+/// Signs `content` and stores the record.
+async fn store_signed(db: &Db, signer: &Signer, content: Content, now: i64) -> Result<Issued, DocumentError> {
     let jws = signer.sign(&content, now).await?;
     let record = DocumentRecord {
-        id,
+        id: content.jti.clone(),
         kind: content.kind.as_str().to_owned(),
         registration_number: content.doctor.registration_number.clone(),
         period_from: dates::to_int(content.period.from),

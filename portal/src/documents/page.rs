@@ -1,5 +1,6 @@
 //! `/documents`: a signed-in doctor issues documents (受講証明書, yearly statement,
-//! 日医生涯教育認定証) and lists the ones issued. `POST /documents` validates on the server and
+//! 日医生涯教育認定証, and, signed in with the card, the 資格確認書 with the card checked at the
+//! idp) and lists the ones issued. `POST /documents` validates on the server and
 //! re-renders the form with messages next to the fields (422); on success it answers 303 to
 //! `/documents?issued={id}`, where a notice links the new PDF.
 
@@ -29,7 +30,7 @@ use crate::store::links::{Link, LinkStatus};
 /// The issue form as sent.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct IssueForm {
-    /// `attendance`, `statement` or `jma_certificate`.
+    /// `attendance`, `statement`, `jma_certificate` or `qualification`.
     #[serde(default)]
     pub kind: String,
     /// First day (受講証明書).
@@ -174,6 +175,7 @@ async fn page(
     ctx.insert("jma_refusal", &jma_refusal);
     ctx.insert("documents", &documents);
     ctx.insert("issued", &notice);
+    ctx.insert("has_card", &ctx.get("session").and_then(|s| s.get("card")).is_some_and(|c| !c.is_null()));
     crate::pages::render_form(state, "portal/documents.html", lang, &ctx, !errors.is_empty())
 }
 
@@ -289,13 +291,22 @@ pub async fn submit(
     Form(form): Form<IssueForm>,
 ) -> Result<Response, PageError> {
     let mut ctx = base_context(&csrf);
-    let (_, link) = match doctor(&state, &headers, lang, &mut ctx).await? {
+    let (session, link) = match doctor(&state, &headers, lang, &mut ctx).await? {
         Ok(d) => d,
         Err(res) => return Ok(res),
     };
     let number = link.registration_number.as_str();
     let templates = &state.0.templates;
     let t = |key: &str| templates.text(lang, key).to_owned();
+    if form.kind == Kind::Qualification.as_str() {
+        return match qualification(&state, &session, number).await? {
+            Ok(id) => Ok(Redirect::to(&format!("/documents?issued={id}")).into_response()),
+            Err(key) => {
+                let errors = FieldErrors::from([("qualification", t(key))]);
+                page(&state, lang, ctx, number, &form, &errors, None).await
+            }
+        };
+    }
     let request = match parse_form(&form, &t) {
         Ok(r) => r,
         Err(errors) => return page(&state, lang, ctx, number, &form, &errors, None).await,
@@ -315,6 +326,45 @@ pub async fn submit(
         }
         Err(e) => Err(PageError::internal(e)),
     }
+}
+
+/// Issues the 資格確認書 of the session's card, checked at the idp now: the new id, or the
+/// locale key of why not.
+async fn qualification(
+    state: &AppState,
+    session: &PortalSession,
+    number: &str,
+) -> Result<Result<String, &'static str>, PageError> {
+    use crate::idp_api::CardReadError;
+    let app = &state.0;
+    let Some(card) = &session.card else { return Ok(Err("documents_qualification_no_card")) };
+    let holder = match app.idp_api.card_status(app, &card.issuer, &card.subscriber_id).await {
+        Ok(h) => h,
+        Err(CardReadError::Refused(code)) if code != "revocation_unavailable" => {
+            tracing::info!(code = %code, "qualification certificate refused: the idp refused the card");
+            return Ok(Err("documents_qualification_card_refused"));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "qualification certificate: the card cannot be checked now");
+            return Ok(Err("documents_qualification_unavailable"));
+        }
+    };
+    let Some(valid_until) = holder.not_after.map(japan_date) else {
+        return Ok(Err("documents_qualification_unavailable"));
+    };
+    let now = app.clock.now();
+    let q = crate::documents::Qualification {
+        hc_roles: holder.hc_roles,
+        card_issuer: holder.issuer,
+        card_subscriber: holder.subscriber_id,
+        card_valid_until: valid_until,
+        checked_at: holder.checked_at.unwrap_or(now),
+    };
+    let issued = crate::documents::issue_qualification(&app.probes.db, &app.documents.signer, q, number, now)
+        .await
+        .map_err(PageError::internal)?;
+    tracing::info!(document = %issued.record.id, "qualification certificate issued");
+    Ok(Ok(issued.record.id))
 }
 
 #[cfg(test)]

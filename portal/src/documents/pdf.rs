@@ -20,7 +20,7 @@ use skrifa::metrics::GlyphMetrics;
 use skrifa::{FontRef, MetadataProvider};
 
 use crate::credits::rules::{CreditCode, code_short_label};
-use crate::documents::content::{Content, Kind, Row};
+use crate::documents::content::{Content, Kind, Qualification, Row};
 use crate::documents::japan_date;
 
 /// Debian `fonts-noto-cjk`: Noto Sans CJK, collection index 0 is the Japanese face.
@@ -303,6 +303,9 @@ fn attestation(kind: Kind) -> &'static str {
         Kind::Attendance => "上記の研修会を受講したことを証明します。",
         Kind::Statement => "上記のとおり単位を取得したことを証明します。",
         Kind::JmaCertificate => "上記の者は日本医師会生涯教育制度の認定基準を満たしたことを証明します。",
+        Kind::Qualification => {
+            "上記の者が上記の資格を有することを、医師資格証により確認したことを証明します。"
+        }
     }
 }
 
@@ -326,9 +329,14 @@ pub fn render(content: &Content, font: &PdfFont, codes: &[CreditCode]) -> Result
         {
             let mut w = Writer { surface: page.surface(), font: font.font.clone(), metrics: &metrics };
             header(&mut w, content, page_no + 1, pages);
-            let y_after = chunks.get(page_no).map_or(TABLE_TOP, |rows| table(&mut w, content, rows, codes));
-            if page_no + 1 == pages {
-                totals(&mut w, content, y_after + 14.0);
+            if let Some(q) = &content.qualification {
+                qualification(&mut w, content, q);
+            } else {
+                let y_after =
+                    chunks.get(page_no).map_or(TABLE_TOP, |rows| table(&mut w, content, rows, codes));
+                if page_no + 1 == pages {
+                    totals(&mut w, content, y_after + 14.0);
+                }
             }
             footer(&mut w, content, &qr, issued);
             w.surface.finish();
@@ -353,6 +361,11 @@ fn header(w: &mut Writer<'_>, c: &Content, page: usize, pages: usize) {
     w.text(LEFT + 90.0, 122.0, 12.0, &name);
     w.text(LEFT, 142.0, 9.0, "医籍登録番号 No.");
     w.text(LEFT + 90.0, 142.0, 12.0, &c.doctor.registration_number);
+    if c.kind == Kind::Qualification {
+        w.text(LEFT, 162.0, 9.0, "確認日 As of");
+        w.text(LEFT + 90.0, 162.0, 12.0, &ymd(c.period.from));
+        return;
+    }
     w.text(LEFT, 162.0, 9.0, "期間 Period");
     let period = match c.kind {
         Kind::Statement => {
@@ -425,6 +438,38 @@ fn totals(w: &mut Writer<'_>, c: &Content, mut y: f32) {
         y += ROW_H;
     }
     w.text(LEFT, y + 12.0, 11.0, attestation(c.kind));
+}
+
+/// The body of a 資格確認書: the qualification, the card and when it was checked.
+fn qualification(w: &mut Writer<'_>, c: &Content, q: &Qualification) {
+    let roles: Vec<String> = q
+        .hc_roles
+        .iter()
+        .map(|r| format!("{}（{r}）", crate::roles::hc_role_name(r, web::Lang::Ja)))
+        .collect();
+    let checked = time::OffsetDateTime::from_unix_timestamp(q.checked_at)
+        .map(|t| t.to_offset(keys::clock::JST))
+        .map(|t| format!("{} {:02}:{:02}", ymd(t.date()), t.hour(), t.minute()))
+        .unwrap_or_default();
+    let lines = [
+        ("資格 Qualification", roles.join("、")),
+        (
+            "医師資格証 Card",
+            format!("有効・失効していません（証明書の有効期限 {}）", ymd(q.card_valid_until)),
+        ),
+        ("確認日時 Checked", format!("{checked}（日本時間）")),
+        ("認証局 Issuing CA", q.card_issuer.clone()),
+    ];
+    let mut y = TABLE_TOP + 10.0;
+    for (label, value) in lines {
+        w.text(LEFT, y, 9.0, label);
+        let value = w.truncate(&value, 11.0, RIGHT - LEFT - 110.0);
+        w.text(LEFT + 110.0, y, 11.0, &value);
+        y += 24.0;
+    }
+    w.text(LEFT, y + 16.0, 11.0, attestation(c.kind));
+    w.text(LEFT, y + 40.0, 9.0, "現在の医師資格証の状態は、QRコードの検証ページで確認できます。");
+    w.text(LEFT, y + 54.0, 8.0, "The verification page of the QR code shows the card's state now.");
 }
 
 fn footer(w: &mut Writer<'_>, c: &Content, qr: &QrCode, issued: time::Date) {

@@ -180,10 +180,15 @@ pub async fn verify(
         }
     };
     let status = if verdict == Verdict::Unknown { StatusCode::NOT_FOUND } else { StatusCode::OK };
+    let live = live_card(&state, &verdict).await;
     let mut res = if json {
-        (status, Json(json_body(&id, &verdict))).into_response()
+        let mut body = json_body(&id, &verdict);
+        if let Some(live) = live {
+            body["card_now"] = json!(live);
+        }
+        (status, Json(body)).into_response()
     } else {
-        match page(&state, &id, &verdict, lang, &codes) {
+        match page(&state, &id, &verdict, lang, &codes, live) {
             Ok(html) => (status, Html(html)).into_response(),
             Err(e) => return PageError::internal(e).into_response(),
         }
@@ -191,6 +196,25 @@ pub async fn verify(
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.headers_mut().insert(header::VARY, HeaderValue::from_static("accept"));
     res
+}
+
+/// For a genuine 資格確認書, the card's state now, as the idp answers it: `valid`,
+/// `revoked`, `expired`, `invalid` (another refusal) or `unavailable` (the idp cannot answer).
+async fn live_card(state: &AppState, verdict: &Verdict) -> Option<&'static str> {
+    use crate::idp_api::CardReadError;
+    let Verdict::Genuine { content, .. } = verdict else { return None };
+    let q = content.qualification.as_ref()?;
+    let app = &state.0;
+    Some(match app.idp_api.card_status(app, &q.card_issuer, &q.card_subscriber).await {
+        Ok(_) => "valid",
+        Err(CardReadError::Refused(code)) => match code.as_str() {
+            "cert_revoked" => "revoked",
+            "cert_expired" | "cert_not_yet_valid" => "expired",
+            "revocation_unavailable" => "unavailable",
+            _ => "invalid",
+        },
+        Err(_) => "unavailable",
+    })
 }
 
 /// The JSON answer: `status` genuine | revoked | not_genuine, the content and the JWS.
@@ -218,9 +242,13 @@ fn page(
     verdict: &Verdict,
     lang: Lang,
     codes: &[CreditCode],
+    live: Option<&str>,
 ) -> Result<String, String> {
     let mut ctx = web::templates::Context::new();
     ctx.insert("id", id);
+    ctx.insert("card_now", &live);
+    let label = live.map(|l| state.0.templates.text(lang, &format!("verify_card_now_{l}")).to_owned());
+    ctx.insert("card_now_label", &label);
     let (status, content, jws) = match verdict {
         Verdict::Genuine { content, jws } => ("genuine", Some(content), Some(jws)),
         Verdict::Revoked { content, jws, revoked_at, reason } => {
@@ -251,6 +279,16 @@ fn page(
             })
             .collect();
         ctx.insert("verify_rows", &rows);
+        if let Some(q) = &c.qualification {
+            let roles: Vec<&str> = q.hc_roles.iter().map(|r| crate::roles::hc_role_name(r, lang)).collect();
+            ctx.insert("qualification_names", &roles.join("、"));
+            ctx.insert("card_valid_until", &ymd(q.card_valid_until));
+            let checked = time::OffsetDateTime::from_unix_timestamp(q.checked_at)
+                .map(|t| t.to_offset(keys::clock::JST))
+                .map(|t| format!("{} {:02}:{:02}", ymd(t.date()), t.hour(), t.minute()))
+                .unwrap_or_default();
+            ctx.insert("card_checked_at", &checked);
+        }
         ctx.insert("content", c);
     } else {
         ctx.insert("content", &None::<()>);

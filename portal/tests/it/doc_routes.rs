@@ -141,7 +141,7 @@ async fn doctor_issues_each_kind_and_only_the_owner_gets_the_pdf(env: TestEnv) {
         .await;
     app.set_today(date!(2027 - 01 - 10));
     let (_, _, html) = app.get("/documents", &doctor).await;
-    assert!(!html.contains("jma_refusal") && !html.contains("disabled"), "{html}");
+    assert!(!html.contains("jma_refusal") && !html.contains("value=\"jma_certificate\" disabled"), "{html}");
     let certificate = issue_ok(&app, &doctor, &[("kind", "jma_certificate")]).await;
     let (status, _, pdf) = fetch(&app, &format!("/documents/{certificate}.pdf"), &doctor).await;
     assert_eq!(status, 200);

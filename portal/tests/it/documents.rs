@@ -35,6 +35,7 @@ storage::each_backend!(
     verify_page_screenshot_in_chromium,
     owner_pdf_only_for_the_owner_of_a_document_in_force,
     pdf_and_verify_page_name_the_codes_and_fit_long_system_names,
+    qualification_certificate_pdf_and_its_verify_page,
 );
 
 const NUMBER: &str = "123456";
@@ -547,4 +548,74 @@ async fn pdf_and_verify_page_name_the_codes_and_fit_long_system_names(env: TestE
     assert!(html.contains("<td class=\"num\">1</td><td>応用研修</td>"), "{html}");
     let (_, html_en) = get(&app, &format!("/v/{id}?lang=en"), "text/html").await;
     assert!(html_en.contains("<td class=\"num\">1</td><td>Applied training</td>"), "{html_en}");
+}
+
+/// The 資格確認書: the card's qualification as the idp checked it, in the PDF with its QR code;
+/// the verification page shows it and asks the idp about the card again (unreachable here: the
+/// page says the card's state cannot be checked now); revoked, it says so. The doctor's form
+/// refuses without a card, and with the idp unreachable.
+async fn qualification_certificate_pdf_and_its_verify_page(env: TestEnv) {
+    let app = TestApp::at(env, NOW).await;
+    add_doctor(&app.db).await;
+    let q = portal::documents::Qualification {
+        hc_roles: vec!["Medical Doctor".into()],
+        card_issuer: "C=JP, O=JMA, CN=HPKI Test CA".into(),
+        card_subscriber: "TESTJ00001".into(),
+        card_valid_until: date!(2030 - 03 - 31),
+        checked_at: NOW - 5,
+    };
+    let issued =
+        portal::documents::issue_qualification(&app.db, &app.signer, q.clone(), NUMBER, NOW).await.unwrap();
+    assert_eq!((issued.content.kind, issued.record.kind.as_str()), (Kind::Qualification, "qualification"));
+    assert_eq!(issued.content.period.from, issued.content.period.to);
+
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = write_pdf(&app.db, dir.path(), &issued, &service(&app)).await;
+    let text = run(Command::new("pdftotext").arg("-layout").arg(&pdf).arg("-"));
+    for expected in [
+        "資格確認書",
+        "Certificate of qualification",
+        "太郎（ヤマダ",
+        NUMBER,
+        "医師（Medical Doctor）",
+        "2030-03-31",
+        "2027-04-10 11:59（日本時間）",
+        "医師資格証により確認したことを証明します",
+        issued.record.id.as_str(),
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+    }
+    let png = dir.path().join("page");
+    run(Command::new("pdftoppm").args(["-r", "150", "-png", "-singlefile"]).arg(&pdf).arg(&png));
+    let png = png.with_extension("png");
+    let url = run(Command::new("zbarimg").args(["--raw", "-q"]).arg(&png));
+    assert_eq!(url.trim(), issued.content.verify_url);
+    keep_screenshot(&png, "qualification.png");
+
+    let path = url.trim().trim_start_matches(crate::PUBLIC_URL).to_owned();
+    let (status, _, html) = app.get(&path, "").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("真正な文書です") && html.contains("資格確認書"), "{html}");
+    assert!(html.contains("id=\"doc-qualification\">医師<"), "{html}");
+    assert!(html.contains("data-card-now=\"unavailable\""), "the idp is not running here: {html}");
+    let (_, _, json) = app.get(&format!("{path}.json"), "").await;
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["card_now"], "unavailable");
+    assert_eq!(json["content"]["qualification"]["card_valid_until"], "2030-03-31");
+    assert_eq!(json["content"]["qualification"]["hc_roles"][0], "Medical Doctor");
+
+    update_document_revoked(&app.db, &issued.record.id, "資格確認の誤り", NOW).await.unwrap();
+    let (_, _, html) = app.get(&path, "").await;
+    assert!(html.contains("失効した文書です") && !html.contains("data-card-now"), "{html}");
+
+    // The form: a doctor signed in without a card, then with one (the idp unreachable).
+    let doctor = app.linked_doctor("doc-q", "654321", "佐藤　花子").await;
+    let form = [("kind", "qualification")];
+    let (status, _, html) = app.post_form("/documents", &doctor, &form).await;
+    assert!(status == 422 && html.contains("医師資格証でサインインしてください"), "{status} {html}");
+    let (_, _, html) = app.get("/documents", &doctor).await;
+    assert!(html.contains("value=\"qualification\" disabled"), "{html}");
+    let with_card = app.sign_in_with_card("doc-q", "佐藤　花子", "TESTJ00002").await;
+    let (status, _, html) = app.post_form("/documents", &with_card, &form).await;
+    assert!(status == 422 && html.contains("現在、医師資格証を確認できないため"), "{status} {html}");
 }
