@@ -1,4 +1,4 @@
-//! What a document says — the JWS payload (its format is an interface, see NOTES-README.md) —
+//! What a document says — the JWS payload (its format is an interface, see docs/portal.md, "JWS payload") —
 //! and how it is gathered from the store.
 
 use std::collections::{BTreeMap, BTreeSet};
