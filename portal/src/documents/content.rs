@@ -1,5 +1,5 @@
-//! What a document says — the JWS payload (its format is an interface, see docs/portal.md, "JWS payload") —
-//! and how it is gathered from the store.
+//! What a document says — the JWS payload (its format is an interface: docs/portal.md, "JWS
+//! payload") — and how it is gathered from the store.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -63,7 +63,7 @@ impl FromRequestParts<AppState> for Operator {
 }
 
 /// Extractor: the client's address — the peer, or behind a trusted proxy the address it names
-/// ([`web::client_ip`], `trusted_proxies`); `None` when unknown (a router called in-process).
+/// ([`fn@web::client_ip`], `trusted_proxies`); `None` when unknown (a router called in-process).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub Option<std::net::IpAddr>);
 
